@@ -1,0 +1,50 @@
+# Two commands do all set-up: `make run` and `make test`. Each creates .venv
+# and installs requirements.txt when it is missing or the requirements changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ENV ?= dev
+export PYTHONPATH := $(CURDIR)/runtime:$(CURDIR)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export AWS_DEFAULT_REGION ?= us-east-1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-runtime test-infra pgbouncer bench synth deploy clean
+
+$(STAMP): requirements.txt runtime/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m devstack
+
+# Runtime tests and infrastructure tests run in separate pytest processes:
+# chalice.cdk imports runtime/app.py, and one Chalice app per process.
+test: $(STAMP) pgbouncer
+	$(PY) -m pytest tests/unit tests/integration tests/api
+	$(PY) -m pytest tests/infra
+
+test-runtime: $(STAMP) pgbouncer
+	$(PY) -m pytest tests/unit tests/integration tests/api
+
+test-infra: $(STAMP)
+	$(PY) -m pytest tests/infra
+
+# The RLS and pool tests also run through a transaction-mode PgBouncer, as
+# RDS Proxy would multiplex in the cloud. Install it where we can (root and
+# apt), and say loudly when we cannot: those tests are then skipped.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq pgbouncer >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq pgbouncer >/dev/null 2>&1)) || true; \
+	  fi; \
+	  command -v pgbouncer >/dev/null 2>&1 || command -v /usr/sbin/pgbouncer >/dev/null 2>&1 || \
+	    echo "*** WARNING: pgbouncer could not be installed; the transaction-pooler RLS tests will be SKIPPED ***"; }
+
+clean:
+	rm -rf .local cdk.out chalice.out

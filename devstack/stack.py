@@ -1,0 +1,110 @@
+"""Start and stop the whole local stack; shared by ``make run``, the tests and the benchmark."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.aws import LocalAws, provision
+from devstack.postgres import EmbeddedPostgres, free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LocalStack:
+    """PostgreSQL + AWS endpoint + migrations, and the environment the runtime reads.
+
+    ``DATABASE_URL`` (an *app-role* URL) and ``ADMIN_DATABASE_URL`` (a privileged
+    URL for migrations), or ``AWS_ENDPOINT_URL``, when set, replace the embedded
+    server or moto respectively.
+    """
+
+    state_dir: Path
+    pg_port: int | None = None
+    aws_port: int | None = None
+    fast_unsafe: bool = False
+    bcrypt_cost: int = 12
+    postgres: EmbeddedPostgres | None = None
+    aws: LocalAws | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> dict[str, str]:
+        """Start what is needed, provision and migrate; return (and export) the runtime environment."""
+        from chalicelib.core.migrations import migrate
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if os.environ.get("DATABASE_URL") and os.environ.get("ADMIN_DATABASE_URL"):
+            app_url, admin_url = os.environ["DATABASE_URL"], os.environ["ADMIN_DATABASE_URL"]
+        else:
+            self.postgres = EmbeddedPostgres(self.state_dir / "pg", self.pg_port or free_port(), self.fast_unsafe)
+            self.postgres.start()
+            app_url, admin_url = self.postgres.app_url, self.postgres.superuser_url
+
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            self.aws = LocalAws(self.aws_port or free_port())
+            self.aws.start()
+            endpoint = self.aws.endpoint_url
+
+        stage = "local"
+        self.env = {
+            "STAGE": stage,
+            "DATABASE_URL": app_url,
+            "ADMIN_DATABASE_URL": admin_url,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "CACHE_TABLE": f"saas-{stage}-cache",
+            "SESSIONS_TABLE": f"saas-{stage}-sessions",
+            "METRICS_TABLE": f"saas-{stage}-metrics",
+            "JWT_SECRET_ID": f"saas-{stage}/jwt-signing-keys",
+            "PEPPER_SECRET_ID": f"saas-{stage}/api-key-pepper",
+            "SES_SENDER": "billing@saas.local",
+            "BCRYPT_COST": str(self.bcrypt_cost),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "SaaSPlatformLocal",
+        }
+        os.environ.update(self.env)
+        provision(
+            self.aws or _external(endpoint),
+            table_names={"cache": self.env["CACHE_TABLE"], "sessions": self.env["SESSIONS_TABLE"],
+                         "metrics": self.env["METRICS_TABLE"]},
+            jwt_secret_id=self.env["JWT_SECRET_ID"],
+            pepper_secret_id=self.env["PEPPER_SECRET_ID"],
+            ses_sender=self.env["SES_SENDER"],
+        )
+        migrate(admin_url)
+
+        from chalicelib.core import aws as runtime_aws, db
+        from chalicelib.core.settings import reset_settings
+
+        reset_settings()
+        runtime_aws.reset_clients()
+        db.close_pool()
+        return self.env
+
+    def stop(self) -> None:
+        from chalicelib.core import db
+
+        db.close_pool()
+        if self.aws is not None:
+            self.aws.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+class _ExternalAws(LocalAws):
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(port=0)
+        self._endpoint = endpoint
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._endpoint
+
+
+def _external(endpoint: str) -> LocalAws:
+    return _ExternalAws(endpoint)

@@ -1,0 +1,9 @@
+"""The Chalice application: create it, register middleware and blueprints. Nothing else."""
+from chalice import Chalice
+
+from chalicelib.core import observability
+from chalicelib.health.routes import bp as health_bp
+
+app = Chalice(app_name="saas-backend")
+observability.register(app)
+app.register_blueprint(health_bp)

@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database access and tenant context, errors, AWS clients, observability."""

@@ -1,0 +1,110 @@
+"""The connection pool and the two ways to open a unit of work.
+
+* :func:`tenant_transaction` — everything a customer does. It sets
+  ``app.tenant_id`` *transaction-locally*; PostgreSQL's row-level security
+  policies then decide which rows exist. Forgetting it shows zero rows.
+* :func:`operator_transaction` — platform staff's cross-tenant work. It
+  switches, again transaction-locally, to the ``saas_operator`` role, whose
+  own policies admit every row. Cross-tenant access is never "no tenant set".
+
+Nothing is left on a connection between transactions (no session ``SET``, no
+named prepared statements: ``prepare_threshold=None``) so the same code runs
+behind RDS Proxy or a transaction-mode PgBouncer without pinning or leaking.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from chalicelib.core.settings import get_settings
+
+OPERATOR_ROLE = "saas_operator"
+
+_pool: ConnectionPool | None = None
+_pool_lock = threading.Lock()
+
+
+def _conninfo() -> tuple[str, dict[str, Any]]:
+    settings = get_settings()
+    kwargs: dict[str, Any] = {
+        "prepare_threshold": None,
+        "autocommit": True,
+        "row_factory": dict_row,
+        "application_name": f"saas-{settings.stage}",
+    }
+    if settings.database_url:
+        return settings.database_url, kwargs
+    # Cloud: credentials for the application login role come from Secrets
+    # Manager (cached by Powertools), the host is the RDS Proxy endpoint.
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
+    kwargs |= {
+        "host": settings.db_host or secret.get("host"),
+        "port": int(secret.get("port", 5432)),
+        "dbname": settings.db_name,
+        "user": secret["username"],
+        "password": secret["password"],
+        "sslmode": "require",
+        "connect_timeout": 5,
+    }
+    return "", kwargs
+
+
+def get_pool() -> ConnectionPool:
+    """The process-wide pool, opened on first use (importing the app never connects)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                settings = get_settings()
+                conninfo, kwargs = _conninfo()
+                _pool = ConnectionPool(
+                    conninfo,
+                    kwargs=kwargs,
+                    min_size=settings.db_pool_min,
+                    max_size=settings.db_pool_max,
+                    open=True,
+                    check=ConnectionPool.check_connection,
+                    name="saas",
+                )
+    return _pool
+
+
+def close_pool() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None
+
+
+@contextlib.contextmanager
+def tenant_transaction(customer_id: uuid.UUID | str) -> Iterator[psycopg.Connection]:
+    """A transaction in which row-level security confines every statement to ``customer_id``."""
+    tenant = str(uuid.UUID(str(customer_id)))
+    with get_pool().connection() as conn, conn.transaction():
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
+        yield conn
+
+
+@contextlib.contextmanager
+def operator_transaction() -> Iterator[psycopg.Connection]:
+    """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only)."""
+    with get_pool().connection() as conn, conn.transaction():
+        conn.execute("SELECT set_config('role', %s, true)", (OPERATOR_ROLE,))
+        yield conn
+
+
+@contextlib.contextmanager
+def plain_transaction() -> Iterator[psycopg.Connection]:
+    """A transaction with no tenant and no operator role: only non-tenant tables are visible."""
+    with get_pool().connection() as conn, conn.transaction():
+        yield conn

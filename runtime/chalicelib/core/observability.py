@@ -1,0 +1,46 @@
+"""Powertools Logger/Tracer/Metrics and the request-id middleware.
+
+Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from chalicelib.core import context
+
+SERVICE = "saas-api"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="SaaSPlatform", service=SERVICE)
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def resolve_request_id(headers: Any) -> str:
+    """Echo a well-formed incoming ``X-Request-Id``, else generate one."""
+    incoming = headers.get("x-request-id") if headers is not None else None
+    if incoming and _VALID_REQUEST_ID.match(incoming):
+        return incoming
+    return str(uuid.uuid4())
+
+
+def register(app: Any) -> None:
+    """Attach the request-id middleware (outermost, so every response carries the header)."""
+
+    @app.middleware("http")
+    def request_id_middleware(event: Any, get_response: Any) -> Any:
+        request_id = resolve_request_id(event.headers)
+        token = context.set_request_id(request_id)
+        logger.remove_keys(["tenant_id", "role"])
+        logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+        try:
+            response = get_response(event)
+        finally:
+            context._request_id.reset(token)
+        response.headers["X-Request-Id"] = request_id
+        logger.info("request", extra={"status": response.status_code})
+        return response

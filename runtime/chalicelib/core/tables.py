@@ -1,0 +1,77 @@
+"""The DynamoDB tables, defined once.
+
+The local stack creates them with boto3 from these specs and the CDK stateful
+stack declares them from the same specs, so keys and TTL attributes cannot
+drift between a laptop and the cloud.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """One table: logical name, string keys, TTL attribute and global indexes."""
+
+    logical_name: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str = "expires_at"
+    indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+
+    def key_attributes(self) -> list[str]:
+        names = [self.partition_key]
+        if self.sort_key:
+            names.append(self.sort_key)
+        for index in self.indexes:
+            for name in (index.partition_key, index.sort_key):
+                if name and name not in names:
+                    names.append(name)
+        return names
+
+    def boto3_create_kwargs(self, physical_name: str) -> dict:
+        """Arguments for ``dynamodb.create_table`` (on-demand billing)."""
+        key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        kwargs: dict = {
+            "TableName": physical_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": key_schema,
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()
+            ],
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+                    + ([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else []),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ]
+        return kwargs
+
+
+# Key-verification cache: pk = HMAC(pepper, api key); entries expire after 4 h.
+CACHE = TableSpec(logical_name="cache", partition_key="pk")
+# Sessions and refresh tokens: pk = "session#<jti>" / "refresh#<hash>"; the
+# by_key index finds every session minted from one API key, for revocation.
+SESSIONS = TableSpec(
+    logical_name="sessions",
+    partition_key="pk",
+    indexes=(IndexSpec(name="by_key", partition_key="key_id", sort_key="pk"),),
+)
+# Rate-limit and quota counters: pk = "<customer>#<window>", sk = counter kind.
+METRICS = TableSpec(logical_name="metrics", partition_key="pk", sort_key="sk")
+
+ALL_TABLES: tuple[TableSpec, ...] = (CACHE, SESSIONS, METRICS)

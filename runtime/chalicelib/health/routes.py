@@ -1,0 +1,16 @@
+"""``GET /health``: unauthenticated liveness of the database and the cache."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.core.http import route
+from chalicelib.health import service
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/health", methods=["GET"])
+def health() -> Response:
+    checks = service.check_dependencies()
+    healthy = all(value == "ok" for value in checks.values())
+    return Response(body={"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)

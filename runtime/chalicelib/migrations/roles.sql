@@ -1,0 +1,37 @@
+-- Cluster roles, applied (idempotently) by the migration runner as the
+-- database master user before any versioned migration. Versioned migrations
+-- then run as saas_admin, which therefore owns every table.
+--
+--   saas_admin      owns the schema, runs migrations (NOLOGIN)
+--   saas_app        the runtime: DML it needs, no ownership, no BYPASSRLS (NOLOGIN)
+--   saas_operator   cross-tenant operator work; reached only by SET ROLE inside
+--                   one transaction (operator_transaction), never inherited
+--   saas_analytics  read-only reporting (NOLOGIN)
+--   saas_app_user   the login the runtime and the tests use
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_admin') THEN
+        CREATE ROLE saas_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_app') THEN
+        CREATE ROLE saas_app NOLOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_operator') THEN
+        CREATE ROLE saas_operator NOLOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_analytics') THEN
+        CREATE ROLE saas_analytics NOLOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_app_user') THEN
+        CREATE ROLE saas_app_user LOGIN NOBYPASSRLS;
+    END IF;
+END
+$$;
+
+GRANT saas_admin TO CURRENT_USER;
+GRANT saas_app TO saas_app_user;
+-- Membership without inheritance: the login gets operator rights only after
+-- an explicit, transaction-local SET ROLE.
+GRANT saas_operator TO saas_app_user WITH INHERIT FALSE, SET TRUE;
+GRANT USAGE, CREATE ON SCHEMA public TO saas_admin;
+GRANT USAGE ON SCHEMA public TO saas_app, saas_operator, saas_analytics;
