@@ -1,56 +1,129 @@
-"""View-layer helpers shared by every blueprint: route registration with error
-translation, JSON body and query parsing, UUID path parameters, pagination."""
+"""The view layer's one entry point: :func:`route`.
+
+Every route in the application is registered through ``route``, which
+
+1. runs the registered *guards* (authentication, then rate limiting) — a
+   route declared with ``auth="customer"``/``"operator"``/``"any"`` fails
+   closed with 401 if no guard established a principal;
+2. parses and validates the JSON body and the query string against the
+   route's Pydantic models (malformed → 400; semantic checks are the
+   services' job and raise 422);
+3. calls the view with ``body=``/``query=`` when declared;
+4. translates any :class:`DomainError` into Chalice's native error shape.
+
+It also records a :class:`RouteSpec` per route in :data:`REGISTRY`, from
+which the OpenAPI document is generated: one source of truth for shapes.
+"""
 from __future__ import annotations
 
 import functools
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
 
-from chalicelib.core.errors import BadRequest, DomainError, NotFound, to_response
+from chalicelib.core import context
+from chalicelib.core.errors import BadRequest, DomainError, Forbidden, NotFound, Unauthorized, to_response
+
+Auth = Literal["customer", "operator", "any"] | None
+Guard = Callable[[Any, "RouteSpec"], None]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
 
-def route(bp: Blueprint, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``view`` on ``bp`` like ``bp.route`` and translate domain errors.
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    auth: Auth
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    summary: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    errors: tuple[int, ...] = field(default_factory=tuple)
 
-    Every route in the application is registered through this decorator, so a
-    ``DomainError`` raised anywhere below a view becomes its 4xx response.
-    """
+
+REGISTRY: list[RouteSpec] = []
+_GUARDS: list[Guard] = []
+
+
+def add_guard(guard: Guard) -> None:
+    """Register a guard run before every view, in registration order (auth first)."""
+    if guard not in _GUARDS:
+        _GUARDS.append(guard)
+
+
+def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: int = 200,
+          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+          response: type[BaseModel] | None = None, summary: str = "", tags: tuple[str, ...] = (),
+          errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``view`` for ``method path`` on ``bp`` (see module docstring)."""
+    spec = RouteSpec(path=path, method=method.upper(), auth=auth, status=status, body=body, query=query,
+                     response=response, summary=summary, tags=tags, errors=errors)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
-        def wrapped(*args: Any, **kw: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            request = bp.current_request
+            principal_token = context.set_principal(None)
             try:
-                return view(*args, **kw)
+                for guard in _GUARDS:
+                    guard(request, spec)
+                _enforce_auth(spec)
+                if body is not None:
+                    kwargs["body"] = parse_model(body, json_body(request))
+                if query is not None:
+                    kwargs["query"] = parse_model(query, query_params(request))
+                result = view(*args, **kwargs)
             except DomainError as error:
                 return to_response(error)
+            finally:
+                context.reset_principal(principal_token)
+            if status != 200 and not isinstance(result, Response):
+                return Response(body=result if result is not None else "", status_code=status)
+            return result
 
-        bp.route(path, **kwargs)(wrapped)
+        bp.route(path, methods=[spec.method], content_types=["application/json"])(wrapped)
+        REGISTRY.append(spec)
         return wrapped
 
     return decorator
 
 
-def json_body(request: Any, *, required: bool = True) -> dict[str, Any]:
-    """The request body as a JSON object; 400 when it is missing, malformed or not an object."""
+def _enforce_auth(spec: RouteSpec) -> None:
+    if spec.auth is None:
+        return
+    principal = context.current_principal()  # 401 when no guard authenticated the caller
+    if spec.auth != "any" and principal.role != spec.auth:
+        raise Forbidden(f"This endpoint requires {spec.auth} credentials")
+
+
+def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
+    """Validate ``data`` against ``model``; any mismatch is a 400 naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise BadRequest(f"{where}: {first.get('msg', 'invalid value')}") from exc
+
+
+def json_body(request: Any) -> Any:
+    """The request body parsed as JSON (an absent body is ``{}``); malformed JSON is 400."""
     raw = request.raw_body
     if not raw:
-        if required:
-            raise BadRequest("A JSON request body is required")
         return {}
     try:
-        body = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    return body
 
 
 def query_params(request: Any) -> dict[str, str]:
@@ -79,9 +152,5 @@ def page_limit(params: dict[str, str]) -> int:
     return limit
 
 
-def no_content() -> Response:
-    return Response(body="", status_code=204)
-
-
-def created(body: dict[str, Any]) -> Response:
-    return Response(body=body, status_code=201)
+__all__ = ["REGISTRY", "RouteSpec", "add_guard", "route", "parse_model", "path_uuid", "page_limit",
+           "json_body", "query_params", "Unauthorized"]

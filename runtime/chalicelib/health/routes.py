@@ -9,7 +9,8 @@ from chalicelib.health import service
 bp = Blueprint(__name__)
 
 
-@route(bp, "/health", methods=["GET"])
+@route(bp, "/health", auth=None, summary="Liveness of the database and the cache", tags=("health",),
+       errors=(503,))
 def health() -> Response:
     checks = service.check_dependencies()
     healthy = all(value == "ok" for value in checks.values())

@@ -1,0 +1,57 @@
+"""Appending to the audit trail, from inside the caller's own transaction.
+
+Every area records its events through :func:`record`, on the connection of the
+unit of work that made the change, so an event exists exactly when its change
+was committed. The database links each row into its customer's hash chain.
+Never put a secret, key or token in ``detail``: it is kept for seven years.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from chalicelib.core import context
+from chalicelib.core.errors import Unauthorized
+
+_INSERT = """
+INSERT INTO audit_events (customer_id, actor, action, target_type, target_id, detail, request_id)
+VALUES (%(customer_id)s, %(actor)s, %(action)s, %(target_type)s, %(target_id)s, %(detail)s, %(request_id)s)
+"""
+
+SYSTEM_BILLING = "system:billing"
+
+
+def actor_for(principal: context.Principal | None) -> str:
+    """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``operator:<id>`` or ``system``."""
+    if principal is None:
+        return "system"
+    if principal.role == "customer":
+        return f"customer:{principal.subject}/key:{principal.key_id}"
+    return f"operator:{principal.subject}"
+
+
+def current_actor() -> str:
+    try:
+        return actor_for(context.current_principal())
+    except Unauthorized:  # no principal: a scheduled job or an unauthenticated path
+        return "system"
+
+
+def record(conn: psycopg.Connection, *, customer_id: uuid.UUID | None, action: str, target_type: str,
+           target_id: Any = None, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+    """Append one event (``action`` like ``api_key.created``) to ``customer_id``'s chain."""
+    conn.execute(
+        _INSERT,
+        {
+            "customer_id": customer_id,
+            "actor": actor or current_actor(),
+            "action": action,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "detail": Jsonb(detail or {}),
+            "request_id": context.current_request_id(),
+        },
+    )
