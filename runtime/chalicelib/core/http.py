@@ -51,13 +51,18 @@ class RouteSpec:
 
 
 REGISTRY: list[RouteSpec] = []
-_GUARDS: list[Guard] = []
+_GUARDS: list[tuple[int, Guard]] = []
+
+# Guard order: authentication establishes the principal, rate limiting counts it.
+AUTHENTICATION_ORDER = 10
+RATE_LIMIT_ORDER = 20
 
 
-def add_guard(guard: Guard) -> None:
-    """Register a guard run before every view, in registration order (auth first)."""
-    if guard not in _GUARDS:
-        _GUARDS.append(guard)
+def add_guard(guard: Guard, *, order: int) -> None:
+    """Register a guard run before every view; lower ``order`` runs first."""
+    if all(existing is not guard for _, existing in _GUARDS):
+        _GUARDS.append((order, guard))
+        _GUARDS.sort(key=lambda item: item[0])
 
 
 def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: int = 200,
@@ -74,7 +79,7 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
             request = bp.current_request
             principal_token = context.set_principal(None)
             try:
-                for guard in _GUARDS:
+                for _, guard in _GUARDS:
                     guard(request, spec)
                 _enforce_auth(spec)
                 if body is not None:
