@@ -112,12 +112,36 @@ def _enforce_auth(spec: RouteSpec) -> None:
 
 def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
     """Validate ``data`` against ``model``; any mismatch is a 400 naming the first bad field."""
+    _reject_unstorable(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "body"
         raise BadRequest(f"{where}: {first.get('msg', 'invalid value')}") from exc
+
+
+def _reject_unstorable(data: Any) -> None:
+    """400 for strings PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates).
+
+    Both pass JSON parsing and Pydantic's ``str``, then fail in the driver as a 500.
+    Iterative, so a deeply nested document cannot exhaust the stack.
+    """
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BadRequest("Strings may not contain unpaired surrogates") from exc
+            if "\x00" in value:
+                raise BadRequest("Strings may not contain NUL characters")
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def json_body(request: Any) -> Any:
@@ -127,7 +151,7 @@ def json_body(request: Any) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("Request body is not valid JSON") from exc
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 from chalicelib.core.errors import BadRequest
@@ -29,3 +31,22 @@ def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:
     if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
         raise BadRequest("cursor is malformed")
     return values
+
+
+def encode_keyset(at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor after a row of a list ordered by ``(timestamp DESC, id DESC)``."""
+    return encode_cursor(at.isoformat(), row_id)
+
+
+def decode_keyset(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Inverse of :func:`encode_keyset`; ``None`` when absent, 400 when malformed."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        at, row_id = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError as exc:
+        raise BadRequest("cursor is malformed") from exc
+    if at.tzinfo is None:
+        raise BadRequest("cursor is malformed")
+    return at, row_id
