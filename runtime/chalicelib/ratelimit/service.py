@@ -1,0 +1,115 @@
+"""Per-customer rate limits by tier: a sustained rate with a burst, and a daily quota.
+
+Counting (see :mod:`chalicelib.ratelimit.repository`) uses aligned fixed
+windows in DynamoDB:
+
+* **rate**: at most ``rate_limit_per_second x WINDOW_SECONDS`` requests per
+  10-second window, and at most ``rate_limit_burst`` within any one second of
+  it — a client may burst, but its average over the window is bounded;
+* **daily quota**: at most ``daily_request_quota`` requests per UTC day, counted
+  only for requests the rate limit let through.
+
+Over a limit → ``429`` with ``Retry-After`` (seconds until the refusing window
+ends). The tier of a customer and the limits of a tier are cached in-process
+briefly (``CUSTOMER_TIER_TTL``/``TIER_LIMITS_TTL``): a tier change takes effect
+within that time. If DynamoDB cannot be reached the request is let through and
+a warning logged — rate limiting protects the service, it must not take it down.
+"""
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.core.errors import RateLimited
+from chalicelib.core.observability import logger
+from chalicelib.ratelimit import repository
+from chalicelib.ratelimit.cache import TtlCache
+from chalicelib.ratelimit.models import BURST, DAILY_QUOTA, PER_SECOND, WINDOW_SECONDS, Limits
+
+DAY_SECONDS = 86_400
+TIER_LIMITS_TTL = 60.0
+CUSTOMER_TIER_TTL = 30.0
+# Counter items outlive their window a little (TTL deletion is lazy anyway).
+RATE_ITEM_GRACE = 3_600
+DAY_ITEM_GRACE = DAY_SECONDS
+
+# Wall-clock source for window boundaries; tests pin it for deterministic windows.
+clock = time.time
+
+tier_limits_cache: TtlCache[str, Limits] = TtlCache(ttl=TIER_LIMITS_TTL)
+customer_tier_cache: TtlCache[uuid.UUID, str | None] = TtlCache(ttl=CUSTOMER_TIER_TTL)
+
+
+def limits_for_tier(tier: str) -> Limits:
+    """The tier's limits from the feature matrix (cached)."""
+    return tier_limits_cache.get_or_load(tier, _load_limits)
+
+
+def enforce(customer_id: uuid.UUID) -> None:
+    """Count one request of ``customer_id``; raise :class:`RateLimited` when it is over a limit."""
+    tier = customer_tier_cache.get_or_load(customer_id, repository.customer_tier)
+    if tier is None:  # no such customer: authentication, not rate limiting, answers that
+        return
+    limits = limits_for_tier(tier)
+    now = clock()
+    try:
+        _enforce_rate(customer_id, limits, now)
+        _enforce_daily_quota(customer_id, limits, now)
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("rate limiter unavailable; request let through", extra={"error": type(exc).__name__})
+
+
+def _enforce_rate(customer_id: uuid.UUID, limits: Limits, now: float) -> None:
+    if limits.per_window is None and limits.per_slot is None:
+        return
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    refused = repository.count_rate(customer_id, window_start=window_start, slot=int(now) - window_start,
+                                    per_window=limits.per_window, per_slot=limits.per_slot,
+                                    expires_at=window_start + WINDOW_SECONDS + RATE_ITEM_GRACE)
+    if refused is None:
+        return
+    if limits.per_window is not None and refused.get("n", 0) >= limits.per_window:
+        retry_after, which = window_start + WINDOW_SECONDS - now, "rate"
+    else:
+        retry_after, which = math.floor(now) + 1 - now, "burst"
+    logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": which})
+    raise RateLimited("Rate limit exceeded; retry later", retry_after=math.ceil(retry_after))
+
+
+def _enforce_daily_quota(customer_id: uuid.UUID, limits: Limits, now: float) -> None:
+    if limits.daily_quota is None:
+        return
+    day_start = int(now // DAY_SECONDS) * DAY_SECONDS
+    day = datetime.fromtimestamp(day_start, tz=timezone.utc).date().isoformat()
+    refused = repository.count_daily(customer_id, day=day, quota=limits.daily_quota,
+                                     expires_at=day_start + DAY_SECONDS + DAY_ITEM_GRACE)
+    if refused is None:
+        return
+    logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": "daily_quota"})
+    raise RateLimited("Daily request quota exhausted; retry tomorrow (UTC)",
+                      retry_after=math.ceil(day_start + DAY_SECONDS - now))
+
+
+def _load_limits(tier: str) -> Limits:
+    values = repository.tier_limit_values(tier)
+    return Limits(per_second=_positive_int(tier, PER_SECOND, values),
+                  burst=_positive_int(tier, BURST, values),
+                  daily_quota=_positive_int(tier, DAILY_QUOTA, values))
+
+
+def _positive_int(tier: str, feature: str, values: dict[str, Any]) -> int | None:
+    value = values.get(feature)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    logger.warning("tier has no usable rate limit; not enforced", extra={"tier": tier, "feature": feature})
+    return None
+
+
+def clear_caches() -> None:
+    tier_limits_cache.clear()
+    customer_tier_cache.clear()
