@@ -17,6 +17,7 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="SaaSPlatform", service=SERVICE)
 
+_REQUEST_KEYS = ("request_id", "path", "method")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -36,11 +37,15 @@ def register(app: Any) -> None:
         request_id = resolve_request_id(event.headers)
         token = context.set_request_id(request_id)
         logger.remove_keys(["tenant_id", "role"])
-        logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+        # Context-local, not global, keys: the local server answers requests in
+        # concurrent threads, and one request's lines must not carry another's
+        # id; removed afterwards so nothing outside a request inherits them.
+        logger.thread_safe_append_keys(request_id=request_id, path=event.path, method=event.method)
         try:
             response = get_response(event)
+            response.headers["X-Request-Id"] = request_id
+            logger.info("request", extra={"status": response.status_code})
+            return response
         finally:
+            logger.thread_safe_remove_keys(_REQUEST_KEYS)
             context._request_id.reset(token)
-        response.headers["X-Request-Id"] = request_id
-        logger.info("request", extra={"status": response.status_code})
-        return response
