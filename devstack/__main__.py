@@ -19,13 +19,12 @@ def main() -> int:
                        bcrypt_cost=int(os.environ.get("BCRYPT_COST", "12")))
     stack.start()
 
-    from chalice.config import Config
-    from chalice.local import create_local_server
+    from devstack.server import local_server
 
     sys.path.insert(0, str(REPO_ROOT / "runtime"))
     from app import app  # noqa: E402  (the Chalice app, imported once the environment is set)
 
-    server = create_local_server(app, Config(chalice_stage="local"), host, port)
+    server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"
     info = {"api_url": api_url, **local_credentials()}
     (state_dir / "stack.json").write_text(json.dumps(info, indent=2) + "\n")
