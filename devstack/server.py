@@ -11,7 +11,7 @@ import functools
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
+from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer, create_local_server
 
 
 class RequestHandler(ChaliceRequestHandler):
@@ -22,8 +22,10 @@ class RequestHandler(ChaliceRequestHandler):
 
 
 def local_server(app: Any, host: str, port: int) -> LocalDevServer:
-    """A threaded local server for ``app`` on ``host:port`` (call ``serve_forever``); once per app."""
+    """A threaded local server for ``app`` on ``host:port`` (call ``serve_forever``)."""
     config = Config(chalice_stage="local")
+    if isinstance(app, LocalChalice):  # already made thread-safe by an earlier server in this process
+        return LocalDevServer(app, config, host, port, handler_cls=RequestHandler)
     server = create_local_server(app, config, host, port)
     server.server.RequestHandlerClass = functools.partial(RequestHandler, app_object=app, config=config)
     return server
