@@ -92,3 +92,15 @@ def test_same_named_models_of_two_areas_do_not_collide():
     one = document["paths"]["/one"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     two = document["paths"]["/two"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert one != two
+
+
+class AllOptional(RequestModel):
+    status: Literal["active", "suspended"] | None = None
+
+
+def test_a_body_is_required_only_when_an_empty_one_is_invalid():
+    """``route`` reads an absent body as ``{}``."""
+    document = _doc(RouteSpec(path="/r", method="POST", auth="operator", body=Create),
+                    RouteSpec(path="/o", method="PATCH", auth="operator", body=AllOptional))
+    assert document["paths"]["/r"]["post"]["requestBody"]["required"] is True
+    assert document["paths"]["/o"]["patch"]["requestBody"]["required"] is False

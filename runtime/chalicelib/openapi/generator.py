@@ -133,12 +133,17 @@ def _operation(spec: RouteSpec, schema_for: dict, definitions: dict[str, Any]) -
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
+        # ``route`` reads an absent body as ``{}``: it is required exactly when ``{}`` is invalid.
         operation["requestBody"] = {
-            "required": True,
+            "required": _has_required_fields(spec.body),
             "content": {"application/json": {"schema": schema_for[(spec.body, "validation")]}},
         }
     operation["responses"] = _responses(spec, schema_for, has_path_params=bool(path_params))
     return operation
+
+
+def _has_required_fields(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
 
 
 def _operation_id(spec: RouteSpec) -> str:
