@@ -146,8 +146,8 @@ class ChaliceApi(Construct):
             migrate.add_property_override(f"Environment.Variables.{name}", value)
 
         rest_api = self.chalice.get_resource("RestAPI")
-        # Name the API after the stack: API Gateway metrics are keyed by name.
-        self.api_name = stack.stack_name
+        # Name the API after the stack (no literal name): API Gateway metrics are keyed by name.
+        self.api_name = cdk.Aws.STACK_NAME
         self.api_stage = API_STAGE
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, removal_policy=removal_policy

@@ -138,6 +138,9 @@ class Database(Construct):
 
         self.proxy = self.cluster.add_proxy(
             "Proxy",
+            # Required by CloudFormation and unique per account and region:
+            # derive it from the stack name (CDK would default to "Proxy").
+            db_proxy_name=cdk.Fn.join("-", [cdk.Aws.STACK_NAME, "proxy"]),
             secrets=[self.master_secret, self.app_user_secret],
             vpc=vpc,
             vpc_subnets=subnets,

@@ -74,9 +74,9 @@ class Monitoring(Construct):
         for function in functions:
             dims = {"FunctionName": function.name}
             errors = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors", dimensions_map=dims,
-                                       statistic="Sum", period=FIVE_MINUTES, label=function.logical_id)
+                                       statistic="Sum", period=FIVE_MINUTES)
             throttles = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Throttles", dimensions_map=dims,
-                                          statistic="Sum", period=FIVE_MINUTES, label=function.logical_id)
+                                          statistic="Sum", period=FIVE_MINUTES)
             if function.scheduled:
                 # One failed run is one failed billing job: alarm at once.
                 self._alarm(f"JobFailure{function.logical_id}", errors, threshold=1, periods=1,
@@ -86,8 +86,8 @@ class Monitoring(Construct):
                             description=f"Lambda {function.logical_id} raised errors")
             self._alarm(f"Throttles{function.logical_id}", throttles, threshold=1, periods=1,
                         description=f"Lambda {function.logical_id} was throttled")
-            error_metrics.append(errors)
-            throttle_metrics.append(throttles)
+            error_metrics.append(errors.with_(label=function.logical_id))
+            throttle_metrics.append(throttles.with_(label=function.logical_id))
         widgets += [
             cloudwatch.GraphWidget(title="Lambda errors", left=error_metrics),
             cloudwatch.GraphWidget(title="Lambda throttles", left=throttle_metrics),
