@@ -87,3 +87,17 @@ def test_no_hard_coded_physical_names(each_env, which):
             assert value in allowed_secret_names, logical_id
             continue
         assert not isinstance(value, str), f"{logical_id} has the literal physical name {value!r}"
+
+
+def test_an_unacknowledged_finding_fails_synthesis(tmp_path):
+    """The gate itself: AwsSolutions as a validation plugin makes synth raise on a finding."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_sns as sns
+    from cdk_nag import AwsSolutionsChecks
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Probe")
+    sns.Topic(stack, "PlainTopic")  # no SSL-only policy: AwsSolutions-SNS3
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed.*AwsSolutions-SNS3"):
+        app.synth()
