@@ -8,7 +8,7 @@ from chalicelib.core.models import RequestModel, ResponseModel
 
 class AuthenticateBody(RequestModel):
     # Optional: the key may come in the ``X-Api-Key`` header instead.
-    api_key: str | None = Field(default=None, min_length=1, max_length=200)
+    api_key: str | None = Field(default=None, max_length=200)
 
 
 class RefreshBody(RequestModel):
