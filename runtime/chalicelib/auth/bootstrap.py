@@ -39,3 +39,21 @@ def create_operator_key(*, email: str, name: str = "Platform operator", key_name
                         target_id=row["id"], detail={"operator_id": str(operator_id), "public_id": new.public_id},
                         actor="system:bootstrap")
     return OperatorKey(operator_id=operator_id, key_id=row["id"], key=new.key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chalicelib.auth.bootstrap --email ops@example.com``: print a new operator key once."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Create an operator API key against the configured database.")
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--name", default="Platform operator")
+    args = parser.parse_args(argv)
+    created = create_operator_key(email=args.email, name=args.name, key_name="cli")
+    print(f"operator_id={created.operator_id}\nkey_id={created.key_id}\napi_key={created.key}")
+    print("Store the key now: it is shown only once.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,8 +16,8 @@
 Per request the guard reads ``session``, ``keystate`` and ``customer`` in one
 strongly consistent ``BatchGetItem``: revoking a key or suspending a customer
 writes one item and takes effect on the next request in every process.
-Creating a session is a transaction conditioned on the same markers, so a
-session cannot slip in between a revocation and its fan-out.
+Cache fills are ordered against revocation and suspension so that a cache
+entry only exists for a live key of an active customer (see ``open_session``).
 """
 from __future__ import annotations
 
@@ -111,12 +111,7 @@ def _ddb() -> Any:
     return aws.client("dynamodb")
 
 
-def _reasons(exc: ClientError) -> list[str]:
-    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-
-
 _KEY_LIVE = "attribute_not_exists(revoked) AND (attribute_not_exists(valid_until) OR valid_until > :now)"
-_NOT_SUSPENDED = "attribute_not_exists(suspended) OR suspended = :false"
 
 
 # ---------------------------------------------------------------- verification cache
@@ -158,7 +153,7 @@ def record_failure(public_id: str, now: int) -> int:
 
 
 # ---------------------------------------------------------------- sessions
-def _session_puts(new: NewSession, customer_id: uuid.UUID | None) -> list[dict[str, Any]]:
+def _session_items(new: NewSession, customer_id: uuid.UUID | None) -> tuple[dict[str, Any], dict[str, Any]]:
     _, sessions_table = _tables()
     session = {
         "pk": _s(f"session#{new.jti}"), "key_id": _s(new.key_id), "subject": _s(new.subject), "role": _s(new.role),
@@ -173,76 +168,72 @@ def _session_puts(new: NewSession, customer_id: uuid.UUID | None) -> list[dict[s
     refresh |= {"pk": _s(f"refresh#{new.refresh_hash}"), "jti": _s(new.jti), "expires_at": _n(new.refresh_expires_at)}
     refresh.pop("key_id")  # keeps refresh tokens out of the by_key index
     refresh["token_key_id"] = _s(new.key_id)
-    return [
-        {"Put": {"TableName": sessions_table, "Item": session, "ConditionExpression": "attribute_not_exists(pk)"}},
-        {"Put": {"TableName": sessions_table, "Item": refresh, "ConditionExpression": "attribute_not_exists(pk)"}},
-    ]
+    return session, refresh
 
 
-def _customer_check(customer_id: uuid.UUID | None) -> list[dict[str, Any]]:
-    if customer_id is None:
-        return []
+def _write_all(items: list[dict[str, Any]]) -> None:
+    """Unconditional puts in one ``BatchWriteItem`` (retrying anything unprocessed)."""
     _, sessions_table = _tables()
-    return [{"ConditionCheck": {
-        "TableName": sessions_table, "Key": {"pk": _s(f"customer#{customer_id}")},
-        "ConditionExpression": _NOT_SUSPENDED, "ExpressionAttributeValues": {":false": {"BOOL": False}},
-    }}]
+    request: dict[str, Any] = {sessions_table: [{"PutRequest": {"Item": item}} for item in items]}
+    for _ in range(5):
+        request = _ddb().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+        if not request:
+            return
+    raise RuntimeError("sessions table did not accept the batch write")
 
 
-def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, cache_digest: str | None,
-                 cache_entry: CachedVerification | None) -> None:
-    """Write a session, its refresh token and family, conditioned on the key and customer being live.
+def _consistent_get(table: str, pk: str) -> dict[str, Any] | None:
+    return _plain(_ddb().get_item(TableName=table, Key={"pk": _s(pk)}, ConsistentRead=True).get("Item"))
 
-    With ``cache_entry`` (a fresh bcrypt verification) the cache entry is written
-    in the same transaction, and the key's marker remembers where it is.
+
+def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, cache_digest: str | None = None,
+                 cache_entry: CachedVerification | None = None) -> None:
+    """Write a session, its refresh token and its family; with ``cache_entry``, fill the cache first.
+
+    No transactions (DynamoDB transactions cost more and moto copies every table
+    for each one). Correctness comes from ordering on single items, all read
+    strongly consistently:
+
+    * fill: put the entry, then record it on the key's marker *if the key is
+      live*, then read the customer's flag. A revocation sets the marker and
+      then deletes whatever entry the marker names; a suspension sets the flag
+      and then deletes the entries named by the customer's key markers. In
+      every interleaving either we see their write and delete our entry, or
+      they see ours and delete it. A cache entry therefore only exists for a
+      live key of an active customer.
+    * session: written without conditions; the guard checks the key marker and
+      the customer flag on every request anyway, so a session that races a
+      revocation is refused on its first use.
     """
     cache_table, sessions_table = _tables()
-    keystate_key = {"pk": _s(f"keystate#{new.key_id}")}
-    values = {":now": _n(now)}
-    family = {
-        "pk": _s(f"family#{new.family}"), "jtis": {"SS": [new.jti]}, "expires_at": _n(new.refresh_expires_at),
-    }
-    items = [*_session_puts(new, customer_id), {"Put": {"TableName": sessions_table, "Item": family}},
-             *_customer_check(customer_id)]
     if cache_entry is not None and cache_digest is not None:
+        entry_pk = f"apikey#{cache_digest}"
         entry = {
-            "pk": _s(f"apikey#{cache_digest}"), "key_id": _s(cache_entry.key_id), "role": _s(cache_entry.role),
+            "pk": _s(entry_pk), "key_id": _s(cache_entry.key_id), "role": _s(cache_entry.role),
             "subject": _s(cache_entry.subject), "public_id": _s(cache_entry.public_id),
             "expires_at": _n(min(now + CACHE_TTL, cache_entry.valid_until or now + CACHE_TTL)),
         }
         if cache_entry.valid_until is not None:
             entry["valid_until"] = _n(cache_entry.valid_until)
-        items.append({"Put": {"TableName": cache_table, "Item": entry}})
-        items.append({"Update": {
-            "TableName": sessions_table, "Key": keystate_key,
-            "UpdateExpression": "SET cache_pk = :cache_pk, expires_at = :ttl",
-            "ConditionExpression": _KEY_LIVE,
-            "ExpressionAttributeValues": {**values, ":cache_pk": entry["pk"], ":ttl": _n(now + MARKER_TTL)},
-        }})
-    else:
-        items.append({"ConditionCheck": {"TableName": sessions_table, "Key": keystate_key,
-                                         "ConditionExpression": _KEY_LIVE, "ExpressionAttributeValues": values}})
-    _transact(items)
-
-
-def _item_pk(item: dict[str, Any]) -> str:
-    (operation,) = item.values()
-    return (operation.get("Key") or operation["Item"])["pk"]["S"]
-
-
-def _transact(items: list[dict[str, Any]]) -> None:
-    """Run a write transaction; a failed condition becomes the domain reason it stands for."""
-    try:
-        _ddb().transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        failed = [_item_pk(item) for item, reason in zip(items, _reasons(exc)) if reason == "ConditionalCheckFailed"]
-        for prefix, error in (("keystate#", KeyNotLive), ("customer#", CustomerSuspended),
-                              ("family#", SessionFamilyRevoked)):
-            if any(pk.startswith(prefix) for pk in failed):
-                raise error() from exc
-        raise
+        _ddb().put_item(TableName=cache_table, Item=entry)
+        try:
+            _ddb().update_item(
+                TableName=sessions_table, Key={"pk": _s(f"keystate#{new.key_id}")},
+                UpdateExpression="SET cache_pk = :cache_pk, expires_at = :ttl", ConditionExpression=_KEY_LIVE,
+                ExpressionAttributeValues={":now": _n(now), ":cache_pk": _s(entry_pk), ":ttl": _n(now + MARKER_TTL)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            _ddb().delete_item(TableName=cache_table, Key={"pk": _s(entry_pk)})
+            raise KeyNotLive() from exc
+        flag = _consistent_get(sessions_table, f"customer#{customer_id}") if customer_id else None
+        if flag is not None and flag.get("suspended"):
+            _ddb().delete_item(TableName=cache_table, Key={"pk": _s(entry_pk)})
+            raise CustomerSuspended()
+    session, refresh = _session_items(new, customer_id)
+    family = {"pk": _s(f"family#{new.family}"), "jtis": {"SS": [new.jti]}, "expires_at": _n(new.refresh_expires_at)}
+    _write_all([session, refresh, family])
 
 
 def request_state(jti: str, key_id: uuid.UUID, customer_id: uuid.UUID | None) -> RequestState:
@@ -307,25 +298,28 @@ def get_session(jti: str) -> dict[str, Any] | None:
                                   ConsistentRead=True).get("Item"))
 
 
-def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | None, now: int) -> None:
-    """Refresh: the new session joins the family, the old one is revoked, if the family, key and customer live."""
+def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | None) -> None:
+    """Refresh: write the new session, join it to the family (unless revoked), revoke the old one.
+
+    The session is written before it joins the family, so a concurrent family
+    revocation either refuses the join (we revoke our new row) or lists it.
+    """
+    session, refresh = _session_items(new, customer_id)
+    _write_all([session, refresh])
     _, sessions_table = _tables()
-    items = [
-        *_session_puts(new, customer_id),
-        {"Update": {
-            "TableName": sessions_table, "Key": {"pk": _s(f"family#{new.family}")},
-            "UpdateExpression": "ADD jtis :jti SET expires_at = :ttl",
-            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked)",
-            "ExpressionAttributeValues": {":jti": {"SS": [new.jti]}, ":ttl": _n(new.refresh_expires_at)},
-        }},
-        {"Update": {"TableName": sessions_table, "Key": {"pk": _s(f"session#{old_jti}")},
-                    "UpdateExpression": "SET revoked = :true",
-                    "ExpressionAttributeValues": {":true": {"BOOL": True}}}},
-        {"ConditionCheck": {"TableName": sessions_table, "Key": {"pk": _s(f"keystate#{new.key_id}")},
-                            "ConditionExpression": _KEY_LIVE, "ExpressionAttributeValues": {":now": _n(now)}}},
-        *_customer_check(customer_id),
-    ]
-    _transact(items)
+    try:
+        _ddb().update_item(
+            TableName=sessions_table, Key={"pk": _s(f"family#{new.family}")},
+            UpdateExpression="ADD jtis :jti SET expires_at = :ttl",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked)",
+            ExpressionAttributeValues={":jti": {"SS": [new.jti]}, ":ttl": _n(new.refresh_expires_at)},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        _revoke_session_row(new.jti)
+        raise SessionFamilyRevoked() from exc
+    _revoke_session_row(old_jti)
 
 
 def revoke_family(family: str) -> None:
@@ -387,7 +381,14 @@ def _set_keystate(key_id: uuid.UUID, update: str, values: dict[str, Any], now: i
         _ddb().delete_item(TableName=cache_table, Key={"pk": cache_pk})
 
 
-def set_customer_suspended(customer_id: uuid.UUID, suspended: bool) -> None:
-    _, sessions_table = _tables()
+def set_customer_suspended(customer_id: uuid.UUID, suspended: bool, key_ids: list[uuid.UUID]) -> None:
+    """Flag the customer (the guard answers 403 from the next request) and drop its keys' cache entries."""
+    cache_table, sessions_table = _tables()
     _ddb().put_item(TableName=sessions_table,
                     Item={"pk": _s(f"customer#{customer_id}"), "suspended": {"BOOL": suspended}})
+    if not suspended:
+        return
+    for key_id in key_ids:
+        marker = _consistent_get(sessions_table, f"keystate#{key_id}")
+        if marker and marker.get("cache_pk"):
+            _ddb().delete_item(TableName=cache_table, Key={"pk": _s(marker["cache_pk"])})

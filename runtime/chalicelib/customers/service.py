@@ -17,7 +17,7 @@ from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_cursor, encode_cursor
 from chalicelib.customers import repository
 from chalicelib.customers.models import LIMIT_FEATURES, CustomerListQuery, OnboardBody, PatchCustomerBody, present
-from chalicelib.keys import service as keys_service
+from chalicelib.keys import repository as keys_repository, service as keys_service
 
 FIRST_KEY_NAME = "default"
 
@@ -104,5 +104,6 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
             recorder.record(conn, customer_id=customer_id, action="customer.changed", target_type="customer",
                             target_id=customer_id, detail={"changes": changes})
         if "status" in changes:
-            store.set_customer_suspended(customer_id, after["status"] == "suspended")
+            store.set_customer_suspended(customer_id, after["status"] == "suspended",
+                                         keys_repository.ids_of_customer(conn, customer_id))
     return present(after)

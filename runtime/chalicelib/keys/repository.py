@@ -32,7 +32,8 @@ MAX_LIVE_KEYS = """
 SELECT (f.value #>> '{}')::int AS max_keys
   FROM customers c JOIN tier_features f ON f.tier_code = c.tier_code AND f.feature = 'max_api_keys'
 """
-LIVE_IDS = "SELECT id FROM api_keys WHERE revoked_at IS NULL OR revoked_at > now()"
+# Operator path (sees every tenant): the filter names the customer explicitly.
+IDS_OF_CUSTOMER = "SELECT id FROM api_keys WHERE customer_id = %(customer_id)s"
 # Revoking now never postpones an earlier revocation (e.g. a rotation's overlap end).
 REVOKE = """
 UPDATE api_keys SET revoked_at = least(coalesce(revoked_at, 'infinity'), %(at)s)
@@ -69,8 +70,8 @@ def max_live_keys(conn: psycopg.Connection) -> int | None:
     return None if row is None else row["max_keys"]
 
 
-def live_ids(conn: psycopg.Connection) -> list[uuid.UUID]:
-    return [row["id"] for row in conn.execute(LIVE_IDS).fetchall()]
+def ids_of_customer(conn: psycopg.Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    return [row["id"] for row in conn.execute(IDS_OF_CUSTOMER, {"customer_id": customer_id}).fetchall()]
 
 
 def revoke(conn: psycopg.Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
