@@ -29,3 +29,12 @@ def test_create_operator_key_lambda_returns_a_working_key(client):
     assert auth.status_code == 200
     token = json.loads(auth.body)["token"]
     assert client.http.get("/admin/customers", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_operator_key_cli_prints_a_working_key(client, capsys):
+    from chalicelib.auth import bootstrap
+
+    assert bootstrap.main(["--email", "cli-op@example.test"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("api_key="))
+    auth = client.http.post("/auth/authenticate", headers={"X-Api-Key": line.removeprefix("api_key=")})
+    assert auth.status_code == 200
