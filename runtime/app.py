@@ -1,11 +1,19 @@
 """The Chalice application: create it, register middleware and blueprints. Nothing else."""
 from chalice import Chalice
 
+from chalicelib.auth import guard as auth_guard
+from chalicelib.auth.routes import bp as auth_bp
 from chalicelib.core import observability
+from chalicelib.customers.routes import bp as customers_bp
 from chalicelib.health.routes import bp as health_bp
+from chalicelib.keys.routes import bp as keys_bp
 from chalicelib.ops.handlers import bp as ops_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
+auth_guard.register()
 app.register_blueprint(health_bp)
+app.register_blueprint(auth_bp)
+app.register_blueprint(keys_bp)
+app.register_blueprint(customers_bp)
 app.register_blueprint(ops_bp)
