@@ -139,6 +139,9 @@ class StatelessStack(cdk.Stack):
             proxy_name=database.proxy.db_proxy_name,
         )
         cdk.CfnOutput(self, "ApiUrl", value=self._api_url())
+        for function in self.api.functions:
+            # e.g. FunctionCreateOperatorKey: what `aws lambda invoke` needs after a deploy.
+            cdk.CfnOutput(self, f"Function{function.logical_id}", value=function.name)
         suppress_stateless(self, config)
 
     def _api_url(self) -> str:
