@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from chalicelib.core.migrations import digest
 from chalicelib.core.settings import Settings
 
@@ -239,3 +241,19 @@ def test_dashboard_shows_the_alarmed_metrics(each_env):
     for metric in ("5XXError", "Latency", "Errors", "Throttles", "ReadThrottleEvents", "ACUUtilization",
                    "DatabaseConnectionsCurrentlySessionPinned"):
         assert metric in body, metric
+
+
+def test_billing_schedules_run_monthly_and_daily(dev):
+    """Once the billing blueprint is merged: the monthly run (1st, 02:00 UTC) and a daily job."""
+    from pathlib import Path
+
+    if not (Path(__file__).resolve().parents[2] / "runtime" / "chalicelib" / "billing").is_dir():
+        pytest.skip("the billing blueprint is not merged on this branch yet")
+    expressions = [
+        event["Properties"]["Schedule"]
+        for function in _functions(dev).values()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event.get("Type") == "Schedule"
+    ]
+    assert "cron(0 2 1 * ? *)" in expressions
+    assert any(e.startswith("cron(") and e.split()[2] == "*" for e in expressions), expressions
