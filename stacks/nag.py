@@ -42,7 +42,8 @@ def suppress_stateful(stack, config: EnvironmentConfig) -> None:
     for function in _log_retention_functions(stack):
         role = function.node.find_child("ServiceRole")
         acknowledge(role, f"IAM4[{LAMBDA_BASIC}]",
-                    "CDK's log-retention helper only writes its own logs; the AWS basic execution policy is exactly that.")
+                    "CDK's log-retention helper only writes its own logs; "
+                    "the AWS basic execution policy is exactly that.")
         acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Resource::*]",
                     "CDK's log-retention helper sets retention on the log groups RDS creates for its log exports; "
                     "their names are only known once the cluster exists.")

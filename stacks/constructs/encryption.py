@@ -10,7 +10,9 @@ from constructs import Construct
 class EncryptionKey(Construct):
     """One symmetric key with yearly automatic rotation; exposes ``key``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, environment: str, removal_policy: cdk.RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, environment: str, removal_policy: cdk.RemovalPolicy
+    ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,

@@ -43,7 +43,9 @@ class Monitoring(Construct):
         proxy_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(self, "AlarmTopic", display_name="SaaS platform alarms", master_key=key, enforce_ssl=True)
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name="SaaS platform alarms", master_key=key, enforce_ssl=True
+        )
         self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         widgets: list[cloudwatch.IWidget] = []

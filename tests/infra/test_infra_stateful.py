@@ -87,7 +87,8 @@ def test_db_secrets_rotate_and_use_the_key(each_env):
 
 
 def test_jwt_and_pepper_secrets_use_the_configured_names(each_env):
-    names = {s["Properties"].get("Name") for s in each_env.resources("stateful", "AWS::SecretsManager::Secret").values()}
+    secrets = each_env.resources("stateful", "AWS::SecretsManager::Secret").values()
+    names = {s["Properties"].get("Name") for s in secrets}
     assert {each_env.config.jwt_secret_name, each_env.config.pepper_secret_name} <= names
 
 

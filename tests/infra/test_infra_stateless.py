@@ -78,7 +78,7 @@ def test_runtime_environment_points_at_the_stateful_resources(each_env):
     config = each_env.config
     assert variables["STAGE"] == config.name
     assert variables["DB_IAM_AUTH"] == "1"
-    assert "ProxyEndpoint" in variables["DB_HOST"]["Fn::ImportValue"] or "Proxy" in variables["DB_HOST"]["Fn::ImportValue"]
+    assert "Proxy" in variables["DB_HOST"]["Fn::ImportValue"] and "Endpoint" in variables["DB_HOST"]["Fn::ImportValue"]
     for table in ("CACHE", "SESSIONS", "METRICS"):
         assert f"Tables{table.capitalize()}" in variables[f"{table}_TABLE"]["Fn::ImportValue"]
     assert variables["JWT_SECRET_ID"] == config.jwt_secret_name
