@@ -152,6 +152,18 @@ def operator_transaction() -> Iterator[psycopg.Connection]:
 
 
 @contextlib.contextmanager
+def one_statement() -> Iterator[psycopg.Connection]:
+    """A connection for exactly ONE statement on non-tenant state (it commits on its own, autocommit).
+
+    No ``BEGIN``/``COMMIT`` round trips: for hot single reads or writes through
+    SECURITY DEFINER functions (the authentication guard). Anything with two
+    statements, or tenant data, uses one of the transactions.
+    """
+    with get_pool().connection() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
 def plain_transaction(*, timeout: float | None = None) -> Iterator[psycopg.Connection]:
     """A transaction with no tenant and no operator role: only non-tenant tables are visible."""
     with get_pool().connection(timeout=timeout) as conn, conn.transaction():
