@@ -2,17 +2,27 @@
 from chalice import Chalice
 
 from chalicelib.audit.routes import bp as audit_bp
+from chalicelib.auth import guard as auth_guard
+from chalicelib.auth.routes import bp as auth_bp
 from chalicelib.core import observability
 from chalicelib.core.http import RATE_LIMIT_ORDER, add_guard
+from chalicelib.customers.routes import bp as customers_bp
 from chalicelib.health.routes import bp as health_bp
+from chalicelib.keys.routes import bp as keys_bp
 from chalicelib.openapi.routes import bp as openapi_bp
+from chalicelib.ops.handlers import bp as ops_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
+auth_guard.register()
 add_guard(rate_limit_guard, order=RATE_LIMIT_ORDER)
 app.register_blueprint(health_bp)
 app.register_blueprint(openapi_bp)
+app.register_blueprint(auth_bp)
+app.register_blueprint(keys_bp)
+app.register_blueprint(customers_bp)
 app.register_blueprint(tickets_bp)
 app.register_blueprint(audit_bp)
+app.register_blueprint(ops_bp)

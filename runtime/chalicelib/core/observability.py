@@ -5,12 +5,14 @@ Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.core import context
 
@@ -20,6 +22,10 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="SaaSPlatform", service=SERVICE)
 
 _REQUEST_KEYS = ("request_id", "path", "method")
+# Metrics is one buffer per process; the local server is threaded, so a
+# request's add-and-flush must not interleave with another's.
+_metrics_lock = threading.Lock()
+
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -52,12 +58,18 @@ def register(app: Any) -> None:
             logger.info("request", extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
             # Embedded-metric-format lines: CloudWatch turns them into metrics in
             # Lambda; disabled locally (POWERTOOLS_METRICS_DISABLED).
-            metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-            metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-            if response.status_code >= 500:
-                metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
-            metrics.flush_metrics()
+            if not is_metrics_disabled():
+                _emit_request_metrics(response.status_code, elapsed_ms)
             return response
         finally:
             logger.thread_safe_remove_keys(_REQUEST_KEYS)
             context.reset_request_id(token)
+
+
+def _emit_request_metrics(status_code: int, elapsed_ms: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        if status_code >= 500:
+            metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
