@@ -81,3 +81,17 @@ def test_concurrent_requests_never_log_each_others_id(log_lines):
         mine = [line for line in log_lines if line.get("request_id") == rid]
         assert [line["message"] for line in mine] == ["before", "after", "request"]
     assert all(line.get("request_id") in {"req-thread-aaaa", "req-thread-bbbb"} for line in log_lines)
+
+
+def test_an_authenticated_requests_lines_carry_its_tenant_and_later_lines_do_not(client, new_customer, log_lines):
+    customer = new_customer()
+    log_lines.clear()
+    response = client.http.post("/support-tickets", headers={**customer.headers, "X-Request-Id": "req-tenant-0001"},
+                                body=json.dumps({"subject": "logs", "body": "b"}))
+    assert response.status_code == 201
+    messages = [line["message"] for line in log_lines]
+    assert "support ticket opened" in messages and "request" in messages
+    assert all(line.get("request_id") == "req-tenant-0001" for line in log_lines)
+    assert all(line.get("tenant_id") == str(customer.customer_id) for line in log_lines)
+    logger.info("outside any request")
+    assert "tenant_id" not in log_lines[-1] and "request_id" not in log_lines[-1]

@@ -20,7 +20,7 @@ def authentication_guard(request: Any, spec: http.RouteSpec) -> None:
     principal = service.authorize(request.headers.get("authorization"))
     context.set_principal(principal)
     tenant = str(principal.customer_id) if principal.customer_id is not None else None
-    logger.append_keys(tenant_id=tenant, role=principal.role)
+    logger.thread_safe_append_keys(tenant_id=tenant, role=principal.role)  # removed by the middleware
 
 
 def register() -> None:

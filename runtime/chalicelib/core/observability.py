@@ -21,7 +21,7 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="SaaSPlatform", service=SERVICE)
 
-_REQUEST_KEYS = ("request_id", "path", "method")
+_REQUEST_KEYS = ("request_id", "path", "method", "tenant_id", "role")  # the auth guard adds the last two
 # Metrics is one buffer per process; the local server is threaded, so a
 # request's add-and-flush must not interleave with another's.
 _metrics_lock = threading.Lock()
