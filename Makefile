@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run test test-runtime test-infra bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run test test-runtime test-fuzz test-infra bench-quick pgbouncer bench synth deploy clean
 
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ run: $(STAMP)
 # chalice.cdk imports runtime/app.py, and one Chalice app per process.
 test: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
+	$(PY) -m pytest tests/fuzz
 	$(PY) -m pytest tests/infra
 	$(MAKE) --no-print-directory bench-quick
 
 test-runtime: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
+	$(PY) -m pytest tests/fuzz
+
+# The fuzzing gate (schemathesis against /openapi.json, ~2 minutes) in its own
+# process and local stack, so the data it creates never meets other tests'.
+test-fuzz: $(STAMP)
+	$(PY) -m pytest tests/fuzz
 
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
