@@ -1,9 +1,17 @@
 """The Chalice application: create it, register middleware and blueprints. Nothing else."""
 from chalice import Chalice
 
+from chalicelib.billing.routes import bp as billing_bp
 from chalicelib.core import observability
 from chalicelib.health.routes import bp as health_bp
+from chalicelib.invoices.routes import bp as invoices_bp
+from chalicelib.metering.routes import bp as metering_bp
+from chalicelib.notifications.routes import bp as notifications_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
 app.register_blueprint(health_bp)
+app.register_blueprint(metering_bp)
+app.register_blueprint(billing_bp)
+app.register_blueprint(invoices_bp)
+app.register_blueprint(notifications_bp)
