@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-runtime test-infra pgbouncer bench synth deploy clean
+.PHONY: run test test-runtime test-infra bench-quick pgbouncer bench synth deploy clean
 
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,7 @@ run: $(STAMP)
 test: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
 	$(PY) -m pytest tests/infra
+	$(MAKE) --no-print-directory bench-quick
 
 test-runtime: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
@@ -45,6 +46,15 @@ pgbouncer:
 	  fi; \
 	  command -v pgbouncer >/dev/null 2>&1 || command -v /usr/sbin/pgbouncer >/dev/null 2>&1 || \
 	    echo "*** WARNING: pgbouncer could not be installed; the transaction-pooler RLS tests will be SKIPPED ***"; }
+
+# `make bench` measures the figures the issues name (see docs/PERFORMANCE.md);
+# `make bench QUICK=1` runs the same code on small sizes. `make test` runs the
+# quick mode once so the harness cannot rot (it asserts no timings).
+bench: $(STAMP)
+	$(PY) -m bench $(if $(QUICK),--quick,)
+
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf .local cdk.out chalice.out

@@ -65,6 +65,7 @@ class LocalStack:
             "SES_SENDER": "billing@saas.local",
             "BCRYPT_COST": str(self.bcrypt_cost),
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SaaSPlatformLocal",
         }
         os.environ.update(self.env)

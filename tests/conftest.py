@@ -112,7 +112,7 @@ def pgbouncer_url(stack):
         "auth_type = trust\n"
         f"auth_file = {workdir}/users.txt\n"
         "pool_mode = transaction\n"
-        "default_pool_size = 2\nmax_client_conn = 100\n"
+        "default_pool_size = 1\nmax_client_conn = 100\n"
         f"logfile = {workdir}/pgbouncer.log\n"
         "unix_socket_dir =\n"
     )

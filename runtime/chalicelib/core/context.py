@@ -61,5 +61,9 @@ def set_request_id(request_id: str) -> contextvars.Token:
     return _request_id.set(request_id)
 
 
+def reset_request_id(token: contextvars.Token) -> None:
+    _request_id.reset(token)
+
+
 def current_request_id() -> str | None:
     return _request_id.get()

@@ -58,6 +58,24 @@ def _conninfo() -> tuple[str, dict[str, Any]]:
     return "", kwargs
 
 
+def make_pool(conninfo: str, kwargs: dict[str, Any], *, min_size: int, max_size: int) -> ConnectionPool:
+    """A pool whose connections carry no session state (see module docstring)."""
+    return ConnectionPool(
+        conninfo,
+        kwargs=kwargs,
+        min_size=min_size,
+        max_size=max_size,
+        open=True,
+        check=ConnectionPool.check_connection,
+        timeout=10,
+        name="saas",
+    )
+
+
+def connection_kwargs() -> dict[str, Any]:
+    return _conninfo()[1]
+
+
 def get_pool() -> ConnectionPool:
     """The process-wide pool, opened on first use (importing the app never connects)."""
     global _pool
@@ -66,16 +84,16 @@ def get_pool() -> ConnectionPool:
             if _pool is None:
                 settings = get_settings()
                 conninfo, kwargs = _conninfo()
-                _pool = ConnectionPool(
-                    conninfo,
-                    kwargs=kwargs,
-                    min_size=settings.db_pool_min,
-                    max_size=settings.db_pool_max,
-                    open=True,
-                    check=ConnectionPool.check_connection,
-                    name="saas",
-                )
+                _pool = make_pool(conninfo, kwargs, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     return _pool
+
+
+def use_pool(pool: ConnectionPool | None) -> ConnectionPool | None:
+    """Swap the process-wide pool (tests and the benchmark); returns the previous one."""
+    global _pool
+    with _pool_lock:
+        previous, _pool = _pool, pool
+    return previous
 
 
 def close_pool() -> None:
@@ -104,7 +122,7 @@ def operator_transaction() -> Iterator[psycopg.Connection]:
 
 
 @contextlib.contextmanager
-def plain_transaction() -> Iterator[psycopg.Connection]:
+def plain_transaction(*, timeout: float | None = None) -> Iterator[psycopg.Connection]:
     """A transaction with no tenant and no operator role: only non-tenant tables are visible."""
-    with get_pool().connection() as conn, conn.transaction():
+    with get_pool().connection(timeout=timeout) as conn, conn.transaction():
         yield conn

@@ -5,10 +5,12 @@ Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.core import context
 
@@ -33,14 +35,24 @@ def register(app: Any) -> None:
 
     @app.middleware("http")
     def request_id_middleware(event: Any, get_response: Any) -> Any:
+        started = time.perf_counter()
         request_id = resolve_request_id(event.headers)
         token = context.set_request_id(request_id)
         logger.remove_keys(["tenant_id", "role"])
         logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+        tracer.put_annotation(key="request_id", value=request_id)
         try:
             response = get_response(event)
         finally:
-            context._request_id.reset(token)
+            context.reset_request_id(token)
         response.headers["X-Request-Id"] = request_id
-        logger.info("request", extra={"status": response.status_code})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info("request", extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
+        # Embedded-metric-format lines: CloudWatch turns them into metrics in
+        # Lambda; disabled locally (POWERTOOLS_METRICS_DISABLED).
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        if response.status_code >= 500:
+            metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
         return response

@@ -9,6 +9,9 @@ from chalicelib.core import aws, db
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
+# A health probe answers quickly or reports the dependency down.
+DB_TIMEOUT_S = 3.0
+
 
 def check_dependencies() -> dict[str, str]:
     """``{"database": "ok"|"down", "cache": "ok"|"down"}``; never raises."""
@@ -17,7 +20,7 @@ def check_dependencies() -> dict[str, str]:
 
 def _database() -> str:
     try:
-        with db.plain_transaction() as conn:
+        with db.plain_transaction(timeout=DB_TIMEOUT_S) as conn:
             conn.execute("SELECT 1").fetchone()
         return "ok"
     except (PsycopgError, PoolTimeout, OSError) as exc:

@@ -1,0 +1,1 @@
+"""The benchmark harness (``make bench``): measured figures at stated data sizes."""

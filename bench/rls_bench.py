@@ -1,0 +1,67 @@
+"""``rls_overhead_ratio``: the same tenant-scoped queries with RLS (app role) and without.
+
+Without RLS means a superuser connection with an explicit ``WHERE customer_id``:
+the table owner cannot stand in, because FORCE ROW LEVEL SECURITY applies to it
+too. Both sides run alternately in one loop on identical data; the figure is
+the ratio of the medians (1.00 = no overhead).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import psycopg
+
+from bench.harness import Figure
+
+LIST_INVOICES_RLS = """
+SELECT id, number, period, status, total FROM invoices
+ORDER BY period DESC, id DESC LIMIT 50
+"""
+LIST_INVOICES_WHERE = """
+SELECT id, number, period, status, total FROM invoices WHERE customer_id = %(customer)s
+ORDER BY period DESC, id DESC LIMIT 50
+"""
+SUM_USAGE_RLS = """
+SELECT metric_code, sum(quantity) FROM usage_events WHERE period = %(period)s GROUP BY metric_code
+"""
+SUM_USAGE_WHERE = """
+SELECT metric_code, sum(quantity) FROM usage_events WHERE customer_id = %(customer)s AND period = %(period)s
+GROUP BY metric_code
+"""
+
+
+def measure_rls_overhead(app_url: str, admin_url: str, customer_id: uuid.UUID, period: str,
+                         *, rounds: int, data_size: dict) -> Figure:
+    params = {"customer": customer_id, "period": period}
+    with psycopg.connect(app_url, autocommit=True, prepare_threshold=None) as app, \
+            psycopg.connect(admin_url, autocommit=True, prepare_threshold=None) as owner:
+
+        def with_rls() -> None:
+            with app.transaction():
+                app.execute("SELECT set_config('app.tenant_id', %s, true)", (str(customer_id),))
+                app.execute(LIST_INVOICES_RLS).fetchall()
+                app.execute(SUM_USAGE_RLS, params).fetchall()
+
+        def with_where() -> None:
+            with owner.transaction():
+                owner.execute("SELECT set_config('app.tenant_id', %s, true)", (str(customer_id),))
+                owner.execute(LIST_INVOICES_WHERE, params).fetchall()
+                owner.execute(SUM_USAGE_WHERE, params).fetchall()
+
+        rls, where = [], []
+        for i in range(rounds + 50):
+            for fn, bucket in ((with_rls, rls), (with_where, where)) if i % 2 == 0 else \
+                    ((with_where, where), (with_rls, rls)):
+                start = time.perf_counter()
+                fn()
+                if i >= 50:  # warm-up rounds are not recorded
+                    bucket.append((time.perf_counter() - start) * 1000)
+    ratio = statistics.median(rls) / statistics.median(where)
+    return Figure(
+        name="rls_overhead_ratio", value=round(ratio, 3), unit="x", target="<= 1.05", data_size=data_size,
+        params={"rounds": rounds, "queries": ["list invoices (50)", "sum usage for a month"]},
+        detail={"rls_median_ms": round(statistics.median(rls), 3),
+                "where_median_ms": round(statistics.median(where), 3)},
+    )

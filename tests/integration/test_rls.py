@@ -1,0 +1,191 @@
+"""Row-level security on every tenant table, through the runtime's own login role.
+
+Run directly against PostgreSQL and again through a transaction-mode PgBouncer
+(the stand-in for RDS Proxy). The app login is a member of ``saas_app``: not an
+owner, no BYPASSRLS, so these tests exercise the policies, not privileges alone.
+"""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.integration.tenant_rows import TENANT_TABLES, insert_for, seed_tenant
+
+TABLE_IDS = [t.name for t in TENANT_TABLES]
+
+
+@pytest.fixture(scope="module")
+def tenants(stack, admin_url):
+    """Two customers, A and B, each with one row in every tenant table."""
+    ids = []
+    for offset in (0, 1):
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            customer = conn.execute(
+                "INSERT INTO customers (name, email, tier_code) VALUES ('RLS Co', %s, 'starter') RETURNING id",
+                (f"rls-{uuid.uuid4().hex[:10]}@example.test",),
+            ).fetchone()[0]
+        seed_tenant(admin_url, customer, offset=offset)
+        ids.append(customer)
+    return tuple(ids)
+
+
+@pytest.fixture(params=["direct", pytest.param("pgbouncer", marks=pytest.mark.pgbouncer)])
+def runtime_url(request, app_url):
+    if request.param == "direct":
+        return app_url
+    return request.getfixturevalue("pgbouncer_url")
+
+
+def _connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True, prepare_threshold=None, row_factory=dict_row)
+
+
+def _as_tenant(conn: psycopg.Connection, customer_id: uuid.UUID):
+    tx = conn.transaction()
+    tx.__enter__()
+    conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(customer_id),))
+    return tx
+
+
+def _count_as_superuser(admin_url: str, table: str, column: str, customer_id: uuid.UUID) -> int:
+    with psycopg.connect(admin_url) as conn:
+        return conn.execute(
+            psycopg.sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+                psycopg.sql.Identifier(table), psycopg.sql.Identifier(column)),
+            (customer_id,),
+        ).fetchone()[0]
+
+
+def test_every_table_with_a_customer_column_is_covered(admin_conn):
+    rows = admin_conn.execute(
+        "SELECT table_name FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND column_name = 'customer_id'"
+    ).fetchall()
+    assert {r["table_name"] for r in rows} | {"customers"} == set(TABLE_IDS)
+
+
+def test_every_tenant_table_forces_rls_and_is_not_owned_by_the_app(admin_conn):
+    for table in TENANT_TABLES:
+        row = admin_conn.execute(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner"
+            " FROM pg_class c WHERE c.oid = %s::regclass",
+            (table.name,),
+        ).fetchone()
+        assert row == {"relrowsecurity": True, "relforcerowsecurity": True, "owner": "saas_admin"}, table.name
+
+
+def test_the_app_login_is_neither_superuser_nor_bypassrls(admin_conn):
+    row = admin_conn.execute(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'saas_app_user'").fetchone()
+    assert row == {"rolsuper": False, "rolbypassrls": False}
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)
+def test_a_tenant_sees_only_its_own_rows(table, tenants, runtime_url):
+    a, b = tenants
+    with _connect(runtime_url) as conn:
+        tx = _as_tenant(conn, a)
+        owners = [r["owner"] for r in conn.execute(
+            psycopg.sql.SQL("SELECT {} AS owner FROM {}").format(
+                psycopg.sql.Identifier(table.tenant_column), psycopg.sql.Identifier(table.name))).fetchall()]
+        tx.__exit__(None, None, None)
+    assert owners, f"tenant A should see its own {table.name} rows"
+    assert set(owners) == {a}
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)
+def test_no_tenant_context_shows_no_rows(table, tenants, runtime_url):
+    with _connect(runtime_url) as conn:
+        count = conn.execute(
+            psycopg.sql.SQL("SELECT count(*) AS n FROM {}").format(psycopg.sql.Identifier(table.name))
+        ).fetchone()["n"]
+    assert count == 0
+
+
+@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_insert],
+                         ids=[t.name for t in TENANT_TABLES if t.app_can_insert])
+def test_a_tenant_cannot_insert_rows_for_another(table, tenants, runtime_url, admin_url):
+    a, b = tenants
+    before = _count_as_superuser(admin_url, table.name, table.tenant_column, b)
+    with _connect(runtime_url) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            with conn.transaction():
+                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+                insert_for(conn, table.name, b, admin_url)
+    assert _count_as_superuser(admin_url, table.name, table.tenant_column, b) == before
+
+
+@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_insert],
+                         ids=[t.name for t in TENANT_TABLES if t.app_can_insert])
+def test_without_tenant_context_inserts_are_refused(table, tenants, runtime_url, admin_url):
+    a, _ = tenants
+    with _connect(runtime_url) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            insert_for(conn, table.name, a, admin_url)
+
+
+@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_update],
+                         ids=[t.name for t in TENANT_TABLES if t.app_can_update])
+def test_a_tenant_cannot_update_another_tenants_rows(table, tenants, runtime_url, admin_url):
+    a, b = tenants
+    with _connect(runtime_url) as conn:
+        with conn.transaction():
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+            cur = conn.execute(
+                psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(
+                    psycopg.sql.Identifier(table.tenant_column)), (b,))
+            assert cur.rowcount == 0
+            own = conn.execute(
+                psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(
+                    psycopg.sql.Identifier(table.tenant_column)), (a,))
+            assert own.rowcount >= 1
+            raise_rollback = psycopg.Rollback()
+            raise raise_rollback
+
+
+@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_update],
+                         ids=[t.name for t in TENANT_TABLES if t.app_can_update])
+def test_a_tenant_cannot_hand_its_rows_to_another(table, tenants, runtime_url):
+    a, b = tenants
+    with _connect(runtime_url) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            with conn.transaction():
+                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+                conn.execute(psycopg.sql.SQL("UPDATE {} SET {} = %s").format(
+                    psycopg.sql.Identifier(table.name), psycopg.sql.Identifier(table.tenant_column)), (b,))
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)
+def test_a_tenant_cannot_delete_another_tenants_rows(table, tenants, runtime_url, admin_url):
+    a, b = tenants
+    before = _count_as_superuser(admin_url, table.name, table.tenant_column, b)
+    with _connect(runtime_url) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+                conn.execute(psycopg.sql.SQL("DELETE FROM {}").format(psycopg.sql.Identifier(table.name)))
+                raise psycopg.Rollback()
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # the app role has no DELETE on this table at all
+    assert _count_as_superuser(admin_url, table.name, table.tenant_column, b) == before
+
+
+def test_the_operator_path_sees_every_tenant(tenants, runtime_url):
+    a, b = tenants
+    with _connect(runtime_url) as conn:
+        with conn.transaction():
+            conn.execute("SELECT set_config('role', 'saas_operator', true)")
+            seen = {r["id"] for r in conn.execute("SELECT id FROM customers").fetchall()}
+        # The role switch was transaction-local: the next statement is the app role again.
+        assert conn.execute("SELECT current_user AS u").fetchone()["u"] == "saas_app_user"
+    assert {a, b} <= seen
+
+
+def test_the_app_role_does_not_inherit_operator_rights(tenants, runtime_url):
+    with _connect(runtime_url) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM customers").fetchone()["n"] == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM operator_api_keys")
