@@ -110,6 +110,9 @@ def test_timestamps_more_than_five_minutes_ahead_are_refused(make_customer):
     assert accepted.accepted == 1
     with pytest.raises(Unprocessable, match=r"events\[0\].*future"):
         metering.ingest(cid, [event("api_calls", D(1), when=now + timedelta(minutes=5, seconds=1))], now=now)
+    ancient = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))  # would be a BC date in UTC
+    with pytest.raises(Unprocessable, match=r"events\[1\].*1970"):
+        metering.ingest(cid, [event("api_calls", D(1), when=now), event("api_calls", D(1), when=ancient)], now=now)
 
 
 def test_event_ids_that_cannot_be_stored_are_refused(make_customer):

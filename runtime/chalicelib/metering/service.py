@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.billing.periods import Period, parse_period, utc_now
@@ -21,6 +21,9 @@ from chalicelib.metering import repository
 from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, UsageEventIn
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Billing periods start in 1970; older timestamps are typos, and a far-away
+# offset could even turn into a BC date in PostgreSQL.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_QUANTITY = Decimal(10) ** 14
 QUANTITY_SCALE = Decimal("0.000001")
 _NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s*$")
@@ -116,6 +119,8 @@ def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> reposit
             raise Unprocessable(f"events[{index}]: {exc}") from exc
         if event.timestamp > latest:
             raise Unprocessable(f"events[{index}]: timestamp is more than 5 minutes in the future")
+        if event.timestamp < EARLIEST:
+            raise Unprocessable(f"events[{index}]: timestamp is before 1970")
         event_ids.append(event.event_id)
         metrics.append(event.metric)
         quantities.append(quantity)
