@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-runtime test-infra bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run test test-runtime test-infra bench-quick pgbouncer bench synth deploy clean
 
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,3 +58,9 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf .local cdk.out chalice.out
+
+# The first operator key for a database you point at (DATABASE_URL = the app
+# login; in the cloud invoke the create_operator_key Lambda instead, see README).
+operator-key: $(STAMP)
+	@test -n "$(EMAIL)" || { echo "usage: make operator-key EMAIL=ops@example.com"; exit 2; }
+	$(PY) -m chalicelib.auth.bootstrap --email "$(EMAIL)"

@@ -1,9 +1,33 @@
 """Local credentials written to ``.local/stack.json``: an operator key and a demo customer's key.
 
-The authentication issue fills these in; until then they are ``None``.
+Fresh keys on every start (older ones keep working until revoked): the full
+key is never stored anywhere but in ``.local/stack.json`` on this machine.
 """
 from __future__ import annotations
 
+OPERATOR_EMAIL = "operator@saas.local"
+DEMO_EMAIL = "demo@saas.local"
+
 
 def local_credentials() -> dict[str, str | None]:
-    return {"operator_api_key": None, "demo_customer_api_key": None}
+    """Create the operator key and the demo customer's key; the stack's environment must be exported."""
+    from chalicelib.auth.bootstrap import create_operator_key
+
+    operator = create_operator_key(email=OPERATOR_EMAIL, name="Local operator", key_name="local-stack")
+    return {"operator_api_key": operator.key, "demo_customer_api_key": demo_customer_key()}
+
+
+def demo_customer_key() -> str:
+    """Onboard the demo customer on first start; later starts give it a new key."""
+    from chalicelib.core import db
+    from chalicelib.customers import repository, service
+    from chalicelib.customers.models import OnboardBody
+    from chalicelib.keys.service import issue_key
+
+    with db.operator_transaction() as conn:
+        existing = repository.find_by_email(conn, DEMO_EMAIL)
+    if existing is None:
+        created = service.onboard(OnboardBody(name="Demo Co", email=DEMO_EMAIL, tier="growth"))
+        return created["api_key"]["key"]
+    with db.tenant_transaction(existing["id"]) as conn:
+        return issue_key(conn, customer_id=existing["id"], name="local-stack", expires_at=None)["key"]

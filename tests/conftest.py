@@ -138,3 +138,87 @@ def pgbouncer_url(stack):
     process.terminate()
     process.wait(10)
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- auth fixtures
+# Shared with every area's route tests (see COMMON.md): ``operator_headers`` and
+# ``new_customer``. Both go through the real routes (POST /admin/customers,
+# POST /auth/authenticate), so they exercise what a client does.
+import itertools
+import json
+from dataclasses import dataclass, field
+
+_customer_counter = itertools.count(1)
+
+
+@dataclass
+class NewCustomer:
+    """A customer onboarded through the API, with its first key and a session."""
+
+    customer_id: uuid.UUID
+    email: str
+    api_key: str
+    token: str
+    headers: dict
+    refresh_token: str
+    key_id: uuid.UUID
+    tier: str
+    customer: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def operator_key(stack) -> str:
+    """A fresh operator API key (``op_...``) for this test session."""
+    from chalicelib.auth.bootstrap import create_operator_key
+
+    return create_operator_key(email="tests-operator@saas.local", name="Test operator", key_name="tests").key
+
+
+@pytest.fixture(scope="session")
+def _operator_token(chalice_app, operator_key) -> str:
+    from chalice.test import Client
+
+    with Client(chalice_app) as test_client:
+        response = test_client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
+                                         body=json.dumps({"api_key": operator_key}))
+    assert response.status_code == 200, response.body
+    return json.loads(response.body)["token"]
+
+
+@pytest.fixture
+def operator_headers(_operator_token) -> dict:
+    """``Authorization: Bearer <operator JWT>`` (plus JSON content type)."""
+    return {"Authorization": f"Bearer {_operator_token}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def new_customer(chalice_app, operator_headers):
+    """Factory: ``new_customer(tier="starter", **fields)`` → :class:`NewCustomer`.
+
+    ``fields`` go into the ``POST /admin/customers`` body (``name``, ``email``,
+    ``tax_rate``, ``billing_start_date``).
+    """
+    from chalice.test import Client
+
+    def create(tier: str = "starter", **fields) -> NewCustomer:
+        n = next(_customer_counter)
+        body = {"name": f"Customer {n}", "email": f"c{n}-{uuid.uuid4().hex[:10]}@example.test", "tier": tier,
+                **fields}
+        with Client(chalice_app) as test_client:
+            created = test_client.http.post("/admin/customers", headers=operator_headers, body=json.dumps(body))
+            assert created.status_code == 201, created.body
+            document = json.loads(created.body)
+            api_key = document["api_key"]["key"]
+            auth = test_client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
+                                         body=json.dumps({"api_key": api_key}))
+            assert auth.status_code == 200, auth.body
+            tokens = json.loads(auth.body)
+        return NewCustomer(
+            customer_id=uuid.UUID(document["customer"]["id"]), email=document["customer"]["email"], api_key=api_key,
+            token=tokens["token"], refresh_token=tokens["refresh_token"],
+            headers={"Authorization": f"Bearer {tokens['token']}", "Content-Type": "application/json"},
+            key_id=uuid.UUID(document["api_key"]["id"]), tier=document["customer"]["tier"],
+            customer=document["customer"],
+        )
+
+    return create

@@ -35,3 +35,19 @@ GRANT saas_app TO saas_app_user;
 GRANT saas_operator TO saas_app_user WITH INHERIT FALSE, SET TRUE;
 GRANT USAGE, CREATE ON SCHEMA public TO saas_admin;
 GRANT USAGE ON SCHEMA public TO saas_app, saas_operator, saas_analytics;
+
+-- saas_auth: owns the SECURITY DEFINER functions that look an API key up by
+-- its public id before the tenant is known (migration 0010). NOLOGIN, never
+-- inherited: saas_admin may only SET ROLE to it (needed to hand it the
+-- functions), so its read-everything key-lookup policies do not widen what
+-- the schema owner sees under FORCE RLS.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_auth') THEN
+        CREATE ROLE saas_auth NOLOGIN NOBYPASSRLS;
+    END IF;
+END
+$$;
+GRANT saas_auth TO saas_admin WITH INHERIT FALSE, SET TRUE;
+-- ALTER FUNCTION ... OWNER TO saas_auth requires CREATE on the schema.
+GRANT USAGE, CREATE ON SCHEMA public TO saas_auth;

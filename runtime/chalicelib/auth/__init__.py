@@ -1,0 +1,1 @@
+"""Authentication: API keys, the verification cache, JWT sessions and the per-request guard."""

@@ -1,0 +1,38 @@
+"""``/auth/authenticate``, ``/auth/refresh``, ``/auth/logout``."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.auth import bootstrap, service
+from chalicelib.auth.models import AuthenticateBody, RefreshBody, TokenResponse
+from chalicelib.core import context
+from chalicelib.core.http import route
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/auth/authenticate", method="POST", auth=None, body=AuthenticateBody, response=TokenResponse,
+       summary="Exchange an API key (body or X-Api-Key header) for a 24-hour token", tags=("auth",),
+       errors=(400, 401, 403, 429))
+def authenticate(body: AuthenticateBody) -> dict:
+    api_key = body.api_key or bp.current_request.headers.get("x-api-key")
+    return service.authenticate(api_key).as_response()
+
+
+@route(bp, "/auth/refresh", method="POST", auth=None, body=RefreshBody, response=TokenResponse,
+       summary="Rotate a single-use refresh token for a new token pair", tags=("auth",), errors=(400, 401, 403))
+def refresh(body: RefreshBody) -> dict:
+    return service.refresh(body.refresh_token).as_response()
+
+
+@route(bp, "/auth/logout", method="POST", auth="any", status=204, summary="Revoke the current session",
+       tags=("auth",), errors=(401, 403))
+def logout() -> None:
+    service.logout(context.current_principal())
+
+
+@bp.lambda_function(name="create_operator_key")
+def create_operator_key(event: dict, context_: object) -> dict:
+    """Invoked once after a deploy: ``{"email": "...", "name": "..."}`` → a new operator key (shown once)."""
+    created = bootstrap.create_operator_key(email=str(event.get("email", "")), name=str(event.get("name", "")))
+    return {"operator_id": str(created.operator_id), "key_id": str(created.key_id), "api_key": created.key}

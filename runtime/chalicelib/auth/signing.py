@@ -1,0 +1,90 @@
+"""The secrets authentication needs, from Secrets Manager, cached in-process.
+
+* JWT signing keys: ``{"current": {"kid", "secret"}, "previous": null | {"kid", "secret"}}``.
+  New tokens are signed with ``current``; tokens carrying ``previous``'s kid
+  still verify until they expire, so rotating the secret logs nobody out.
+  A token with a kid we do not know triggers one re-read (rate limited), so a
+  rotation done elsewhere is picked up without waiting for the cache to age.
+* The API-key pepper: the HMAC key of the verification cache.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from chalicelib.core import aws
+from chalicelib.core.settings import get_settings
+
+_MAX_AGE = 300.0
+_MIN_REFRESH_INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    secret: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    current: SigningKey
+    previous: SigningKey | None
+
+    def find(self, kid: str) -> SigningKey | None:
+        for key in (self.current, self.previous):
+            if key is not None and key.kid == kid:
+                return key
+        return None
+
+    @classmethod
+    def from_json(cls, raw: str) -> Keyring:
+        document = json.loads(raw)
+
+        def key(value: dict | None) -> SigningKey | None:
+            if not value:
+                return None
+            return SigningKey(kid=str(value["kid"]), secret=str(value["secret"]).encode())
+
+        current = key(document["current"])
+        if current is None:
+            raise ValueError("the JWT secret has no current key")
+        return cls(current=current, previous=key(document.get("previous")))
+
+
+class _Cached:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, str]] = {}
+
+    def get(self, secret_id: str, *, force: bool = False) -> str:
+        now = time.monotonic()
+        cached = self._values.get(secret_id)
+        fresh = cached is not None and now - cached[0] < _MAX_AGE
+        recently = cached is not None and now - cached[0] < _MIN_REFRESH_INTERVAL
+        if cached is not None and (fresh and not force or recently):
+            return cached[1]
+        with self._lock:
+            value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            self._values[secret_id] = (time.monotonic(), value)
+            return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+_cache = _Cached()
+
+
+def keyring(*, refresh: bool = False) -> Keyring:
+    return Keyring.from_json(_cache.get(get_settings().jwt_secret_id, force=refresh))
+
+
+def pepper() -> bytes:
+    return _cache.get(get_settings().pepper_secret_id).encode()
+
+
+def forget() -> None:
+    """Drop cached secrets (tests rotate the JWT key; a new stack has new secrets)."""
+    _cache.clear()

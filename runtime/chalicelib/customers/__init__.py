@@ -1,0 +1,1 @@
+"""Customers: the caller's own profile and the operator's onboarding and administration."""

@@ -1,0 +1,73 @@
+"""Request/response shapes for ``/customers/me`` and ``/admin/customers``."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.core.models import PageQuery, RequestModel, ResponseModel
+from chalicelib.keys.models import timestamp
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_TIER = r"^[a-z][a-z0-9_]{0,39}$"
+_RATE = r"^\d{1,2}(\.\d{1,4})?$"
+
+
+class OnboardBody(RequestModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320, pattern=_EMAIL)
+    tier: str = Field(pattern=_TIER)
+    tax_rate: str | None = Field(default=None, pattern=_RATE)
+    billing_start_date: date | None = None
+
+
+class PatchCustomerBody(RequestModel):
+    tier: str | None = Field(default=None, pattern=_TIER)
+    status: Literal["active", "suspended"] | None = None
+    tax_rate: str | None = Field(default=None, pattern=_RATE)
+    email: str | None = Field(default=None, min_length=3, max_length=320, pattern=_EMAIL)
+
+
+class CustomerListQuery(PageQuery):
+    pass
+
+
+class CustomerResponse(ResponseModel):
+    id: str
+    name: str
+    email: str
+    tier: str
+    status: str
+    tax_rate: str
+    billing_start_date: str
+    created_at: str
+    updated_at: str
+
+
+class MeResponse(CustomerResponse):
+    features: dict
+    limits: dict
+
+
+class CustomerPage(ResponseModel):
+    items: list[CustomerResponse]
+    next_cursor: str | None
+
+
+class OnboardResponse(ResponseModel):
+    customer: CustomerResponse
+    api_key: dict
+
+
+# Feature-matrix entries that are limits rather than capabilities.
+LIMIT_FEATURES = ("rate_limit_per_second", "rate_limit_burst", "daily_request_quota", "max_api_keys")
+
+
+def present(row: dict) -> dict:
+    return {
+        "id": str(row["id"]), "name": row["name"], "email": row["email"], "tier": row["tier_code"],
+        "status": row["status"], "tax_rate": format(row["tax_rate"].normalize(), "f"),
+        "billing_start_date": row["billing_start_date"].isoformat(),
+        "created_at": timestamp(row["created_at"]), "updated_at": timestamp(row["updated_at"]),
+    }

@@ -1,0 +1,103 @@
+"""SQL for ``customers`` and the tier feature matrix.
+
+Customer-facing reads run in ``tenant_transaction`` (RLS leaves one row);
+operator reads and writes run in ``operator_transaction``.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from chalicelib.core import errors
+
+INSERT = """
+INSERT INTO customers (name, email, tier_code, tax_rate, billing_start_date)
+VALUES (%(name)s, %(email)s, %(tier)s, coalesce(%(tax_rate)s, 0.08),
+        coalesce(%(billing_start_date)s, (now() AT TIME ZONE 'UTC')::date))
+RETURNING *
+"""
+GET = "SELECT * FROM customers WHERE id = %(id)s"
+GET_FOR_UPDATE = "SELECT * FROM customers WHERE id = %(id)s FOR UPDATE"
+# RLS leaves exactly the caller's row inside tenant_transaction.
+GET_OWN = "SELECT * FROM customers"
+LIST_FIRST = "SELECT * FROM customers ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+LIST_AFTER = """
+SELECT * FROM customers WHERE (created_at, id) < (%(created_at)s, %(id)s)
+ ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
+UPDATE = """
+UPDATE customers SET
+    tier_code = coalesce(%(tier)s, tier_code),
+    status = coalesce(%(status)s, status),
+    tax_rate = coalesce(%(tax_rate)s, tax_rate),
+    email = coalesce(%(email)s, email),
+    updated_at = now()
+ WHERE id = %(id)s
+RETURNING *
+"""
+TIER_EXISTS = "SELECT 1 FROM tiers WHERE code = %(tier)s"
+FEATURES = "SELECT feature, value FROM tier_features WHERE tier_code = %(tier)s ORDER BY feature"
+
+
+def _translate(exc: psycopg.Error) -> errors.DomainError:
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return errors.Conflict("A customer with this email already exists")
+    if isinstance(exc, pg_errors.ForeignKeyViolation):
+        return errors.Unprocessable("Unknown tier")
+    if isinstance(exc, pg_errors.CheckViolation):
+        return errors.Unprocessable("A value is out of range")
+    raise exc
+
+
+def insert(conn: psycopg.Connection, *, name: str, email: str, tier: str, tax_rate: Decimal | None,
+           billing_start_date: date | None) -> dict:
+    params = {"name": name, "email": email, "tier": tier, "tax_rate": tax_rate,
+              "billing_start_date": billing_start_date}
+    try:
+        with conn.transaction():  # a savepoint: the error is translated, the outer unit decides
+            return conn.execute(INSERT, params).fetchone()
+    except (pg_errors.UniqueViolation, pg_errors.ForeignKeyViolation, pg_errors.CheckViolation) as exc:
+        raise _translate(exc) from exc
+
+
+def update(conn: psycopg.Connection, customer_id: uuid.UUID, *, tier: str | None, status: str | None,
+           tax_rate: Decimal | None, email: str | None) -> dict | None:
+    params = {"id": customer_id, "tier": tier, "status": status, "tax_rate": tax_rate, "email": email}
+    try:
+        with conn.transaction():
+            return conn.execute(UPDATE, params).fetchone()
+    except (pg_errors.UniqueViolation, pg_errors.ForeignKeyViolation, pg_errors.CheckViolation) as exc:
+        raise _translate(exc) from exc
+
+
+def get(conn: psycopg.Connection, customer_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+    return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": customer_id}).fetchone()
+
+
+def get_own(conn: psycopg.Connection) -> dict | None:
+    return conn.execute(GET_OWN).fetchone()
+
+
+def list_page(conn: psycopg.Connection, *, limit: int, after: list[str] | None) -> list[dict]:
+    if after is None:
+        return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
+    return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+
+
+def tier_exists(conn: psycopg.Connection, tier: str) -> bool:
+    return conn.execute(TIER_EXISTS, {"tier": tier}).fetchone() is not None
+
+
+def features(conn: psycopg.Connection, tier: str) -> dict:
+    return {row["feature"]: row["value"] for row in conn.execute(FEATURES, {"tier": tier}).fetchall()}
+
+
+FIND_BY_EMAIL = "SELECT * FROM customers WHERE lower(email) = lower(%(email)s)"
+
+
+def find_by_email(conn: psycopg.Connection, email: str) -> dict | None:
+    return conn.execute(FIND_BY_EMAIL, {"email": email}).fetchone()

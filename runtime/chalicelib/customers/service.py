@@ -1,0 +1,109 @@
+"""Customer rules: the caller's profile, onboarding (with the first API key), administration.
+
+Suspension is enforced outside the database as well: the customer's flag in
+the sessions table is written inside the same unit of work as the status
+change, so every process rejects the customer's tokens (403) on the next
+request, and a failure to write it aborts the change.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from chalicelib.audit import recorder
+from chalicelib.auth import store
+from chalicelib.core import db, errors
+from chalicelib.core.pagination import decode_cursor, encode_cursor
+from chalicelib.customers import repository
+from chalicelib.customers.models import LIMIT_FEATURES, CustomerListQuery, OnboardBody, PatchCustomerBody, present
+from chalicelib.keys import repository as keys_repository, service as keys_service
+
+FIRST_KEY_NAME = "default"
+
+
+def _tax_rate(raw: str | None) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        rate = Decimal(raw)
+    except InvalidOperation as exc:
+        raise errors.BadRequest("tax_rate must be a decimal string") from exc
+    if not Decimal("0") <= rate < Decimal("1"):
+        raise errors.Unprocessable("tax_rate must be at least 0 and below 1")
+    return rate
+
+
+def me(customer_id: uuid.UUID) -> dict:
+    with db.tenant_transaction(customer_id) as conn:
+        row = repository.get_own(conn)
+        if row is None:
+            raise errors.NotFound("Customer not found")
+        matrix = repository.features(conn, row["tier_code"])
+    limits = {name: value for name, value in matrix.items() if name in LIMIT_FEATURES}
+    return {**present(row), "features": matrix, "limits": limits}
+
+
+def onboard(body: OnboardBody) -> dict:
+    """Create a customer and its first API key (returned once)."""
+    rate = _tax_rate(body.tax_rate)
+    with db.operator_transaction() as conn:
+        if not repository.tier_exists(conn, body.tier):
+            raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
+        row = repository.insert(conn, name=body.name, email=body.email, tier=body.tier, tax_rate=rate,
+                                billing_start_date=body.billing_start_date)
+        recorder.record(conn, customer_id=row["id"], action="customer.created", target_type="customer",
+                        target_id=row["id"], detail={"tier": row["tier_code"], "email": row["email"],
+                                                     "billing_start_date": row["billing_start_date"].isoformat()})
+        key = keys_service.issue_key(conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None)
+    return {"customer": present(row), "api_key": key}
+
+
+def get(customer_id: uuid.UUID) -> dict:
+    with db.operator_transaction() as conn:
+        row = repository.get(conn, customer_id)
+    if row is None:
+        raise errors.NotFound("Customer not found")
+    return present(row)
+
+
+def list_customers(query: CustomerListQuery) -> dict:
+    after = decode_cursor(query.cursor, 2)
+    if after is not None:
+        try:
+            datetime.fromisoformat(after[0])
+            uuid.UUID(after[1])
+        except ValueError as exc:
+            raise errors.BadRequest("cursor is malformed") from exc
+    with db.operator_transaction() as conn:
+        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+    return {"items": [present(row) for row in rows], "next_cursor": cursor}
+
+
+def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
+    """Apply a PATCH; a status change is propagated to the session guard before commit."""
+    rate = _tax_rate(body.tax_rate)
+    with db.operator_transaction() as conn:
+        before = repository.get(conn, customer_id, for_update=True)
+        if before is None:
+            raise errors.NotFound("Customer not found")
+        if body.tier is not None and not repository.tier_exists(conn, body.tier):
+            raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
+        after = repository.update(conn, customer_id, tier=body.tier, status=body.status, tax_rate=rate,
+                                  email=body.email)
+        changes = {
+            field: {"from": str(before[column]), "to": str(after[column])}
+            for field, column in (("tier", "tier_code"), ("status", "status"), ("tax_rate", "tax_rate"),
+                                  ("email", "email"))
+            if before[column] != after[column]
+        }
+        if changes:
+            recorder.record(conn, customer_id=customer_id, action="customer.changed", target_type="customer",
+                            target_id=customer_id, detail={"changes": changes})
+        if "status" in changes:
+            store.set_customer_suspended(customer_id, after["status"] == "suspended",
+                                         keys_repository.ids_of_customer(conn, customer_id))
+    return present(after)

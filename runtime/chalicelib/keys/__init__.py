@@ -1,0 +1,1 @@
+"""Customer API keys: create (shown once), list, revoke, rotate with overlap."""

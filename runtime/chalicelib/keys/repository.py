@@ -1,0 +1,78 @@
+"""SQL for ``api_keys``. Always called inside ``tenant_transaction`` (or the operator's
+onboarding transaction): row-level security, not a WHERE clause, scopes the rows."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from chalicelib.core import errors
+
+INSERT = """
+INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash, expires_at, rotated_from)
+VALUES (%(customer_id)s, %(name)s, %(prefix)s, %(public_id)s, %(secret_hash)s, %(expires_at)s, %(rotated_from)s)
+RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+"""
+GET = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s"
+GET_FOR_UPDATE = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s FOR UPDATE"
+LIST_FIRST = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+LIST_AFTER = """
+SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys
+ WHERE (created_at, id) < (%(created_at)s, %(id)s)
+ ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
+COUNT_LIVE = """
+SELECT count(*) AS n FROM api_keys
+ WHERE (revoked_at IS NULL OR revoked_at > now()) AND (expires_at IS NULL OR expires_at > now())
+"""
+# The tier's key allowance (feature ``max_api_keys``); RLS leaves only the caller's customer row.
+MAX_LIVE_KEYS = """
+SELECT (f.value #>> '{}')::int AS max_keys
+  FROM customers c JOIN tier_features f ON f.tier_code = c.tier_code AND f.feature = 'max_api_keys'
+"""
+# Operator path (sees every tenant): the filter names the customer explicitly.
+IDS_OF_CUSTOMER = "SELECT id FROM api_keys WHERE customer_id = %(customer_id)s"
+# Revoking now never postpones an earlier revocation (e.g. a rotation's overlap end).
+REVOKE = """
+UPDATE api_keys SET revoked_at = least(coalesce(revoked_at, 'infinity'), %(at)s)
+ WHERE id = %(id)s RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+"""
+
+
+def insert(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, prefix: str, public_id: str,
+           secret_hash: str, expires_at: datetime | None, rotated_from: uuid.UUID | None = None) -> dict:
+    params = {"customer_id": customer_id, "name": name, "prefix": prefix, "public_id": public_id,
+              "secret_hash": secret_hash, "expires_at": expires_at, "rotated_from": rotated_from}
+    try:
+        return conn.execute(INSERT, params).fetchone()
+    except pg_errors.UniqueViolation as exc:
+        raise errors.Conflict("Key id collision; try again") from exc
+
+
+def get(conn: psycopg.Connection, key_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+    return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": key_id}).fetchone()
+
+
+def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[str, str] | None) -> list[dict]:
+    if after is None:
+        return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
+    return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+
+
+def count_live(conn: psycopg.Connection) -> int:
+    return conn.execute(COUNT_LIVE).fetchone()["n"]
+
+
+def max_live_keys(conn: psycopg.Connection) -> int | None:
+    row = conn.execute(MAX_LIVE_KEYS).fetchone()
+    return None if row is None else row["max_keys"]
+
+
+def ids_of_customer(conn: psycopg.Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    return [row["id"] for row in conn.execute(IDS_OF_CUSTOMER, {"customer_id": customer_id}).fetchall()]
+
+
+def revoke(conn: psycopg.Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
+    return conn.execute(REVOKE, {"id": key_id, "at": at}).fetchone()

@@ -1,0 +1,40 @@
+"""Operator bootstrap: the local stack's credentials and the cloud's Lambda function."""
+import json
+
+from chalicelib.auth import keys
+
+
+def test_local_credentials_give_a_working_operator_and_demo_customer_key(client):
+    from devstack.bootstrap import local_credentials
+
+    first = local_credentials()
+    second = local_credentials()  # a second start: fresh keys, same demo customer
+    assert first["operator_api_key"].startswith("op_") and first["demo_customer_api_key"].startswith("sk_test_")
+    assert second["demo_customer_api_key"] != first["demo_customer_api_key"]
+    customers = set()
+    for credentials in (first, second):
+        for name in ("operator_api_key", "demo_customer_api_key"):
+            response = client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
+                                        body=json.dumps({"api_key": credentials[name]}))
+            assert response.status_code == 200
+        customers.add(json.loads(response.body)["customer_id"])
+    assert len(customers) == 1
+
+
+def test_create_operator_key_lambda_returns_a_working_key(client):
+    response = client.lambda_.invoke("create_operator_key", {"email": "first-op@example.test", "name": "First"})
+    created = response.payload
+    assert keys.parse(created["api_key"]).is_operator
+    auth = client.http.post("/auth/authenticate", headers={"X-Api-Key": created["api_key"]})
+    assert auth.status_code == 200
+    token = json.loads(auth.body)["token"]
+    assert client.http.get("/admin/customers", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_operator_key_cli_prints_a_working_key(client, capsys):
+    from chalicelib.auth import bootstrap
+
+    assert bootstrap.main(["--email", "cli-op@example.test"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("api_key="))
+    auth = client.http.post("/auth/authenticate", headers={"X-Api-Key": line.removeprefix("api_key=")})
+    assert auth.status_code == 200
