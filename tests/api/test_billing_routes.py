@@ -8,6 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.billing import service as billing
+from chalicelib.billing.models import BillingRunResponse
+from chalicelib.invoices.models import InvoicePageResponse, InvoiceResponse
+from chalicelib.notifications.models import NotificationPageResponse
 from tests.billing_support import EARLY_START, fresh_period
 
 
@@ -38,16 +41,19 @@ def test_an_operator_bills_a_period_and_the_customer_reads_its_invoice(client, o
 
     status, result = run(client, operator_headers, period)
     assert status == 200 and result["period"] == period.label
+    BillingRunResponse.model_validate(result)
     assert result["invoices_created"] >= 1 and result["invoices_existing"] == 0
     assert isinstance(result["total_cents"], int)
 
     status, page = get(client, customer.headers, "/invoices")
     assert status == 200 and page["next_cursor"] is None
+    InvoicePageResponse.model_validate(page)
     [summary] = [item for item in page["items"] if item["period"] == period.label]
     assert summary["status"] == "draft" and summary["total_cents"] == 243000
     assert summary["customer_id"] == str(customer.customer_id) and summary["currency"] == "USD"
     status, invoice = get(client, customer.headers, f"/invoices/{summary['id']}")
     assert status == 200
+    InvoiceResponse.model_validate(invoice)
     assert (invoice["subtotal_cents"], invoice["discount_cents"], invoice["tax_cents"], invoice["total_cents"]) == (
         225000, 0, 18000, 243000)
     assert [(line["metric"], line["quantity"], line["unit_price"], line["amount_cents"]) for line in invoice["lines"]] \
@@ -71,6 +77,7 @@ def test_finalize_freezes_queues_the_email_and_refuses_late_usage(client, operat
 
     status, notes = get(client, customer.headers, "/notifications")
     assert status == 200
+    NotificationPageResponse.model_validate(notes)
     [note] = [n for n in notes["items"] if n["related_id"] == invoice["id"]]
     assert (note["channel"], note["template"], note["status"], note["recipient"]) == (
         "email", "invoice", "queued", customer.email)

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.metering.models import IngestResponse, UsageResponse
+
 def now():
     return datetime.now(timezone.utc)
 
@@ -35,6 +37,8 @@ def test_a_batch_is_accepted_and_duplicates_are_counted(client, new_customer):
     assert post(client, customer.headers, second) == (200, {"accepted": 1, "duplicates": 1})
     status, body = usage(client, customer.headers)
     assert status == 200 and body["period"] == now().strftime("%Y-%m")
+    UsageResponse.model_validate(body)
+    IngestResponse.model_validate(post(client, customer.headers, second)[1])
     assert body["metrics"] == [
         {"metric": "api_calls", "quantity": "7", "included": "100000", "billable": "0"},
         {"metric": "compliance_scans", "quantity": "2.5", "included": "500", "billable": "0"}]

@@ -47,8 +47,8 @@ def ses_spy(monkeypatch):
 def queue(customer_id, key=None, recipient=None, subject="Hello"):
     with db.tenant_transaction(customer_id) as conn:
         return notifications.queue_email(
-            conn, customer_id=customer_id, template="test_message", recipient=recipient or f"{uuid.uuid4().hex}@ex.test",
-            subject=subject, text_body="plain body", html_body="<p>html body</p>",
+            conn, customer_id=customer_id, template="test_message",
+            recipient=recipient or f"{uuid.uuid4().hex}@ex.test", subject=subject, text_body="plain body", html_body="<p>html body</p>",
             idempotency_key=key or uuid.uuid4().hex, related_type="support_ticket", related_id=uuid.uuid4())
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictBool
 
 from chalicelib.billing.pricing import Line, Plan, PricedInvoice, cents
-from chalicelib.core.models import RequestModel
+from chalicelib.core.models import RequestModel, ResponseModel
 
 Action = Literal["create", "recompute", "keep", "frozen"]
 
@@ -18,6 +18,17 @@ Action = Literal["create", "recompute", "keep", "frozen"]
 class BillingRunRequest(RequestModel):
     period: str = Field(max_length=32, description="The month to bill, YYYY-MM; it must have ended")
     finalize: StrictBool = Field(default=False, description="Freeze the invoices and queue their e-mails")
+
+
+class BillingRunResponse(ResponseModel):
+    period: str
+    invoices_created: int
+    invoices_existing: int
+    total_cents: int = Field(description="Sum of the period's invoice totals after the run")
+    run_id: str
+    finalize: bool
+    invoices_recomputed: int = Field(description="Drafts whose amounts changed (late usage)")
+    invoices_finalized: int
 
 
 @dataclass(frozen=True, slots=True)

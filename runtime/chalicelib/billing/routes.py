@@ -5,7 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from chalicelib.billing.models import BillingRunRequest
+from chalicelib.billing.models import BillingRunRequest, BillingRunResponse
 from chalicelib.billing.service import billing_service
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
@@ -17,6 +17,7 @@ DAILY_JOB = "billing_daily_job"
 
 
 @route(bp, "/admin/billing-runs", method="POST", auth="operator", body=BillingRunRequest,
+       response=BillingRunResponse,
        summary="Bill a period that has ended (idempotent; finalize freezes and queues e-mails)",
        tags=("billing",), errors=(400, 401, 403, 409, 422))
 def create_billing_run(body: BillingRunRequest) -> dict:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from chalicelib.billing.pricing import cents, plain
-from chalicelib.core.models import PageQuery
+from chalicelib.core.models import PageQuery, ResponseModel
 from chalicelib.notifications.models import iso_utc
 
 InvoiceStatus = Literal["draft", "finalized", "paid", "void"]
@@ -23,6 +23,39 @@ class InvoicesQuery(PageQuery):
     @classmethod
     def _empty_means_any(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+class InvoiceSummaryResponse(ResponseModel):
+    id: str
+    number: str
+    customer_id: str
+    period: str
+    status: InvoiceStatus
+    currency: str
+    total_cents: int
+    created_at: str
+    finalized_at: str | None
+    due_at: str | None
+
+
+class InvoiceLineResponse(ResponseModel):
+    description: str
+    metric: str | None
+    quantity: str
+    unit_price: str
+    amount_cents: int
+
+
+class InvoiceResponse(InvoiceSummaryResponse):
+    subtotal_cents: int
+    discount_cents: int
+    tax_cents: int
+    lines: list[InvoiceLineResponse]
+
+
+class InvoicePageResponse(ResponseModel):
+    items: list[InvoiceSummaryResponse]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)

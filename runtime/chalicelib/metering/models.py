@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field, WithJsonSchema, model_validator
 
 from chalicelib.billing.pricing import plain
 from chalicelib.core.errors import PayloadTooLarge
-from chalicelib.core.models import RequestModel
+from chalicelib.core.models import RequestModel, ResponseModel
 
 MAX_BATCH = 1000
 
@@ -43,6 +43,23 @@ class MetricsBatch(RequestModel):
 
 class MetricsQuery(RequestModel):
     period: str | None = Field(default=None, max_length=32, description="YYYY-MM (default: current month)")
+
+
+class IngestResponse(ResponseModel):
+    accepted: int = Field(description="New events recorded")
+    duplicates: int = Field(description="Events already recorded (in this batch or before): ignored")
+
+
+class MetricUsageResponse(ResponseModel):
+    metric: str
+    quantity: str = Field(description="Used this month (decimal string)")
+    included: str = Field(description="Included in the tier (decimal string)")
+    billable: str = Field(description="max(0, quantity - included) (decimal string)")
+
+
+class UsageResponse(ResponseModel):
+    period: str
+    metrics: list[MetricUsageResponse]
 
 
 @dataclass(frozen=True, slots=True)

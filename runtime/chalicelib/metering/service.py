@@ -48,10 +48,11 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
     batch = _validated_columns(events, now or utc_now())
     with db.tenant_transaction(customer_id) as conn:
         outcome = repository.insert_batch(conn, batch)
-    if outcome.error_index is not None:
-        reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
-        index = outcome.error_index
-        raise Unprocessable(f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})")
+        if outcome.error_index is not None:  # raised inside: the transaction rolls back
+            index = outcome.error_index
+            reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
+            raise Unprocessable(
+                f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})")
     return IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
 
 

@@ -27,7 +27,8 @@ def send(email: OutgoingEmail) -> str | None:
         )
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise DeliveryFailed(f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}"[:MAX_ERROR_LENGTH]) from exc
+        message = f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}"
+        raise DeliveryFailed(message[:MAX_ERROR_LENGTH]) from exc
     except BotoCoreError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]) from exc
     return response.get("MessageId")

@@ -4,9 +4,29 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
-from chalicelib.core.models import PageQuery
+from chalicelib.core.models import PageQuery, ResponseModel
+
+
+class NotificationResponse(ResponseModel):
+    id: str
+    channel: Literal["email"]
+    template: str
+    recipient: str
+    status: Literal["queued", "sent", "failed"]
+    subject: str
+    created_at: str
+    sent_at: str | None
+    error: str | None
+    related_type: str | None = None
+    related_id: str | None = None
+    attempts: int = 0
+
+
+class NotificationPageResponse(ResponseModel):
+    items: list[NotificationResponse]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
