@@ -12,9 +12,9 @@ Standalone (own throw-away stack; prints the figures)::
 
     python -m bench.billing_bench [--quick]
 
-Until the authentication branch provides tokens, the standalone command
-installs a stub guard that sets the principal (marked ``auth: stubbed`` in the
-figure's parameters); the harness passes real headers.
+The standalone command authenticates for real (an operator key from the
+bootstrap, customers onboarded through ``POST /admin/customers``); its
+customers are ``enterprise`` so the tier's rate limit leaves room for the load.
 """
 from __future__ import annotations
 
@@ -129,15 +129,12 @@ def measure_billing_run(admin_url: str, n_customers: int = 10_000, n_events: int
 
 # ---------------------------------------------------------------- GET /metrics
 
-def seed_metrics_customer(admin_url: str, n_events: int = 100_000, *, period: str | None = None,
-                          seed: str = "metrics") -> tuple[uuid.UUID, str]:
-    """One customer with ``n_events`` events in ``period`` (default: the current month)."""
-    from chalicelib.billing.periods import Period
-
-    label = period or Period.containing(datetime.now(timezone.utc)).label
-    [customer] = create_customers(admin_url, 1, seed=f"{seed}-{uuid.uuid4().hex[:6]}")
-    create_events(admin_url, [customer], n_events, period=f"{label}-01", seed=f"{seed}-{customer}")
-    return customer, label
+def seed_metrics_events(admin_url: str, customer_id: uuid.UUID, n_events: int = 100_000, *,
+                        period: str | None = None) -> str:
+    """``n_events`` events for one customer in ``period`` (default: the current month); returns the period."""
+    label = period or datetime.now(timezone.utc).strftime("%Y-%m")
+    create_events(admin_url, [customer_id], n_events, period=f"{label}-01", seed=f"metrics-{customer_id}")
+    return label
 
 
 def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, samples: int = 1000,
@@ -158,16 +155,34 @@ def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, 
 
 # ---------------------------------------------------------------- standalone command
 
-def stub_customer_guard(customer_id: uuid.UUID) -> None:
-    """Make every request the given customer (for measuring without the authentication branch)."""
-    from chalicelib.core import context, http
+JSON = {"Content-Type": "application/json"}
 
-    principal = context.Principal("customer", customer_id, uuid.uuid4(), "bench")
 
-    def guard(request: Any, spec: Any) -> None:
-        context.set_principal(principal)
+def operator_headers(client: Any) -> dict[str, str]:
+    """A fresh operator key, authenticated: ``Authorization`` headers for admin routes."""
+    from chalicelib.auth.bootstrap import create_operator_key
 
-    http.add_guard(guard, order=http.AUTHENTICATION_ORDER)
+    key = create_operator_key(email=f"bench-{uuid.uuid4().hex[:8]}@saas.local", key_name="bench").key
+    return {**JSON, "Authorization": f"Bearer {_token(client, key)}"}
+
+
+def onboard_customer(client: Any, operator: dict[str, str], tier: str = "enterprise",
+                     **fields: Any) -> tuple[uuid.UUID, dict[str, str]]:
+    """A customer created through ``POST /admin/customers``, and its bearer headers."""
+    body = {"name": "Bench customer", "email": f"bench-{uuid.uuid4().hex[:10]}@example.test", "tier": tier, **fields}
+    response = client.http.post("/admin/customers", headers=operator, body=json.dumps(body))
+    if response.status_code != 201:
+        raise RuntimeError(f"onboarding failed: {response.status_code} {response.body[:300]!r}")
+    document = json.loads(response.body)
+    token = _token(client, document["api_key"]["key"])
+    return uuid.UUID(document["customer"]["id"]), {**JSON, "Authorization": f"Bearer {token}"}
+
+
+def _token(client: Any, api_key: str) -> str:
+    response = client.http.post("/auth/authenticate", headers=JSON, body=json.dumps({"api_key": api_key}))
+    if response.status_code != 200:
+        raise RuntimeError(f"authenticate failed: {response.status_code}")
+    return json.loads(response.body)["token"]
 
 
 SIZES = {
@@ -178,6 +193,9 @@ SIZES = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from chalice.test import Client
 
     from devstack.stack import REPO_ROOT, LocalStack
@@ -194,15 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         admin = env["ADMIN_DATABASE_URL"]
         figures.append(measure_billing_run(admin, sizes["customers"], sizes["events"]))
-        customer, period = seed_metrics_customer(admin, sizes["metrics_events"])
-        stub_customer_guard(customer)
         from app import app
 
         with Client(app) as client:
-            stub = {"auth": "stubbed"}
-            figures.append(measure_metrics_query(client, {}, period, samples=sizes["samples"],
-                                                 events=sizes["metrics_events"], params=stub))
-            figures.append(measure_ingest(client, {}, sizes["ingest"], params=stub))
+            operator = operator_headers(client)
+            reader, reader_headers = onboard_customer(client, operator)
+            period = seed_metrics_events(admin, reader, sizes["metrics_events"])
+            figures.append(measure_metrics_query(client, reader_headers, period, samples=sizes["samples"],
+                                                 events=sizes["metrics_events"], params={"tier": "enterprise"}))
+            _, writer_headers = onboard_customer(client, operator)
+            figures.append(measure_ingest(client, writer_headers, sizes["ingest"], params={"tier": "enterprise"}))
     finally:
         stack.stop()
     print(render(figures))

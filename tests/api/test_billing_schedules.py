@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from chalicelib.billing import routes, service as billing
+from chalicelib.notifications import routes as notification_routes
 from tests.billing_support import EARLY_START, fresh_period, invoices_of
 
 
@@ -12,11 +13,27 @@ def schedule_expressions(app) -> dict[str, str]:
             for source in app.event_sources if hasattr(source, "schedule_expression")}
 
 
-def test_monthly_run_on_the_first_at_0200_and_daily_job_are_registered(chalice_app):
-    assert schedule_expressions(chalice_app) == {
-        routes.MONTHLY_RUN: "cron(0 2 1 * ? *)",
-        routes.DAILY_JOB: "cron(0 3 * * ? *)",
-    }
+def test_monthly_run_on_the_first_at_0200_daily_job_and_delivery_job_are_registered(chalice_app):
+    expressions = schedule_expressions(chalice_app)
+    assert expressions[routes.MONTHLY_RUN] == "cron(0 2 1 * ? *)"
+    assert expressions[routes.DAILY_JOB] == "cron(0 3 * * ? *)"
+    assert expressions[notification_routes.DELIVERY_JOB] == "rate(5 minutes)"
+
+
+def test_the_delivery_schedule_sends_queued_emails(client, make_customer, admin_conn):
+    from chalicelib.core import db
+    from chalicelib.notifications import service as notifications
+
+    cid = make_customer()
+    with db.tenant_transaction(cid) as conn:
+        notification_id = notifications.queue_email(
+            conn, customer_id=cid, template="test_message", recipient="someone@example.test", subject="Hi",
+            text_body="Hello", idempotency_key="schedule-test")
+    response = client.lambda_.invoke(notification_routes.DELIVERY_JOB, client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    assert response.payload["sent"] >= 1
+    assert admin_conn.execute("SELECT status FROM notifications WHERE id = %s",
+                              (notification_id,)).fetchone()["status"] == "sent"
 
 
 def test_the_monthly_schedule_bills_the_previous_month_as_drafts(client, make_customer, admin_conn, monkeypatch):

@@ -114,14 +114,41 @@ def test_a_failed_send_is_recorded_retried_and_then_sent_once(make_customer, adm
     assert len(moto_ses_messages(stack, recipient)) == 1
 
 
-def test_a_failing_address_is_given_up_after_max_attempts(make_customer, admin_conn, ses_spy):
+def test_a_failing_address_is_tried_once_per_run_and_given_up_after_max_attempts(make_customer, admin_conn,
+                                                                                   ses_spy):
     cid = make_customer()
     spy = ses_spy(failures=100)
     notification_id = queue(cid)
+    notifications.deliver_pending(customer_id=cid, batch_size=1)
+    assert row(admin_conn, notification_id)["attempts"] == 1
     for _ in range(notifications.MAX_ATTEMPTS + 2):
         notifications.deliver_pending(customer_id=cid)
     assert row(admin_conn, notification_id)["attempts"] == notifications.MAX_ATTEMPTS
     assert len(spy.calls) == notifications.MAX_ATTEMPTS
+
+
+def test_one_run_pages_through_everything_pending(make_customer, admin_conn, ses_spy):
+    cid = make_customer()
+    spy = ses_spy()
+    ids = [queue(cid) for _ in range(7)]
+    report = notifications.deliver_pending(customer_id=cid, batch_size=2)
+    assert report.sent == 7 and len(spy.calls) == 7
+    assert {row(admin_conn, i)["status"] for i in ids} == {"sent"}
+
+
+def test_the_frequent_job_sends_new_emails_but_leaves_failed_ones_for_the_daily_run(make_customer, admin_conn,
+                                                                                      ses_spy):
+    cid = make_customer()
+    ses_spy(failures=1)
+    failing = queue(cid)
+    notifications.deliver_pending(customer_id=cid)
+    assert row(admin_conn, failing)["status"] == "failed"
+    fresh = queue(cid)
+    report = notifications.deliver_pending(customer_id=cid, include_failed=False)
+    assert report.sent == 1 and row(admin_conn, fresh)["status"] == "sent"
+    assert row(admin_conn, failing)["status"] == "failed"
+    assert notifications.deliver_pending(customer_id=cid).sent == 1
+    assert row(admin_conn, failing)["status"] == "sent"
 
 
 def test_concurrent_deliverers_never_send_the_same_email_twice(make_customer, admin_conn, ses_spy):

@@ -47,6 +47,9 @@ from chalicelib.notifications.models import EmailMessage
 
 CHUNK_SIZE = 500
 PAYMENT_TERMS_DAYS = 30
+# The daily job's e-mail sending stops after this; what is left goes out with
+# the 5-minute notifications job (and failed ones with the next daily run).
+DELIVERY_BUDGET_S = 600
 
 
 @dataclass(slots=True)
@@ -107,7 +110,7 @@ class BillingService:
             except Exception as exc:  # keep going: other periods and the e-mails still matter
                 logger.exception("daily finalize failed", extra={"period": period.label})
                 failures.append(f"{period}: {exc}")
-        delivery = notifications.deliver_pending()
+        delivery = notifications.deliver_pending(include_failed=True, time_budget_s=DELIVERY_BUDGET_S)
         if failures:
             raise RuntimeError("daily billing job failed for " + "; ".join(failures))
         return DailyReport(tuple(finalized), delivery.sent, delivery.failed)

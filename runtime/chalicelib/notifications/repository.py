@@ -27,13 +27,18 @@ ID_FOR_KEY = """
 SELECT id FROM notifications WHERE customer_id = %(customer_id)s AND idempotency_key = %(key)s
 """
 
+# Rows attempted since ``since`` (this delivery run) are not picked again: a
+# failing address gets one attempt per run, not MAX_ATTEMPTS in a row.
 PENDING = """
 SELECT id FROM notifications
- WHERE status IN ('queued', 'failed') AND attempts < %(max_attempts)s
+ WHERE status = ANY(%(statuses)s::text[]) AND attempts < %(max_attempts)s
+   AND (last_attempt_at IS NULL OR last_attempt_at < %(since)s)
    AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))
  ORDER BY created_at, id
  LIMIT %(limit)s
 """
+
+DATABASE_NOW = "SELECT clock_timestamp() AS now"
 
 # Row lock held while sending: a concurrent deliverer skips the row, and a row
 # already sent is never claimed again.
@@ -96,11 +101,15 @@ def id_for_key(conn: psycopg.Connection, customer_id: uuid.UUID, key: str) -> uu
     return None if row is None else row["id"]
 
 
-def pending_ids(conn: psycopg.Connection, *, max_attempts: int, limit: int,
-                ids: Sequence[uuid.UUID] | None = None) -> list[uuid.UUID]:
-    rows = conn.execute(PENDING, {"max_attempts": max_attempts, "limit": limit,
-                                  "ids": None if ids is None else list(ids)}).fetchall()
+def pending_ids(conn: psycopg.Connection, *, statuses: Sequence[str], max_attempts: int, limit: int,
+                since: datetime, ids: Sequence[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    rows = conn.execute(PENDING, {"statuses": list(statuses), "max_attempts": max_attempts, "limit": limit,
+                                  "since": since, "ids": None if ids is None else list(ids)}).fetchall()
     return [row["id"] for row in rows]
+
+
+def database_now(conn: psycopg.Connection) -> datetime:
+    return conn.execute(DATABASE_NOW).fetchone()["now"]
 
 
 def claim(conn: psycopg.Connection, notification_id: uuid.UUID) -> OutgoingEmail | None:

@@ -1,10 +1,13 @@
-"""``GET /notifications``: the caller's e-mail delivery records."""
+"""``GET /notifications`` (the caller's e-mail delivery records) and the frequent delivery job."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import Any
+
+from chalice import Blueprint, Rate
 
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
+from chalicelib.core.observability import logger
 from chalicelib.notifications import service
 from chalicelib.notifications.models import NotificationPageResponse, NotificationsQuery
 
@@ -17,3 +20,15 @@ bp = Blueprint(__name__)
        errors=(400, 401, 403, 429))
 def list_notifications(query: NotificationsQuery) -> dict:
     return service.list_notifications(current_customer_id(), limit=query.limit, cursor=query.cursor).as_json()
+
+
+DELIVERY_JOB = "notifications_delivery"
+DELIVERY_BUDGET_S = 240
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name=DELIVERY_JOB,
+             description="Every 5 minutes: send newly queued e-mails (failed ones wait for the daily billing job)")
+def deliver_queued_notifications(event: Any) -> dict:
+    report = service.deliver_pending(include_failed=False, time_budget_s=DELIVERY_BUDGET_S)
+    logger.info("queued notifications delivered", extra={"sent": report.sent, "failed": report.failed})
+    return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped}

@@ -20,7 +20,8 @@ its cause was committed. Delivery claims one row at a time under a row lock
 SES's message id) or ``failed`` (with the error) in that same short
 transaction, so a sent notification is never claimed again and two concurrent
 deliverers never send the same row. A failed send changes nothing else and is
-retried by the next delivery run, up to :data:`MAX_ATTEMPTS` attempts.
+retried by the next daily run, up to :data:`MAX_ATTEMPTS` attempts (a
+frequent job sends new rows only: see ``routes.py``).
 The one residual window: the process dying after SES accepted a message but
 before its ``sent`` row committed (milliseconds) leaves it queued.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -43,7 +45,7 @@ from chalicelib.notifications import mailer, repository
 from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
 
 MAX_ATTEMPTS = 5
-DEFAULT_DELIVERY_LIMIT = 500
+DEFAULT_BATCH_SIZE = 500
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
@@ -107,40 +109,66 @@ def queue_emails(conn: psycopg.Connection, messages: Sequence[EmailMessage], *, 
 
 
 def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: Sequence[uuid.UUID] | None = None,
-                    limit: int = DEFAULT_DELIVERY_LIMIT) -> DeliveryReport:
-    """Send queued and previously failed e-mails; each is sent at most once.
+                    include_failed: bool = True, batch_size: int = DEFAULT_BATCH_SIZE,
+                    time_budget_s: float | None = None) -> DeliveryReport:
+    """Send queued (and, with ``include_failed``, previously failed) e-mails; each is sent at most once.
 
-    With ``customer_id`` the work runs in that tenant's transactions (only its
-    rows are visible); without it, as the operator (the daily job).
-    ``notification_ids`` restricts the run to those rows (deliver right after queuing).
+    Pages through everything pending, ``batch_size`` rows at a time, until
+    nothing is left or ``time_budget_s`` has passed (the rest waits for the
+    next run). A row is attempted at most once per call.
+
+    Parameters
+    ----------
+    customer_id
+        Run in that tenant's transactions (only its rows are visible); without
+        it, as the operator (the scheduled jobs).
+    notification_ids
+        Only these rows (deliver right after queuing them).
+    include_failed
+        Retry failed rows too (the daily job); the frequent job sends only new ones.
     """
-    with _transaction(customer_id) as conn:
-        ids = repository.pending_ids(conn, max_attempts=MAX_ATTEMPTS, limit=limit, ids=notification_ids)
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
+    statuses = ("queued", "failed") if include_failed else ("queued",)
     sent = failed = skipped = 0
-    for notification_id in ids:
+    with _transaction(customer_id) as conn:
+        since = repository.database_now(conn)
+    while deadline is None or time.monotonic() < deadline:
         with _transaction(customer_id) as conn:
-            email = repository.claim(conn, notification_id)
-            if email is None:
-                skipped += 1
-                continue
-            try:
-                message_id = mailer.send(email)
-            except mailer.DeliveryFailed as exc:
-                failed += 1
-                repository.mark_failed(conn, email.id, str(exc))
-                recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
-                                target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
-                logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
-                continue
-            sent += 1
-            repository.mark_sent(conn, email.id, message_id)
-            recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
-                            target_type=email.related_type or "notification",
-                            target_id=email.related_id or email.id,
-                            detail={"notification_id": str(email.id), "recipient": email.recipient})
-    if ids:
+            ids = repository.pending_ids(conn, statuses=statuses, max_attempts=MAX_ATTEMPTS, limit=batch_size,
+                                         since=since, ids=notification_ids)
+        for notification_id in ids:
+            outcome = _deliver_one(customer_id, notification_id)
+            sent += outcome == "sent"
+            failed += outcome == "failed"
+            skipped += outcome == "skipped"
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        if len(ids) < batch_size:
+            break
+    if sent or failed:
         logger.info("notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped})
     return DeliveryReport(sent=sent, failed=failed, skipped=skipped)
+
+
+def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> str:
+    """Claim, send and record one notification in its own short transaction."""
+    with _transaction(customer_id) as conn:
+        email = repository.claim(conn, notification_id)
+        if email is None:  # sent meanwhile, or being sent by a concurrent deliverer
+            return "skipped"
+        try:
+            message_id = mailer.send(email)
+        except mailer.DeliveryFailed as exc:
+            repository.mark_failed(conn, email.id, str(exc))
+            recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
+                            target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
+            logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
+            return "failed"
+        repository.mark_sent(conn, email.id, message_id)
+        recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
+                        target_type=email.related_type or "notification", target_id=email.related_id or email.id,
+                        detail={"notification_id": str(email.id), "recipient": email.recipient})
+        return "sent"
 
 
 def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:
