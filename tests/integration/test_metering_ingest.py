@@ -162,8 +162,7 @@ def test_ingestion_outside_a_tenant_context_is_refused(app_url):
 
     with psycopg.connect(app_url) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("SELECT * FROM ingest_usage_events(ARRAY['x'], ARRAY['api_calls'], ARRAY[1::numeric],"
-                         " ARRAY[now()])")
+            conn.execute("""SELECT * FROM ingest_usage_events('[["x", "api_calls", "1", "2026-01-01T00:00:00Z"]]')""")
 
 
 def test_monthly_usage_is_read_through_rls_only(make_customer):

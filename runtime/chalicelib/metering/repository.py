@@ -1,6 +1,7 @@
 """Storage of usage: one call per batch into ``ingest_usage_events`` (migration 0020), monthly totals."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,11 +12,7 @@ from psycopg import errors as pg_errors
 from chalicelib.core.errors import Unprocessable
 from chalicelib.metering.models import MetricUsage
 
-INGEST_BATCH = """
-SELECT accepted, error_index, error_reason
-  FROM ingest_usage_events(%(event_ids)s::text[], %(metrics)s::text[], %(quantities)s::numeric[],
-                           %(occurred_at)s::timestamptz[])
-"""
+INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
 
 # Row-level security confines ``customers`` to the caller's own row, and with
 # it the usage and the tier prices joined to it.
@@ -47,12 +44,19 @@ class BatchOutcome:
 
 
 def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
-    """Insert a batch for the connection's tenant in one round trip; nothing is written on error."""
+    """Insert a batch for the connection's tenant in one round trip; nothing is written on error.
+
+    The batch travels as one JSON text parameter (quantities and timestamps as
+    strings, parsed exactly by PostgreSQL): far cheaper than adapting four
+    Python lists element by element.
+    """
+    events = json.dumps(
+        [[event_id, metric, str(quantity), moment.isoformat()]
+         for event_id, metric, quantity, moment in zip(batch.event_ids, batch.metrics, batch.quantities,
+                                                         batch.occurred_at)],
+        ensure_ascii=False, separators=(",", ":"))
     try:
-        row = conn.execute(INGEST_BATCH, {
-            "event_ids": batch.event_ids, "metrics": batch.metrics,
-            "quantities": batch.quantities, "occurred_at": batch.occurred_at,
-        }).fetchone()
+        row = conn.execute(INGEST_BATCH, {"events": events}).fetchone()
     except pg_errors.NumericValueOutOfRange as exc:
         raise Unprocessable("The month's total for a metric would exceed the largest storable quantity") from exc
     return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])

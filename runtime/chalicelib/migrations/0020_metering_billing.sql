@@ -17,20 +17,25 @@ CREATE FUNCTION billing_period_lock_key(p_purpose text, p_period date) RETURNS b
 CREATE INDEX usage_events_period_brin ON usage_events USING brin (period);
 
 -- Ingest one batch for the current tenant in one call (one round trip).
--- Arrays are parallel (element i is event i). Returns one row: the number of
--- new events, or the 0-based index of the first offending event and why
--- ('unknown_metric', 'period_finalized'); nothing is written in that case.
--- Duplicates (inside the batch or already stored) are skipped, first
--- occurrence wins. usage_monthly is kept current in the same statement.
--- VOLATILE on purpose: in READ COMMITTED each statement below takes a fresh
--- snapshot, so the finalized-period check sees a run that committed while we
--- waited for the freeze lock.
-CREATE FUNCTION ingest_usage_events(p_event_ids text[], p_metrics text[], p_quantities numeric[],
-                                    p_occurred_at timestamptz[])
+-- p_events is a JSON array of [event_id, metric, quantity, timestamp] with
+-- quantity and timestamp as text: one parameter that PostgreSQL parses
+-- natively (the quantity becomes an exact numeric, never a float). Returns
+-- one row: the number of new events, or the 0-based index of the first
+-- offending event and why ('unknown_metric', 'period_finalized'); nothing is
+-- written in that case. Duplicates (inside the batch or already stored) are
+-- skipped, first occurrence wins. usage_monthly is kept current in the same
+-- statement. VOLATILE on purpose: in READ COMMITTED each statement below takes
+-- a fresh snapshot, so the finalized-period check sees a billing run that
+-- committed while we waited for the freeze lock.
+CREATE FUNCTION ingest_usage_events(p_events jsonb)
 RETURNS TABLE (accepted integer, error_index integer, error_reason text)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
 DECLARE
     v_tenant uuid := app_current_tenant();
+    v_event_ids text[];
+    v_metrics text[];
+    v_quantities numeric[];
+    v_occurred_at timestamptz[];
     v_period date;
     v_bad integer;
 BEGIN
@@ -38,8 +43,13 @@ BEGIN
         RAISE EXCEPTION 'ingest_usage_events needs a tenant context' USING ERRCODE = 'insufficient_privilege';
     END IF;
 
+    SELECT array_agg(e ->> 0 ORDER BY ord), array_agg(e ->> 1 ORDER BY ord),
+           array_agg((e ->> 2)::numeric ORDER BY ord), array_agg((e ->> 3)::timestamptz ORDER BY ord)
+      INTO v_event_ids, v_metrics, v_quantities, v_occurred_at
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, ord);
+
     SELECT e.ord - 1 INTO v_bad
-      FROM unnest(p_metrics) WITH ORDINALITY AS e(code, ord)
+      FROM unnest(v_metrics) WITH ORDINALITY AS e(code, ord)
      WHERE NOT EXISTS (SELECT 1 FROM metrics m WHERE m.code = e.code)
      ORDER BY e.ord LIMIT 1;
     IF v_bad IS NOT NULL THEN
@@ -48,13 +58,13 @@ BEGIN
     END IF;
 
     FOR v_period IN
-        SELECT DISTINCT date_trunc('month', t AT TIME ZONE 'UTC')::date FROM unnest(p_occurred_at) AS t ORDER BY 1
+        SELECT DISTINCT date_trunc('month', t AT TIME ZONE 'UTC')::date FROM unnest(v_occurred_at) AS t ORDER BY 1
     LOOP
         PERFORM pg_advisory_xact_lock_shared(billing_period_lock_key('freeze', v_period));
     END LOOP;
 
     SELECT e.ord - 1 INTO v_bad
-      FROM unnest(p_occurred_at) WITH ORDINALITY AS e(t, ord)
+      FROM unnest(v_occurred_at) WITH ORDINALITY AS e(t, ord)
       JOIN invoices i ON i.customer_id = v_tenant
                      AND i.period = date_trunc('month', e.t AT TIME ZONE 'UTC')::date
                      AND i.status <> 'draft'
@@ -68,7 +78,7 @@ BEGIN
     WITH batch AS (
         SELECT b.event_id, b.metric_code, b.quantity, b.occurred_at,
                date_trunc('month', b.occurred_at AT TIME ZONE 'UTC')::date AS period, b.ord
-          FROM unnest(p_event_ids, p_metrics, p_quantities, p_occurred_at)
+          FROM unnest(v_event_ids, v_metrics, v_quantities, v_occurred_at)
                WITH ORDINALITY AS b(event_id, metric_code, quantity, occurred_at, ord)
     ), inserted AS (
         -- Sorted by event_id: concurrent batches sharing events lock them in one order.
@@ -87,8 +97,8 @@ BEGIN
     SELECT count(*)::integer, NULL::integer, NULL::text FROM inserted;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION ingest_usage_events(text[], text[], numeric[], timestamptz[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ingest_usage_events(text[], text[], numeric[], timestamptz[]) TO saas_app;
+REVOKE EXECUTE ON FUNCTION ingest_usage_events(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest_usage_events(jsonb) TO saas_app;
 
 -- ---------------------------------------------------------------- frozen invoices
 -- A finalized invoice never changes. Only its status may move on
