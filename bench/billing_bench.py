@@ -138,8 +138,15 @@ def seed_metrics_events(admin_url: str, customer_id: uuid.UUID, n_events: int = 
 
 
 def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, samples: int = 1000,
-                          events: int | None = None, params: dict[str, Any] | None = None) -> Figure:
-    """p99 of ``GET /metrics?period=`` in-process (status checked on every call)."""
+                          events: int | None = None, customer_id: uuid.UUID | None = None,
+                          params: dict[str, Any] | None = None) -> Figure:
+    """p99 of ``GET /metrics?period=`` in-process (status checked on every call).
+
+    With ``customer_id``, ``detail["service_only"]`` also samples the service
+    call alone (no HTTP layer, no authentication): where the time goes.
+    """
+    from chalicelib.metering import service
+
     path = f"/metrics?period={period}"
 
     def call() -> None:
@@ -148,9 +155,12 @@ def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, 
             raise RuntimeError(f"GET /metrics answered {response.status_code}: {response.body[:300]!r}")
 
     stats = summarize(sample_ms(call, samples))
+    detail: dict[str, Any] = dict(stats)
+    if customer_id is not None:
+        detail["service_only"] = summarize(sample_ms(lambda: service.usage_for_period(customer_id, period), samples))
     return Figure("metrics_query_p99_ms", stats["p99_ms"], "ms", METRICS_TARGET,
                   {"events_in_month": events}, params={"path": path, "in_process": True, **(params or {})},
-                  detail=stats)
+                  detail=detail)
 
 
 # ---------------------------------------------------------------- standalone command
@@ -219,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             reader, reader_headers = onboard_customer(client, operator)
             period = seed_metrics_events(admin, reader, sizes["metrics_events"])
             figures.append(measure_metrics_query(client, reader_headers, period, samples=sizes["samples"],
-                                                 events=sizes["metrics_events"], params={"tier": "enterprise"}))
+                                                 events=sizes["metrics_events"], customer_id=reader,
+                                                 params={"tier": "enterprise"}))
             _, writer_headers = onboard_customer(client, operator)
             figures.append(measure_ingest(client, writer_headers, sizes["ingest"], params={"tier": "enterprise"}))
     finally:
