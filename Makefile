@@ -56,6 +56,20 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
 
+# The CDK app for one environment (ENV=dev|staging|prod). Offline: no AWS
+# credentials, no context lookups; cdk-nag (AwsSolutions) fails the synth on
+# any unacknowledged finding, then cfn-lint checks every template.
+synth: $(STAMP)
+	rm -rf cdk.out
+	CDK_CONTEXT_JSON='{"env":"$(ENV)"}' CDK_OUTDIR=cdk.out $(PY) app.py
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+	@echo "synthesized $(ENV): $$(ls cdk.out/*.template.json | tr '\n' ' ')"
+
+# Deploy both stacks of ENV with the cdk CLI from npm (needs AWS credentials
+# and a bootstrapped account: see docs/DEPLOYMENT.md).
+deploy: $(STAMP)
+	npx --yes aws-cdk@2 deploy --all -c env=$(ENV) --require-approval broadening
+
 clean:
 	rm -rf .local cdk.out chalice.out
 

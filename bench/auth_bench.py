@@ -8,7 +8,7 @@ harness computes and reports percentiles (see :func:`percentile`).
 * :func:`measure_authenticate_cold` — the same on a cache miss (bcrypt at the
   configured cost): the cache entry is deleted before every sample.
 * :func:`measure_authorize` — per-request authorization of a bearer token
-  (JWT check + the one DynamoDB read), the guard's work without a route.
+  (JWT check + the one PostgreSQL call, `auth_request_state`), the guard's work without a route.
 
 Run standalone: ``PYTHONPATH=runtime:. .venv/bin/python -m bench.auth_bench [n]``
 (starts a throwaway local stack; ``BENCH_BCRYPT_COST`` sets the cold-path cost).

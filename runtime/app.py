@@ -11,6 +11,7 @@ from chalicelib.invoices.routes import bp as invoices_bp
 from chalicelib.keys.routes import bp as keys_bp
 from chalicelib.metering.routes import bp as metering_bp
 from chalicelib.notifications.routes import bp as notifications_bp
+from chalicelib.ops.handlers import bp as ops_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
@@ -19,6 +20,7 @@ app.register_blueprint(health_bp)
 app.register_blueprint(auth_bp)
 app.register_blueprint(keys_bp)
 app.register_blueprint(customers_bp)
+app.register_blueprint(ops_bp)
 app.register_blueprint(metering_bp)
 app.register_blueprint(billing_bp)
 app.register_blueprint(invoices_bp)

@@ -1,14 +1,16 @@
-"""SQL for authentication: key lookup by public id, last-use stamps, operators and their keys.
+"""SQL for authentication: key lookup by public id, session liveness, last-use stamps, operators.
 
-The lookup runs before the tenant is known; it goes through the SECURITY
-DEFINER functions of migration 0010 (owned by ``saas_auth``), never through
-the operator role and never through "no tenant set".
+The lookup and the session functions run before (or regardless of) the
+tenant; they go through the SECURITY DEFINER functions of migrations 0010 and
+0011 (owned by ``saas_auth``), never through the operator role and never
+through "no tenant set".
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -23,6 +25,17 @@ FIND_OPERATOR_KEY = """
 SELECT key_id, operator_id, secret_hash, expires_at, revoked_at, operator_disabled
   FROM auth_find_operator_key(%(public_id)s)
 """
+# The guard's one round trip per request (see migration 0011).
+REQUEST_STATE = """
+SELECT session_live, key_live, holder_active
+  FROM auth_request_state(%(role)s, %(subject)s, %(key_id)s, %(jti)s, %(now)s)
+"""
+OPEN_SESSION = """
+SELECT key_live, holder_active
+  FROM auth_open_session(%(jti)s, %(role)s, %(subject)s, %(key_id)s, %(expires_at)s, %(now)s)
+"""
+REVOKE_SESSIONS = "SELECT auth_revoke_sessions(%(jtis)s, %(expires_at)s)"
+PURGE_SESSIONS = "SELECT auth_purge_sessions(%(limit)s) AS purged"
 TOUCH_CUSTOMER_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %(key_id)s"
 TOUCH_OPERATOR_KEY = "UPDATE operator_api_keys SET last_used_at = now() WHERE id = %(key_id)s"
 UPSERT_OPERATOR = """
@@ -70,6 +83,45 @@ def find_operator_key(conn: psycopg.Connection, public_id: str) -> StoredKey | N
     return StoredKey(key_id=row["key_id"], role="operator", subject=row["operator_id"], secret_hash=row["secret_hash"],
                      expires_at=row["expires_at"], revoked_at=row["revoked_at"],
                      holder_active=not row["operator_disabled"])
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """Whether a session (when asked), its key and the key's holder are live right now."""
+
+    key_live: bool
+    holder_active: bool
+    session_live: bool = True
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def request_state(conn: psycopg.Connection, *, role: str, subject: uuid.UUID, key_id: uuid.UUID, jti: str,
+                  now: float) -> LiveState:
+    row = conn.execute(REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti,
+                                       "now": _at(now)}).fetchone()
+    return LiveState(key_live=row["key_live"], holder_active=row["holder_active"], session_live=row["session_live"])
+
+
+def open_session(conn: psycopg.Connection, *, jti: str, role: str, subject: uuid.UUID, key_id: uuid.UUID,
+                 expires_at: int, now: float) -> LiveState:
+    """Record the session only if its key is live and its holder active; say which."""
+    row = conn.execute(OPEN_SESSION, {"jti": jti, "role": role, "subject": subject, "key_id": key_id,
+                                      "expires_at": _at(expires_at), "now": _at(now)}).fetchone()
+    return LiveState(key_live=row["key_live"], holder_active=row["holder_active"])
+
+
+def revoke_sessions(conn: psycopg.Connection, jtis: Iterable[str], *, expires_at: int) -> None:
+    """Revoke sessions by jti (a jti not recorded yet is remembered as revoked until ``expires_at``)."""
+    jtis = sorted(set(jtis))
+    if jtis:
+        conn.execute(REVOKE_SESSIONS, {"jtis": jtis, "expires_at": _at(expires_at)})
+
+
+def purge_sessions(conn: psycopg.Connection, limit: int) -> int:
+    return conn.execute(PURGE_SESSIONS, {"limit": limit}).fetchone()["purged"]
 
 
 def touch_key(conn: psycopg.Connection, role: str, key_id: uuid.UUID) -> None:

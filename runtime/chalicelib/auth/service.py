@@ -1,18 +1,26 @@
 """Authentication rules: API key → session, refresh, logout, and per-request authorization.
 
-Speed budget. ``authorize`` (every request) is one HS256 check plus one
-strongly consistent DynamoDB ``BatchGetItem`` of the session row, the key's
-marker and the customer's flag — no database, no bcrypt, and no in-process
-cache, so a revocation written by any process is honoured on the very next
-request everywhere. ``authenticate`` on a cache hit is one ``GetItem`` on the
-verification cache, one ``BatchWriteItem`` (session, refresh token, family)
-and, in parallel with it, one short database transaction for
-``last_used_at`` and the audit row; no bcrypt, no read of the hash.
+Speed budget. ``authorize`` (every request) is one HS256 check plus ONE
+PostgreSQL statement, ``auth_request_state`` (migration 0011): is the session
+recorded and not revoked, is the key live (not revoked, not past its expiry or
+rotation overlap), is the customer active / the operator enabled. No DynamoDB,
+no bcrypt and no in-process cache, so a revocation or suspension committed by
+any process - or typed straight into the database - is honoured on the very
+next request everywhere.
+
+``authenticate`` on a cache hit is one ``GetItem`` on the verification cache,
+then in parallel one ``BatchWriteItem`` (session, refresh token, family: the
+record) and one short database transaction that opens the session in
+PostgreSQL only if the key and holder are still live (``auth_open_session``),
+stamps ``last_used_at`` and writes the audit row; no bcrypt, no read of the
+hash. If PostgreSQL refuses, the token is not handed out and the stale cache
+entry is deleted.
 """
 from __future__ import annotations
 
 import contextvars
 import hashlib
+import random
 import secrets
 import time
 import uuid
@@ -29,6 +37,9 @@ from chalicelib.core.settings import get_settings
 # Failed attempts against one public id per 5-minute window before 429.
 MAX_FAILURES = 10
 REFRESH_PREFIX = "rt_"
+# Expired rows of auth_sessions are purged in the background by ~1 in PURGE_EVERY authentications.
+PURGE_EVERY = 100
+PURGE_BATCH = 1000
 _background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="auth-audit")
 
 
@@ -82,16 +93,55 @@ def _mint(new: store.NewSession, refresh_token: str, now: int) -> TokenPair:
 
 
 # ---------------------------------------------------------------- audit helpers
-def _audit(role: str, subject: uuid.UUID | None, action: str, *, key_id: uuid.UUID | None, actor: str,
-           detail: dict | None = None, touch: bool = False) -> None:
-    """Record an authentication event on the right chain (customer's own, or the platform's)."""
+def _unit(role: str, subject: uuid.UUID | None):
     customer_id = subject if role == "customer" else None
-    unit = db.tenant_transaction(customer_id) if customer_id is not None else db.operator_transaction()
-    with unit as conn:
-        if touch and key_id is not None:
-            repository.touch_key(conn, role, key_id)
-        recorder.record(conn, customer_id=customer_id, action=action, target_type="api_key",
-                        target_id=key_id, detail=detail or {}, actor=actor)
+    return db.tenant_transaction(customer_id) if customer_id is not None else db.operator_transaction()
+
+
+def _audit(role: str, subject: uuid.UUID | None, action: str, *, key_id: uuid.UUID | None, actor: str,
+           detail: dict | None = None) -> None:
+    """Record an authentication event on the right chain (customer's own, or the platform's)."""
+    with _unit(role, subject) as conn:
+        recorder.record(conn, customer_id=subject if role == "customer" else None, action=action,
+                        target_type="api_key", target_id=key_id, detail=detail or {}, actor=actor)
+
+
+def _open_recorded(new: store.NewSession, clock: float, *, detail: dict | None = None) -> repository.LiveState:
+    """Open ``new`` in PostgreSQL if its key and holder are live; with ``detail``, also stamp and audit it.
+
+    One transaction on the holder's chain; when refused nothing is written.
+    """
+    with _unit(new.role, new.subject) as conn:
+        state = repository.open_session(conn, jti=new.jti, role=new.role, subject=new.subject, key_id=new.key_id,
+                                        expires_at=new.expires_at, now=clock)
+        if detail is not None and state.key_live and state.holder_active:
+            repository.touch_key(conn, new.role, new.key_id)
+            recorder.record(conn, customer_id=new.subject if new.role == "customer" else None,
+                            action="auth.succeeded", target_type="api_key", target_id=new.key_id, detail=detail,
+                            actor=_actor(new.role, new.subject, new.key_id))
+    return state
+
+
+def _refusal(role: str, state: repository.LiveState) -> str | None:
+    """Why a live-state check refuses (``None``: it does not)."""
+    if not state.key_live:
+        return "expired_or_revoked"
+    if not state.holder_active:
+        return "customer_suspended" if role == "customer" else "operator_disabled"
+    return None
+
+
+def _revoke_in_db(jtis: set[str] | list[str], now: int) -> None:
+    with db.one_statement() as conn:
+        repository.revoke_sessions(conn, jtis, expires_at=now + tokens.TTL_SECONDS)
+
+
+def _purge_expired_sessions() -> None:
+    try:
+        with db.one_statement() as conn:
+            repository.purge_sessions(conn, PURGE_BATCH)
+    except Exception:  # best effort, in the background: never fails a request
+        logger.exception("purging expired sessions failed")
 
 
 def _actor(role: str, subject: uuid.UUID, key_id: uuid.UUID) -> str:
@@ -119,16 +169,18 @@ def authenticate(raw_key: str | None) -> TokenPair:
     if parsed is None:
         logger.warning("authentication failed", extra={"reason": "malformed_key"})
         raise errors.Unauthorized("Invalid API key")
-    now = int(time.time())
+    clock = time.time()
+    now = int(clock)
     digest = keys.cache_digest(signing.pepper(), raw_key.strip())
     hit = store.cached_verification(digest, now)
     if hit is not None and hit.public_id == parsed.public_id:
         return _open(parsed, key_id=hit.key_id, subject=hit.subject, role=hit.role, valid_until=hit.valid_until,
-                     now=now, cache_digest=None, cache_entry=None)
-    return _authenticate_with_bcrypt(parsed, digest, now)
+                     clock=clock, cache_digest=digest, cache_entry=None)
+    return _authenticate_with_bcrypt(parsed, digest, clock)
 
 
-def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, now: int) -> TokenPair:
+def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float) -> TokenPair:
+    now = int(clock)
     failures, retry_after = store.failures(parsed.public_id, now)
     if failures >= MAX_FAILURES:
         logger.warning("authentication throttled", extra={"public_id": parsed.public_id})
@@ -151,35 +203,41 @@ def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, now: int) -> 
     entry = store.CachedVerification(key_id=stored.key_id, role=stored.role, subject=stored.subject,
                                      public_id=parsed.public_id, valid_until=valid_until)
     return _open(parsed, key_id=stored.key_id, subject=stored.subject, role=stored.role, valid_until=valid_until,
-                 now=now, cache_digest=digest, cache_entry=entry)
+                 clock=clock, cache_digest=digest, cache_entry=entry)
 
 
 def _open(parsed: keys.ParsedKey, *, key_id: uuid.UUID, subject: uuid.UUID, role: str, valid_until: int | None,
-          now: int, cache_digest: str | None, cache_entry: store.CachedVerification | None) -> TokenPair:
+          clock: float, cache_digest: str, cache_entry: store.CachedVerification | None) -> TokenPair:
+    now = int(clock)
     new, refresh_token = _new_session(key_id=key_id, subject=subject, role=role, key_valid_until=valid_until, now=now)
     customer_id = subject if role == "customer" else None
-    stored = repository.StoredKey(key_id=key_id, role=role, subject=subject, secret_hash="", expires_at=None,
-                                  revoked_at=None, holder_active=True)
+    detail = {"public_id": parsed.public_id, "session_id": new.jti, "cached": cache_entry is None}
 
-    def audit_success() -> None:
-        _audit(role, subject, "auth.succeeded", key_id=key_id, actor=_actor(role, subject, key_id),
-               detail={"public_id": parsed.public_id, "session_id": new.jti, "cached": cache_entry is None},
-               touch=True)
+    def record() -> repository.LiveState:
+        return _open_recorded(new, clock, detail=detail)
 
     if cache_entry is None:
-        # Cache hit: nothing left can refuse the session, so the audit row (database) and
-        # the session write (DynamoDB) go in parallel; the cache-hit budget is 10 ms.
-        pending = _background.submit(contextvars.copy_context().run, audit_success)
-        store.open_session(new, customer_id=customer_id, now=now)
-        pending.result()
-        return _mint(new, refresh_token, now)
-    try:
+        # Cache hit: the session record (DynamoDB) and the PostgreSQL transaction that opens
+        # the session, stamps the key and audits go in parallel; the cache-hit budget is 10 ms.
+        pending = _background.submit(contextvars.copy_context().run, record)
+        try:
+            store.open_session(new, customer_id=customer_id, now=now)
+        finally:
+            state = pending.result()
+    else:
+        # Fill: the entry and its marker are written before PostgreSQL is read (store's docstring).
         store.open_session(new, customer_id=customer_id, now=now, cache_digest=cache_digest, cache_entry=cache_entry)
-    except store.KeyNotLive:
-        raise _fail(parsed, "expired_or_revoked", now, stored=stored) from None
-    except store.CustomerSuspended:
-        raise _fail(parsed, "customer_suspended", now, stored=stored, count=False) from None
-    audit_success()
+        state = record()
+    reason = _refusal(role, state)
+    if reason is not None:
+        # Revoked, expired or suspended since the entry was cached (or while we filled it).
+        store.drop_cached_verification(cache_digest)
+        store.revoke_family(new.family)
+        stored = repository.StoredKey(key_id=key_id, role=role, subject=subject, secret_hash="", expires_at=None,
+                                      revoked_at=None, holder_active=state.holder_active)
+        raise _fail(parsed, reason, now, stored=stored, count=reason == "expired_or_revoked")
+    if random.randrange(PURGE_EVERY) == 0:
+        _background.submit(_purge_expired_sessions)
     return _mint(new, refresh_token, now)
 
 
@@ -188,11 +246,13 @@ def refresh(refresh_token: str) -> TokenPair:
     """Single-use rotation; presenting a used token again revokes the whole family."""
     if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 100:
         raise errors.Unauthorized("Invalid refresh token")
-    now = int(time.time())
+    clock = time.time()
+    now = int(clock)
     try:
         claimed = store.claim_refresh(_hash_refresh(refresh_token), now)
     except store.RefreshReused as reused:
-        store.revoke_family(reused.family)
+        revoked = store.revoke_family(reused.family)
+        _revoke_in_db(revoked | {reused.item["jti"]}, now)
         logger.warning("refresh token reused; session family revoked", extra={"family": reused.family})
         role, subject = reused.item["role"], uuid.UUID(reused.item["subject"])
         key_id = uuid.UUID(reused.item["token_key_id"])
@@ -209,19 +269,32 @@ def refresh(refresh_token: str) -> TokenPair:
                                     now=now, family=claimed["family"])
     customer_id = subject if role == "customer" else None
     # The key may have been revoked or the customer suspended: answer now, not on the token's first use.
-    _check_markers(store.request_state(claimed["jti"], key_id, customer_id), now, key_valid_until)
+    # The new session is recorded in PostgreSQL before it joins the family, so a concurrent family
+    # revocation either refuses the join (we revoke it) or lists it (and revokes it).
+    state = _open_recorded(new, clock)
+    reason = _refusal(role, state)
+    if reason == "customer_suspended":
+        raise errors.Forbidden("Customer account is suspended")
+    if reason is not None:
+        raise errors.Unauthorized("Invalid refresh token")
     try:
         store.rotate_session(claimed["jti"], new, customer_id=customer_id)
     except store.SessionFamilyRevoked:
+        _revoke_in_db([new.jti], now)
         raise errors.Unauthorized("Invalid refresh token") from None
-    _audit(role, subject, "auth.refreshed", key_id=key_id, actor=_actor(role, subject, key_id),
-           detail={"session_id": new.jti, "previous_session_id": claimed["jti"]})
+    with _unit(role, subject) as conn:
+        repository.revoke_sessions(conn, [claimed["jti"]], expires_at=now + tokens.TTL_SECONDS)
+        recorder.record(conn, customer_id=customer_id, action="auth.refreshed", target_type="api_key",
+                        target_id=key_id, detail={"session_id": new.jti, "previous_session_id": claimed["jti"]},
+                        actor=_actor(role, subject, key_id))
     return _mint(new, new_refresh, now)
 
 
 def logout(principal: context.Principal) -> None:
+    now = int(time.time())
     session = store.get_session(principal.session_id)
-    store.revoke_session(principal.session_id, session.get("family") if session else None)
+    revoked = store.revoke_session(principal.session_id, session.get("family") if session else None)
+    _revoke_in_db(revoked, now)
     _audit(principal.role, principal.subject, "auth.logout", key_id=principal.key_id,
            actor=recorder.actor_for(principal), detail={"session_id": principal.session_id})
 
@@ -248,26 +321,15 @@ def authorize(authorization: str | None) -> context.Principal:
                                    audience=settings.jwt_audience)
     except tokens.InvalidToken as exc:
         raise errors.Unauthorized(str(exc)) from None
-    customer_id = claims.subject if claims.role == "customer" else None
-    state = store.request_state(claims.jti, claims.key_id, customer_id)
-    _check_live(claims, state, int(time.time()))
-    return context.Principal(role=claims.role, subject=claims.subject, key_id=claims.key_id, session_id=claims.jti)
-
-
-def _check_live(claims: tokens.Claims, state: store.RequestState, now: int) -> None:
-    session = state.session
-    if (session is None or session.get("revoked") or session.get("expires_at", 0) <= now
-            or session.get("key_id") != str(claims.key_id) or session.get("subject") != str(claims.subject)
-            or session.get("role") != claims.role):
+    with db.one_statement() as conn:
+        state = repository.request_state(conn, role=claims.role, subject=claims.subject, key_id=claims.key_id,
+                                         jti=claims.jti, now=time.time())
+    if not state.session_live:
         raise errors.Unauthorized("Session is not valid")
-    _check_markers(state, now, session.get("key_valid_until"))
-
-
-def _check_markers(state: store.RequestState, now: int, key_valid_until: int | None) -> None:
-    """401 when the key is revoked or past its end, 403 when the customer is suspended."""
-    keystate = state.keystate or {}
-    ends = [key_valid_until, keystate.get("valid_until")]
-    if keystate.get("revoked") or any(end is not None and end <= now for end in ends):
+    if not state.key_live:
         raise errors.Unauthorized("API key has been revoked or has expired")
-    if state.customer is not None and state.customer.get("suspended"):
-        raise errors.Forbidden("Customer account is suspended")
+    if not state.holder_active:
+        if claims.role == "customer":
+            raise errors.Forbidden("Customer account is suspended")
+        raise errors.Unauthorized("Operator is disabled")
+    return context.Principal(role=claims.role, subject=claims.subject, key_id=claims.key_id, session_id=claims.jti)

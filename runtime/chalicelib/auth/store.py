@@ -1,4 +1,4 @@
-"""Authentication state in DynamoDB: the verification cache, sessions and revocation markers.
+"""Authentication state in DynamoDB: the verification cache and the record of sessions.
 
 ``cache`` table (pk):
   ``apikey#<HMAC(pepper, key)>``  a successful verification, 4 h (never a failure)
@@ -9,15 +9,28 @@
                         family, revoked flag, key_valid_until; TTL = token expiry
   ``refresh#<sha256>``  one refresh token (stored hashed), single use
   ``family#<id>``       the chain of sessions refreshed from one authentication
-  ``keystate#<key id>`` revocation marker / overlap end of one API key, and where
-                        its cache entry is (so revocation can delete it)
-  ``customer#<id>``     ``suspended`` flag
+  ``keystate#<key id>`` where the key's cache entry is, so revocation can delete it
 
-Per request the guard reads ``session``, ``keystate`` and ``customer`` in one
-strongly consistent ``BatchGetItem``: revoking a key or suspending a customer
-writes one item and takes effect on the next request in every process.
-Cache fills are ordered against revocation and suspension so that a cache
-entry only exists for a live key of an active customer (see ``open_session``).
+Per-request liveness is NOT read from here: the guard asks PostgreSQL (one
+call to ``auth_request_state``, migration 0011), which reads the key, its
+holder and the session's revocation directly. This table stays the record of
+sessions and the home of refresh tokens and families.
+
+Cache correctness ("an entry only exists for a live key of an active
+customer"), with PostgreSQL as the authority on liveness:
+
+* fill (bcrypt path): put the entry, then record it on the key's marker, then
+  (``auth_open_session``, after this module returns) read the key and holder
+  in PostgreSQL; if either is no longer live, delete the entry.
+* revocation, rotation and suspension: commit in PostgreSQL, *then* delete the
+  entries named by the keys' markers (:func:`forget_cached_verifications`).
+
+Either the marker write precedes the marker read (the revoker deletes the
+entry) or it follows it, and then the filler's PostgreSQL read follows the
+commit and sees the change. Independently of that, every authentication
+(cache hit or not) opens its session through ``auth_open_session``, which
+refuses a dead key or holder, so even an entry left behind by a failed
+delete cannot yield a session; it is deleted when that happens.
 """
 from __future__ import annotations
 
@@ -32,17 +45,9 @@ from chalicelib.core.settings import get_settings
 
 CACHE_TTL = 4 * 3600
 REFRESH_TTL = 7 * 24 * 3600
-# Longer than any token or refresh token minted before the revocation can live.
-MARKER_TTL = 30 * 24 * 3600
+# A marker outlives the cache entry it names.
+MARKER_TTL = 2 * CACHE_TTL
 FAILURE_WINDOW = 300
-
-
-class KeyNotLive(Exception):
-    """The key was revoked or its overlap ended while we were opening a session."""
-
-
-class CustomerSuspended(Exception):
-    pass
 
 
 class SessionFamilyRevoked(Exception):
@@ -69,13 +74,6 @@ class NewSession:
     key_valid_until: int | None
     refresh_hash: str
     refresh_expires_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class RequestState:
-    session: dict[str, Any] | None
-    keystate: dict[str, Any] | None
-    customer: dict[str, Any] | None
 
 
 # ---------------------------------------------------------------- attribute helpers
@@ -109,9 +107,6 @@ def _tables() -> tuple[str, str]:
 
 def _ddb() -> Any:
     return aws.client("dynamodb")
-
-
-_KEY_LIVE = "attribute_not_exists(revoked) AND (attribute_not_exists(valid_until) OR valid_until > :now)"
 
 
 # ---------------------------------------------------------------- verification cache
@@ -191,21 +186,10 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
     """Write a session, its refresh token and its family; with ``cache_entry``, fill the cache first.
 
     No transactions (DynamoDB transactions cost more and moto copies every table
-    for each one). Correctness comes from ordering on single items, all read
-    strongly consistently:
-
-    * fill: put the entry, then record it on the key's marker *if the key is
-      live*, then read the customer's flag. A revocation sets the marker and
-      then deletes whatever entry the marker names; a suspension sets the flag
-      and then deletes the entries named by the customer's key markers. In
-      every interleaving either we see their write and delete our entry, or
-      they see ours and delete it. A cache entry therefore only exists for a
-      live key of an active customer.
-    * session: written without conditions; the guard checks the key marker and
-      the customer flag on every request anyway, so a session that races a
-      revocation is refused on its first use.
+    for each one). A fill puts the entry and then names it on the key's marker;
+    the caller must then check the key in PostgreSQL (see the module docstring).
     """
-    cache_table, sessions_table = _tables()
+    cache_table, _ = _tables()
     if cache_entry is not None and cache_digest is not None:
         entry_pk = f"apikey#{cache_digest}"
         entry = {
@@ -216,46 +200,17 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
         if cache_entry.valid_until is not None:
             entry["valid_until"] = _n(cache_entry.valid_until)
         _ddb().put_item(TableName=cache_table, Item=entry)
-        try:
-            _ddb().update_item(
-                TableName=sessions_table, Key={"pk": _s(f"keystate#{new.key_id}")},
-                UpdateExpression="SET cache_pk = :cache_pk, expires_at = :ttl", ConditionExpression=_KEY_LIVE,
-                ExpressionAttributeValues={":now": _n(now), ":cache_pk": _s(entry_pk), ":ttl": _n(now + MARKER_TTL)},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            _ddb().delete_item(TableName=cache_table, Key={"pk": _s(entry_pk)})
-            raise KeyNotLive() from exc
-        flag = _consistent_get(sessions_table, f"customer#{customer_id}") if customer_id else None
-        if flag is not None and flag.get("suspended"):
-            _ddb().delete_item(TableName=cache_table, Key={"pk": _s(entry_pk)})
-            raise CustomerSuspended()
+        _, sessions_table = _tables()
+        _ddb().put_item(TableName=sessions_table, Item={"pk": _s(f"keystate#{new.key_id}"), "cache_pk": _s(entry_pk),
+                                                        "expires_at": _n(now + MARKER_TTL)})
     session, refresh = _session_items(new, customer_id)
     family = {"pk": _s(f"family#{new.family}"), "jtis": {"SS": [new.jti]}, "expires_at": _n(new.refresh_expires_at)}
     _write_all([session, refresh, family])
 
 
-def request_state(jti: str, key_id: uuid.UUID, customer_id: uuid.UUID | None) -> RequestState:
-    """The session, its key's marker and its customer's flag, in one strongly consistent read."""
-    _, sessions_table = _tables()
-    keys = [{"pk": _s(f"session#{jti}")}, {"pk": _s(f"keystate#{key_id}")}]
-    if customer_id is not None:
-        keys.append({"pk": _s(f"customer#{customer_id}")})
-    request: dict[str, Any] = {sessions_table: {"Keys": keys, "ConsistentRead": True}}
-    found: dict[str, dict[str, Any]] = {}
-    for _ in range(3):
-        response = _ddb().batch_get_item(RequestItems=request)
-        for item in response["Responses"].get(sessions_table, []):
-            plain = _plain(item)
-            found[plain["pk"]] = plain
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            break
-    else:
-        raise RuntimeError("sessions table did not answer the batch read")
-    return RequestState(session=found.get(f"session#{jti}"), keystate=found.get(f"keystate#{key_id}"),
-                        customer=found.get(f"customer#{customer_id}") if customer_id else None)
+def drop_cached_verification(cache_digest: str) -> None:
+    cache_table, _ = _tables()
+    _ddb().delete_item(TableName=cache_table, Key={"pk": _s(f"apikey#{cache_digest}")})
 
 
 def claim_refresh(refresh_hash: str, now: int) -> dict[str, Any] | None:
@@ -322,22 +277,24 @@ def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | No
     _revoke_session_row(old_jti)
 
 
-def revoke_family(family: str) -> None:
-    """Revoke every session ever refreshed within ``family`` and refuse further refreshes."""
+def revoke_family(family: str) -> set[str]:
+    """Revoke every session ever refreshed within ``family``, refuse further refreshes; return their jtis."""
     _, sessions_table = _tables()
     result = _ddb().update_item(
         TableName=sessions_table, Key={"pk": _s(f"family#{family}")},
         UpdateExpression="SET revoked = :true", ExpressionAttributeValues={":true": {"BOOL": True}},
         ReturnValues="ALL_NEW",
     )
-    for jti in _plain(result["Attributes"]).get("jtis", set()):
+    jtis = _plain(result["Attributes"]).get("jtis", set())
+    for jti in jtis:
         _revoke_session_row(jti)
+    return jtis
 
 
-def revoke_session(jti: str, family: str | None) -> None:
+def revoke_session(jti: str, family: str | None) -> set[str]:
+    """Revoke one session and its family; return every jti revoked."""
     _revoke_session_row(jti)
-    if family:
-        revoke_family(family)
+    return {jti} | (revoke_family(family) if family else set())
 
 
 def _revoke_session_row(jti: str) -> None:
@@ -352,9 +309,10 @@ def _revoke_session_row(jti: str) -> None:
 
 
 # ---------------------------------------------------------------- revocation
-def revoke_key(key_id: uuid.UUID, now: int) -> None:
-    """Mark the key revoked (every process sees it next request), drop its cache entry, flag its sessions."""
-    _set_keystate(key_id, "SET revoked = :true, expires_at = :ttl", {":true": {"BOOL": True}}, now)
+# Called after the change is committed in PostgreSQL (see the module docstring).
+def revoke_key(key_id: uuid.UUID) -> None:
+    """Drop the key's cache entry and flag its session records revoked (the guard reads PostgreSQL)."""
+    forget_cached_verifications([key_id])
     _, sessions_table = _tables()
     paginator = _ddb().get_paginator("query")
     for page in paginator.paginate(TableName=sessions_table, IndexName="by_key",
@@ -364,30 +322,9 @@ def revoke_key(key_id: uuid.UUID, now: int) -> None:
             _revoke_session_row(item["pk"]["S"].removeprefix("session#"))
 
 
-def limit_key(key_id: uuid.UUID, valid_until: int, now: int) -> None:
-    """The key (and its sessions) stop working at ``valid_until`` (a rotation's overlap end)."""
-    _set_keystate(key_id, "SET valid_until = :until, expires_at = :ttl", {":until": _n(valid_until)}, now,
-                  ttl=max(now, valid_until) + MARKER_TTL)
-
-
-def _set_keystate(key_id: uuid.UUID, update: str, values: dict[str, Any], now: int, ttl: int | None = None) -> None:
+def forget_cached_verifications(key_ids: list[uuid.UUID]) -> None:
+    """Delete the cache entries named by these keys' markers (rotation, suspension, revocation)."""
     cache_table, sessions_table = _tables()
-    result = _ddb().update_item(
-        TableName=sessions_table, Key={"pk": _s(f"keystate#{key_id}")}, UpdateExpression=update,
-        ExpressionAttributeValues={**values, ":ttl": _n(ttl or now + MARKER_TTL)}, ReturnValues="ALL_OLD",
-    )
-    cache_pk = result.get("Attributes", {}).get("cache_pk")
-    if cache_pk is not None:
-        _ddb().delete_item(TableName=cache_table, Key={"pk": cache_pk})
-
-
-def set_customer_suspended(customer_id: uuid.UUID, suspended: bool, key_ids: list[uuid.UUID]) -> None:
-    """Flag the customer (the guard answers 403 from the next request) and drop its keys' cache entries."""
-    cache_table, sessions_table = _tables()
-    _ddb().put_item(TableName=sessions_table,
-                    Item={"pk": _s(f"customer#{customer_id}"), "suspended": {"BOOL": suspended}})
-    if not suspended:
-        return
     for key_id in key_ids:
         marker = _consistent_get(sessions_table, f"keystate#{key_id}")
         if marker and marker.get("cache_pk"):

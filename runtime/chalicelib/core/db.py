@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -31,7 +31,31 @@ _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
 
 
-def _conninfo() -> tuple[str, dict[str, Any]]:
+def iam_auth_token(user: str) -> str:
+    """A 15-minute RDS IAM authentication token for ``user`` at ``DB_HOST`` (signed locally, no network)."""
+    from chalicelib.core import aws
+
+    settings = get_settings()
+    return aws.client("rds").generate_db_auth_token(
+        DBHostname=settings.db_host, Port=settings.db_port, DBUsername=user, Region=settings.region
+    )
+
+
+def iam_connect_kwargs(user: str) -> dict[str, Any]:
+    """Connection parameters for ``user`` through RDS Proxy with IAM auth (TLS required by the proxy)."""
+    settings = get_settings()
+    return {
+        "host": settings.db_host,
+        "port": settings.db_port,
+        "dbname": settings.db_name,
+        "user": user,
+        "password": iam_auth_token(user),
+        "sslmode": "require",
+        "connect_timeout": 5,
+    }
+
+
+def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
     settings = get_settings()
     kwargs: dict[str, Any] = {
         "prepare_threshold": None,
@@ -41,6 +65,10 @@ def _conninfo() -> tuple[str, dict[str, Any]]:
     }
     if settings.database_url:
         return settings.database_url, kwargs
+    if settings.db_iam_auth:
+        # Tokens expire after 15 minutes: the pool calls this for every new
+        # connection, so each one signs a fresh token.
+        return "", lambda: kwargs | iam_connect_kwargs(settings.db_app_user)
     # Cloud: credentials for the application login role come from Secrets
     # Manager (cached by Powertools), the host is the RDS Proxy endpoint.
     from aws_lambda_powertools.utilities import parameters
@@ -58,7 +86,8 @@ def _conninfo() -> tuple[str, dict[str, Any]]:
     return "", kwargs
 
 
-def make_pool(conninfo: str, kwargs: dict[str, Any], *, min_size: int, max_size: int) -> ConnectionPool:
+def make_pool(conninfo: str, kwargs: dict[str, Any] | Callable[[], dict[str, Any]], *, min_size: int,
+              max_size: int) -> ConnectionPool:
     """A pool whose connections carry no session state (see module docstring)."""
     return ConnectionPool(
         conninfo,
@@ -73,7 +102,8 @@ def make_pool(conninfo: str, kwargs: dict[str, Any], *, min_size: int, max_size:
 
 
 def connection_kwargs() -> dict[str, Any]:
-    return _conninfo()[1]
+    kwargs = _conninfo()[1]
+    return kwargs() if callable(kwargs) else kwargs
 
 
 def get_pool() -> ConnectionPool:
@@ -118,6 +148,18 @@ def operator_transaction() -> Iterator[psycopg.Connection]:
     """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only)."""
     with get_pool().connection() as conn, conn.transaction():
         conn.execute("SELECT set_config('role', %s, true)", (OPERATOR_ROLE,))
+        yield conn
+
+
+@contextlib.contextmanager
+def one_statement() -> Iterator[psycopg.Connection]:
+    """A connection for exactly ONE statement on non-tenant state (it commits on its own, autocommit).
+
+    No ``BEGIN``/``COMMIT`` round trips: for hot single reads or writes through
+    SECURITY DEFINER functions (the authentication guard). Anything with two
+    statements, or tenant data, uses one of the transactions.
+    """
+    with get_pool().connection() as conn:
         yield conn
 
 

@@ -5,12 +5,14 @@ Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.core import context
 
@@ -18,6 +20,10 @@ SERVICE = "saas-api"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="SaaSPlatform", service=SERVICE)
+
+# Metrics is one buffer per process; the local server is threaded, so a
+# request's add-and-flush must not interleave with another's.
+_metrics_lock = threading.Lock()
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
@@ -50,9 +56,15 @@ def register(app: Any) -> None:
         logger.info("request", extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
         # Embedded-metric-format lines: CloudWatch turns them into metrics in
         # Lambda; disabled locally (POWERTOOLS_METRICS_DISABLED).
+        if not is_metrics_disabled():
+            _emit_request_metrics(response.status_code, elapsed_ms)
+        return response
+
+
+def _emit_request_metrics(status_code: int, elapsed_ms: float) -> None:
+    with _metrics_lock:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-        if response.status_code >= 500:
+        if status_code >= 500:
             metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
         metrics.flush_metrics()
-        return response

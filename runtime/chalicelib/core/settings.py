@@ -20,8 +20,12 @@ class Settings:
     database_url: str | None
     db_secret_arn: str | None
     db_host: str | None
+    db_port: int
     db_name: str
     db_app_user: str
+    db_iam_auth: bool
+    db_master_user: str | None
+    db_app_secret_arn: str | None
     db_pool_min: int
     db_pool_max: int
     cache_table: str
@@ -56,8 +60,15 @@ def get_settings() -> Settings:
         database_url=env.get("DATABASE_URL") or None,
         db_secret_arn=env.get("DB_SECRET_ARN") or None,
         db_host=env.get("DB_HOST") or None,
+        db_port=_int("DB_PORT", 5432),
         db_name=env.get("DB_NAME", "saas"),
         db_app_user=env.get("DB_APP_USER", "saas_app_user"),
+        # Cloud: RDS Proxy requires IAM auth, so logins sign a 15-minute token
+        # instead of holding a password (see core.db).
+        db_iam_auth=env.get("DB_IAM_AUTH", "").lower() in ("1", "true", "yes"),
+        # Only the deploy-time migration function has these two.
+        db_master_user=env.get("DB_MASTER_USER") or None,
+        db_app_secret_arn=env.get("DB_APP_SECRET_ARN") or None,
         db_pool_min=_int("DB_POOL_MIN", 1),
         db_pool_max=_int("DB_POOL_MAX", 10),
         cache_table=env.get("CACHE_TABLE", "saas-local-cache"),

@@ -1,9 +1,10 @@
 """Customer rules: the caller's profile, onboarding (with the first API key), administration.
 
-Suspension is enforced outside the database as well: the customer's flag in
-the sessions table is written inside the same unit of work as the status
-change, so every process rejects the customer's tokens (403) on the next
-request, and a failure to write it aborts the change.
+Suspension takes effect when the status commits: the authentication guard
+reads ``customers.status`` on every request, so every process answers 403 on
+the customer's next request. After the commit the customer's cached key
+verifications are deleted (the order the cache protocol in ``auth.store``
+relies on).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def list_customers(query: CustomerListQuery) -> dict:
 
 
 def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
-    """Apply a PATCH; a status change is propagated to the session guard before commit."""
+    """Apply a PATCH; a suspension also drops the customer's cached verifications (after commit)."""
     rate = _tax_rate(body.tax_rate)
     with db.operator_transaction() as conn:
         before = repository.get(conn, customer_id, for_update=True)
@@ -103,7 +104,7 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
         if changes:
             recorder.record(conn, customer_id=customer_id, action="customer.changed", target_type="customer",
                             target_id=customer_id, detail={"changes": changes})
-        if "status" in changes:
-            store.set_customer_suspended(customer_id, after["status"] == "suspended",
-                                         keys_repository.ids_of_customer(conn, customer_id))
+        suspended_keys = (keys_repository.ids_of_customer(conn, customer_id)
+                          if "status" in changes and after["status"] == "suspended" else [])
+    store.forget_cached_verifications(suspended_keys)
     return present(after)

@@ -1,13 +1,13 @@
 """API key rules: create (shown once), list, revoke immediately, rotate with an overlap.
 
 Every database step runs in ``tenant_transaction``; another tenant's key is
-simply not there (404). Revocation writes the key's marker in the sessions
-table *inside* the database transaction, so a failure to propagate aborts
-the revocation rather than leaving a revoked-looking key that still works.
+simply not there (404). Revocation takes effect when ``revoked_at`` commits:
+the guard and every authentication read it in PostgreSQL. Only after the
+commit is the key's cache entry deleted and its session records flagged in
+DynamoDB (the order the cache protocol in ``auth.store`` relies on).
 """
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -78,7 +78,7 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
         repository.revoke(conn, key_id, now)
         recorder.record(conn, customer_id=customer_id, action="api_key.revoked", target_type="api_key",
                         target_id=key_id, detail={"public_id": row["public_id"]})
-        store.revoke_key(key_id, int(time.time()))
+    store.revoke_key(key_id)
 
 
 def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> dict:
@@ -99,8 +99,9 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> d
                         target_id=key_id, detail={"public_id": old["public_id"], "new_key_id": created["id"],
                                                   "overlap_seconds": overlap_seconds,
                                                   "old_key_revoked_at": ends.isoformat()})
-        if overlap_seconds == 0:
-            store.revoke_key(key_id, int(time.time()))
-        else:
-            store.limit_key(key_id, int(ends.timestamp()), int(time.time()))
+    if overlap_seconds == 0:
+        store.revoke_key(key_id)
+    else:
+        # The entry was cached without the overlap's end; the next authentication re-verifies.
+        store.forget_cached_verifications([key_id])
     return created

@@ -1,0 +1,1 @@
+"""Deploy-time operations run by CloudFormation, not by HTTP callers."""

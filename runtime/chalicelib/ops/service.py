@@ -1,0 +1,97 @@
+"""Custom-resource logic for deploy-time migrations and first-time secret set-up.
+
+Create/Update: make sure the JWT signing-key secret has the runtime's shape,
+then apply pending migrations as the cluster master user (through RDS Proxy,
+IAM-authenticated), setting the ``saas_app_user`` password from its secret so
+the proxy can log in as it. Delete: nothing — dropping a stack never drops
+the schema. Any exception propagates so CloudFormation fails the deploy.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.core import aws, db, migrations
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
+
+PHYSICAL_ID = "saas-database-migrations"
+_REQUEST_TYPES = ("Create", "Update", "Delete")
+
+
+def jwt_keys_from_seed(raw: str) -> str | None:
+    """The runtime JWT-keys document for a freshly generated seed, or ``None`` if already in shape.
+
+    Secrets Manager can only generate a flat JSON object (``{"seed": true,
+    "secret": "..."}``); the runtime reads ``{"current": {"kid", "secret"},
+    "previous": null}``, as the local stack writes it.
+    """
+    value = json.loads(raw)
+    if isinstance(value, dict) and isinstance(value.get("current"), dict):
+        return None
+    if not (isinstance(value, dict) and value.get("seed") and isinstance(value.get("secret"), str)):
+        raise ValueError("the JWT secret is neither a generated seed nor a key document")
+    return json.dumps({"current": {"kid": secrets.token_hex(8), "secret": value["secret"]}, "previous": None})
+
+
+def ensure_jwt_keys(secret_id: str, *, client: Any = None) -> bool:
+    """Rewrite a seed JWT secret into the runtime's shape; ``True`` when it was rewritten."""
+    client = client or aws.client("secretsmanager")
+    document = jwt_keys_from_seed(client.get_secret_value(SecretId=secret_id)["SecretString"])
+    if document is None:
+        return False
+    client.put_secret_value(SecretId=secret_id, SecretString=document)
+    return True
+
+
+def app_user_password(secret_arn: str, *, client: Any = None) -> str:
+    client = client or aws.client("secretsmanager")
+    return json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
+
+
+def run_migrations() -> list[str]:
+    """Apply pending migrations through the proxy as the master user; return the files applied."""
+    settings = get_settings()
+    if not (settings.db_master_user and settings.db_app_secret_arn and settings.db_host):
+        raise RuntimeError("DB_MASTER_USER, DB_APP_SECRET_ARN and DB_HOST must be set for migrations")
+    return migrations.migrate(
+        "",
+        app_password=app_user_password(settings.db_app_secret_arn),
+        **db.iam_connect_kwargs(settings.db_master_user),
+    )
+
+
+def on_migrations_event(
+    event: Mapping[str, Any],
+    *,
+    apply: Callable[[], list[str]] = run_migrations,
+    prepare_secrets: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """Handle one CloudFormation custom-resource event (CDK Provider framework shape).
+
+    Parameters
+    ----------
+    event
+        ``RequestType`` is ``Create``, ``Update`` or ``Delete``; ``ResourceProperties``
+        carries ``MigrationsDigest``.
+    apply, prepare_secrets
+        The migration run and the secret set-up (replaced in tests).
+    """
+    request_type = event.get("RequestType")
+    if request_type not in _REQUEST_TYPES:
+        raise ValueError(f"unexpected custom resource request type {request_type!r}")
+    if request_type == "Delete":
+        logger.info("migrations: delete is a no-op; the schema outlives the stack")
+        return {"PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_ID}
+    digest = (event.get("ResourceProperties") or {}).get("MigrationsDigest")
+    if prepare_secrets is None:
+        prepare_secrets = lambda: ensure_jwt_keys(get_settings().jwt_secret_id)  # noqa: E731
+    prepare_secrets()
+    applied = apply()
+    logger.info("migrations applied", extra={"applied": applied, "digest": digest})
+    return {
+        "PhysicalResourceId": PHYSICAL_ID,
+        "Data": {"Applied": ",".join(applied) or "none", "Digest": str(digest)},
+    }

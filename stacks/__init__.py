@@ -1,0 +1,1 @@
+"""The two stacks: stateful (data, keys, network) and stateless (API, jobs, monitoring)."""

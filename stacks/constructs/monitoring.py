@@ -1,0 +1,152 @@
+"""Alarms to an SNS topic (e-mail), and one dashboard with the same metrics.
+
+Alarms: API 5xx rate and p99 latency; Lambda errors and throttles for every
+function (a scheduled job's error is a billing-job failure); DynamoDB
+throttles; Aurora capacity near its maximum; RDS Proxy session pinning (the
+runtime never pins — see core.db — so any sustained pinning is a regression).
+"""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from stacks.constructs.api import AppFunction
+
+FIVE_MINUTES = cdk.Duration.minutes(5)
+ACU_NEAR_MAX_PERCENT = 90
+
+
+class Monitoring(Construct):
+    """Exposes ``topic``, ``alarms`` (by purpose) and ``dashboard``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alarm_email: str,
+        key: kms.IKey,
+        api_name: str,
+        api_stage: str,
+        api_p99_latency_ms: int,
+        api_5xx_rate_percent: float,
+        functions: tuple[AppFunction, ...],
+        tables: dict[str, dynamodb.ITable],
+        cluster: rds.IDatabaseCluster,
+        proxy_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name="SaaS platform alarms", master_key=key, enforce_ssl=True
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        widgets: list[cloudwatch.IWidget] = []
+
+        api_dims = {"ApiName": api_name, "Stage": api_stage}
+        requests = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Count", dimensions_map=api_dims,
+                                     statistic="Sum", period=FIVE_MINUTES)
+        errors_5xx = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api_dims,
+                                       statistic="Sum", period=FIVE_MINUTES)
+        rate_5xx = cloudwatch.MathExpression(
+            expression="IF(requests > 0, 100 * errors / requests, 0)",
+            using_metrics={"errors": errors_5xx, "requests": requests},
+            label="API 5xx rate (%)",
+            period=FIVE_MINUTES,
+        )
+        latency_p99 = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api_dims,
+                                        statistic="p99", period=FIVE_MINUTES)
+        self._alarm("Api5xxRate", rate_5xx, threshold=api_5xx_rate_percent, periods=2,
+                    description=f"More than {api_5xx_rate_percent}% of API requests answered 5xx")
+        self._alarm("ApiLatencyP99", latency_p99, threshold=api_p99_latency_ms, periods=3,
+                    description=f"API p99 latency above {api_p99_latency_ms} ms")
+        widgets += [
+            cloudwatch.GraphWidget(title="API requests and 5xx", left=[requests, errors_5xx], right=[rate_5xx]),
+            cloudwatch.GraphWidget(title="API latency p99 (ms)", left=[latency_p99]),
+        ]
+
+        error_metrics, throttle_metrics = [], []
+        for function in functions:
+            dims = {"FunctionName": function.name}
+            errors = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors", dimensions_map=dims,
+                                       statistic="Sum", period=FIVE_MINUTES)
+            throttles = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Throttles", dimensions_map=dims,
+                                          statistic="Sum", period=FIVE_MINUTES)
+            if function.scheduled:
+                # One failed run is one failed billing job: alarm at once.
+                self._alarm(f"JobFailure{function.logical_id}", errors, threshold=1, periods=1,
+                            description=f"Scheduled job {function.logical_id} failed")
+            else:
+                self._alarm(f"Errors{function.logical_id}", errors, threshold=5, periods=1,
+                            description=f"Lambda {function.logical_id} raised errors")
+            self._alarm(f"Throttles{function.logical_id}", throttles, threshold=1, periods=1,
+                        description=f"Lambda {function.logical_id} was throttled")
+            error_metrics.append(errors.with_(label=function.logical_id))
+            throttle_metrics.append(throttles.with_(label=function.logical_id))
+        widgets += [
+            cloudwatch.GraphWidget(title="Lambda errors", left=error_metrics),
+            cloudwatch.GraphWidget(title="Lambda throttles", left=throttle_metrics),
+        ]
+
+        dynamo_metrics = []
+        for logical_name, table in sorted(tables.items()):
+            dims = {"TableName": table.table_name}
+            reads = cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="ReadThrottleEvents",
+                                      dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES)
+            writes = cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
+                                       dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES)
+            throttled = cloudwatch.MathExpression(
+                expression=f"r_{logical_name} + w_{logical_name}",
+                using_metrics={f"r_{logical_name}": reads, f"w_{logical_name}": writes},
+                label=f"{logical_name} throttled", period=FIVE_MINUTES,
+            )
+            self._alarm(f"DynamoThrottles{logical_name.capitalize()}", throttled, threshold=1, periods=1,
+                        description=f"DynamoDB table {logical_name} throttled requests")
+            dynamo_metrics.append(throttled)
+        widgets.append(cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=dynamo_metrics))
+
+        acu = cluster.metric("ACUUtilization", statistic="Maximum", period=FIVE_MINUTES)
+        capacity = cluster.metric("ServerlessDatabaseCapacity", statistic="Maximum", period=FIVE_MINUTES)
+        self._alarm("AuroraCapacityNearMax", acu, threshold=ACU_NEAR_MAX_PERCENT, periods=3,
+                    description=f"Aurora above {ACU_NEAR_MAX_PERCENT}% of its maximum ACUs")
+        pinned = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnectionsCurrentlySessionPinned",
+                                   dimensions_map={"ProxyName": proxy_name}, statistic="Maximum", period=FIVE_MINUTES)
+        proxy_connections = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnections",
+                                              dimensions_map={"ProxyName": proxy_name}, statistic="Maximum",
+                                              period=FIVE_MINUTES)
+        # A deploy-time migration pins its one connection for a moment; three
+        # consecutive periods of pinning is the application doing it.
+        self._alarm("ProxySessionPinning", pinned, threshold=1, periods=3,
+                    description="RDS Proxy connections pinned (session state leaked onto a connection)")
+        widgets += [
+            cloudwatch.GraphWidget(title="Aurora ACU", left=[capacity], right=[acu]),
+            cloudwatch.GraphWidget(title="RDS Proxy connections", left=[proxy_connections, pinned]),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),
+        ]
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(24))
+        for start in range(0, len(widgets), 2):
+            self.dashboard.add_widgets(*widgets[start:start + 2])
+
+    def _alarm(self, purpose: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int,
+               description: str) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            purpose,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms[purpose] = alarm
+        return alarm

@@ -1,0 +1,150 @@
+"""Stateless stack: the Chalice app (API, jobs, migrate), deploy-time migrations and monitoring.
+
+It can be destroyed and redeployed without touching data. Grants between the
+functions' roles and the stateful resources are wired here, by name.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_app.config import EnvironmentConfig
+from chalicelib.core.migrations import digest
+from stacks.constructs.api import MIGRATE_FUNCTION, ChaliceApi
+from stacks.constructs.app_secrets import AppSecrets
+from stacks.constructs.database import APP_USER, DATABASE_NAME, MASTER_USER, Database
+from stacks.constructs.migrations import DeployMigrations
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.network import Network
+from stacks import grants
+from stacks.constructs.tables import Tables
+from stacks.nag import suppress_stateless
+from stacks.stateful_stack import removal_policy, retention
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+
+
+class StatelessStack(cdk.Stack):
+    """Exposes ``api``, ``migrations`` and ``monitoring``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        network: Network,
+        database: Database,
+        secrets: AppSecrets,
+        tables: Tables,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Declared before any grant: KMS grants then trust the account in the
+        # key policy (already there) instead of naming this stack's roles,
+        # which would make the stateful stack depend on this one.
+        self.add_stack_dependency(cdk.Stack.of(key))
+        policy = removal_policy(config)
+        proxy_endpoint = database.proxy.endpoint
+        environment = {
+            "STAGE": config.name,
+            "LOG_LEVEL": "INFO",
+            "POWERTOOLS_SERVICE_NAME": "saas-api",
+            "DB_HOST": proxy_endpoint,
+            "DB_NAME": DATABASE_NAME,
+            "DB_APP_USER": APP_USER,
+            "DB_IAM_AUTH": "1",
+            "CACHE_TABLE": tables.tables["cache"].table_name,
+            "SESSIONS_TABLE": tables.tables["sessions"].table_name,
+            "METRICS_TABLE": tables.tables["metrics"].table_name,
+            "JWT_SECRET_ID": config.jwt_secret_name,
+            "PEPPER_SECRET_ID": config.pepper_secret_name,
+            "JWT_ISSUER": config.jwt_issuer,
+            "JWT_AUDIENCE": config.jwt_audience,
+            "BCRYPT_COST": str(config.bcrypt_cost),
+            "SES_SENDER": config.ses_sender,
+            "INVOICE_GRACE_DAYS": str(config.invoice_grace_days),
+        }
+        self.api = ChaliceApi(
+            self,
+            "Api",
+            source_dir=str(RUNTIME_DIR),
+            subnets=network.vpc.select_subnets(
+                subnet_type=network.app_subnets.subnet_type
+            ).subnets,
+            security_group=network.lambda_sg,
+            environment=environment,
+            migrate_environment={
+                "DB_MASTER_USER": MASTER_USER,
+                "DB_APP_SECRET_ARN": database.app_user_secret.secret_arn,
+            },
+            log_retention=retention(config),
+            memory_mb=config.lambda_memory_mb,
+            job_timeout_seconds=config.job_timeout_seconds,
+            throttle_rate=config.api_throttle_rate,
+            throttle_burst=config.api_throttle_burst,
+            removal_policy=policy,
+        )
+
+        # The API handler and scheduled jobs: their tables, the two app
+        # secrets (read), the proxy as saas_app_user, SES from one identity.
+        api_role = self.api.api_role
+        for logical_name, table in tables.tables.items():
+            grants.table_read_write(api_role, table, tables.specs[logical_name], key)
+        grants.secret(api_role, secrets.jwt_secret, key)
+        grants.secret(api_role, secrets.pepper_secret, key)
+        database.proxy.grant_connect(api_role, APP_USER)
+        api_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[self.format_arn(service="ses", resource="identity", resource_name=config.ses_identity)],
+                conditions={"StringEquals": {"ses:FromAddress": config.ses_sender}},
+            )
+        )
+        # The migrate function: the proxy as the master user, the app user's
+        # password (to set it), and the JWT secret (first-time shaping).
+        migrate_role = self.api.migrate_role
+        database.proxy.grant_connect(migrate_role, MASTER_USER)
+        grants.secret(migrate_role, database.app_user_secret, key)
+        grants.secret(migrate_role, secrets.jwt_secret, key, write=True)
+
+        self.migrations = DeployMigrations(
+            self,
+            "Migrations",
+            handler=self.api.function(MIGRATE_FUNCTION),
+            digest=digest(),
+            log_retention=retention(config),
+            removal_policy=policy,
+        )
+        # The function's role must carry its grants before it first runs.
+        self.migrations.node.add_dependency(migrate_role)
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            alarm_email=config.alarm_email,
+            key=key,
+            api_name=self.api.api_name,
+            api_stage=self.api.api_stage,
+            api_p99_latency_ms=config.api_p99_latency_ms,
+            api_5xx_rate_percent=config.api_5xx_rate_percent,
+            functions=self.api.functions,
+            tables=tables.tables,
+            cluster=database.cluster,
+            proxy_name=database.proxy.db_proxy_name,
+        )
+        cdk.CfnOutput(self, "ApiUrl", value=self._api_url())
+        for function in self.api.functions:
+            # e.g. FunctionCreateOperatorKey: what `aws lambda invoke` needs after a deploy.
+            cdk.CfnOutput(self, f"Function{function.logical_id}", value=function.name)
+        suppress_stateless(self, config)
+
+    def _api_url(self) -> str:
+        return cdk.Fn.sub(
+            "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + self.api.api_stage + "/"
+        )

@@ -1,0 +1,98 @@
+"""Synthesize each environment once per test session (Chalice packaging is slow).
+
+These tests run in their own pytest process (``make test-infra``): chalice.cdk
+imports ``runtime/app.py``, and a process holds one Chalice app.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Offline: no account from the environment, so stacks stay env-agnostic.
+os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    name: str
+    config: Any
+    stacks: Any
+    outdir: Path
+    templates: dict[str, dict]  # "stateful" / "stateless" -> template JSON
+
+    def template(self, which: str):
+        from aws_cdk.assertions import Template
+
+        return Template.from_json(self.templates[which])
+
+    def resources(self, which: str, resource_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.templates[which]["Resources"].items() if v["Type"] == resource_type}
+
+    def metadata(self) -> dict[str, list[dict]]:
+        merged: dict[str, list[dict]] = {}
+        for stack in (self.stacks.stateful, self.stacks.stateless):
+            path = self.outdir / f"{stack.artifact_id}.metadata.json"
+            merged |= json.loads(path.read_text())
+        return merged
+
+    def template_paths(self) -> list[Path]:
+        return sorted(self.outdir.glob("*.template.json"))
+
+
+def _synth(name: str, root: Path) -> Synthesized:
+    import aws_cdk as cdk
+
+    from cdk_app.config import cdk_json_context, load_environment
+    from stacks.app import build
+
+    outdir = root / name
+    app = cdk.App(context=cdk_json_context() | {"env": name}, outdir=str(outdir))
+    config = load_environment(app.node)
+    stacks = build(app, config)
+    assembly = app.synth()  # raises if cdk-nag finds anything unacknowledged
+    templates = {
+        "stateful": assembly.get_stack_artifact(stacks.stateful.artifact_id).template,
+        "stateless": assembly.get_stack_artifact(stacks.stateless.artifact_id).template,
+    }
+    return Synthesized(name=name, config=config, stacks=stacks, outdir=outdir, templates=templates)
+
+
+@pytest.fixture(scope="session")
+def synthesized():
+    """``synthesized(env)`` → the environment's :class:`Synthesized` (each built once)."""
+    root = Path(tempfile.mkdtemp(prefix="saas-cdk-"))
+    cache: dict[str, Synthesized] = {}
+
+    def get(name: str) -> Synthesized:
+        if name not in cache:
+            cache[name] = _synth(name, root)
+        return cache[name]
+
+    yield get
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENTS)
+def each_env(request, synthesized) -> Synthesized:
+    return synthesized(request.param)
+
+
+@pytest.fixture(scope="session")
+def dev(synthesized) -> Synthesized:
+    return synthesized("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(synthesized) -> Synthesized:
+    return synthesized("prod")
