@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         admin = env["ADMIN_DATABASE_URL"]
         figures.append(measure_billing_run(admin, sizes["customers"], sizes["events"]))
+        sys.path.insert(0, str(REPO_ROOT / "runtime"))  # the CDK entry point at the root is also app.py
         from app import app
 
         with Client(app) as client:
