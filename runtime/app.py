@@ -4,11 +4,15 @@ from chalice import Chalice
 from chalicelib.audit.routes import bp as audit_bp
 from chalicelib.auth import guard as auth_guard
 from chalicelib.auth.routes import bp as auth_bp
+from chalicelib.billing.routes import bp as billing_bp
 from chalicelib.core import observability
 from chalicelib.core.http import RATE_LIMIT_ORDER, add_guard
 from chalicelib.customers.routes import bp as customers_bp
 from chalicelib.health.routes import bp as health_bp
+from chalicelib.invoices.routes import bp as invoices_bp
 from chalicelib.keys.routes import bp as keys_bp
+from chalicelib.metering.routes import bp as metering_bp
+from chalicelib.notifications.routes import bp as notifications_bp
 from chalicelib.openapi.routes import bp as openapi_bp
 from chalicelib.ops.handlers import bp as ops_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
@@ -26,3 +30,7 @@ app.register_blueprint(customers_bp)
 app.register_blueprint(tickets_bp)
 app.register_blueprint(audit_bp)
 app.register_blueprint(ops_bp)
+app.register_blueprint(metering_bp)
+app.register_blueprint(billing_bp)
+app.register_blueprint(invoices_bp)
+app.register_blueprint(notifications_bp)

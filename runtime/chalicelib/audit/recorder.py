@@ -8,6 +8,8 @@ Never put a secret, key or token in ``detail``: it is kept for seven years.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -53,5 +55,41 @@ def record(conn: psycopg.Connection, *, customer_id: uuid.UUID | None, action: s
             "target_id": None if target_id is None else str(target_id),
             "detail": Jsonb(detail or {}),
             "request_id": context.current_request_id(),
+        },
+    )
+
+
+_INSERT_MANY = """
+INSERT INTO audit_events (customer_id, actor, action, target_type, target_id, detail, request_id)
+SELECT e.customer_id, %(actor)s, e.action, e.target_type, e.target_id, e.detail, %(request_id)s
+  FROM unnest(%(customer_ids)s::uuid[], %(actions)s::text[], %(target_types)s::text[], %(target_ids)s::text[],
+              %(details)s::jsonb[]) WITH ORDINALITY AS e(customer_id, action, target_type, target_id, detail, ord)
+ ORDER BY e.ord
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    customer_id: uuid.UUID | None
+    action: str
+    target_type: str
+    target_id: Any = None
+    detail: dict[str, Any] | None = None
+
+
+def record_many(conn: psycopg.Connection, entries: Sequence[AuditEntry], *, actor: str | None = None) -> None:
+    """Append many events in one statement (a billing run audits thousands of invoices), in order."""
+    if not entries:
+        return
+    conn.execute(
+        _INSERT_MANY,
+        {
+            "actor": actor or current_actor(),
+            "request_id": context.current_request_id(),
+            "customer_ids": [e.customer_id for e in entries],
+            "actions": [e.action for e in entries],
+            "target_types": [e.target_type for e in entries],
+            "target_ids": [None if e.target_id is None else str(e.target_id) for e in entries],
+            "details": [Jsonb(e.detail or {}) for e in entries],
         },
     )

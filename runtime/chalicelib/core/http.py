@@ -21,6 +21,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
@@ -68,8 +69,13 @@ def add_guard(guard: Guard, *, order: int) -> None:
 def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: int = 200,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, summary: str = "", tags: tuple[str, ...] = (),
-          errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``view`` for ``method path`` on ``bp`` (see module docstring)."""
+          errors: tuple[int, ...] = (), exact_decimals: bool = False,
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``view`` for ``method path`` on ``bp`` (see module docstring).
+
+    ``exact_decimals=True`` parses JSON numbers with a fraction or exponent as
+    ``Decimal`` (never float) before validation: for bodies carrying quantities.
+    """
     spec = RouteSpec(path=path, method=method.upper(), auth=auth, status=status, body=body, query=query,
                      response=response, summary=summary, tags=tags, errors=errors)
 
@@ -83,7 +89,7 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
                     guard(request, spec)
                 _enforce_auth(spec)
                 if body is not None:
-                    kwargs["body"] = parse_model(body, json_body(request))
+                    kwargs["body"] = parse_model(body, json_body(request, exact_decimals=exact_decimals))
                 if query is not None:
                     kwargs["query"] = parse_model(query, query_params(request))
                 result = view(*args, **kwargs)
@@ -144,12 +150,14 @@ def _reject_unstorable(data: Any) -> None:
             pending.extend(value)
 
 
-def json_body(request: Any) -> Any:
+def json_body(request: Any, *, exact_decimals: bool = False) -> Any:
     """The request body parsed as JSON (an absent body is ``{}``); malformed JSON is 400."""
     raw = request.raw_body
     if not raw:
         return {}
     try:
+        if exact_decimals:
+            return json.loads(raw, parse_float=Decimal, parse_constant=Decimal)
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("Request body is not valid JSON") from exc

@@ -1,0 +1,1 @@
+"""Billing: pricing rules, the monthly billing run, its schedules and the invoice e-mail."""

@@ -1,0 +1,121 @@
+"""Shapes of the billing run: the request, what the aggregation returns, what a run plans and reports."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, StrictBool
+
+from chalicelib.billing.pricing import Line, Plan, PricedInvoice, cents
+from chalicelib.core.models import RequestModel, ResponseModel
+
+Action = Literal["create", "recompute", "keep", "frozen"]
+
+
+class BillingRunRequest(RequestModel):
+    period: str = Field(max_length=32, description="The month to bill, YYYY-MM; it must have ended")
+    finalize: StrictBool = Field(default=False, description="Freeze the invoices and queue their e-mails")
+
+
+class BillingRunResponse(ResponseModel):
+    period: str
+    invoices_created: int
+    invoices_existing: int
+    total_cents: int = Field(description="Sum of the period's invoice totals after the run")
+    run_id: str
+    finalize: bool
+    invoices_recomputed: int = Field(description="Drafts whose amounts changed (late usage)")
+    invoices_finalized: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUsage:
+    """One customer's row of the run's aggregation: who, at what prices, how much was used."""
+
+    customer_id: uuid.UUID
+    name: str
+    email: str
+    tax_rate: Decimal
+    billing_start: date
+    plan: Plan
+    usage: dict[str, Decimal] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingInvoice:
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    number: str
+    status: str
+    tier_code: str
+    tax_rate: Decimal
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    lines: tuple[Line, ...]  # loaded for drafts only (finalized ones are never compared)
+
+    def same_content(self, tier_code: str, tax_rate: Decimal, priced: PricedInvoice) -> bool:
+        return (self.tier_code, self.tax_rate, self.subtotal, self.discount, self.tax, self.total, self.lines) == (
+            tier_code, tax_rate, priced.subtotal, priced.discount, priced.tax, priced.total, priced.lines)
+
+
+@dataclass(slots=True)
+class PlannedInvoice:
+    """What a run does for one customer: create, recompute a draft, keep a draft as is, or leave a frozen one."""
+
+    customer: CustomerUsage
+    priced: PricedInvoice
+    action: Action
+    invoice_id: uuid.UUID
+    number: str | None
+    previous_total: Decimal | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """What the customer owes for the period after this run (a frozen invoice keeps its own total)."""
+        if self.action == "frozen" and self.previous_total is not None:
+            return self.previous_total
+        return self.priced.total
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizedInvoice:
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    number: str
+    due_at: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRunResult:
+    run_id: uuid.UUID
+    period: str
+    finalize: bool
+    invoices_created: int
+    invoices_existing: int
+    invoices_recomputed: int
+    invoices_finalized: int
+    total: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "invoices_created": self.invoices_created,
+            "invoices_existing": self.invoices_existing,
+            "total_cents": cents(self.total),
+            "run_id": str(self.run_id),
+            "finalize": self.finalize,
+            "invoices_recomputed": self.invoices_recomputed,
+            "invoices_finalized": self.invoices_finalized,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DailyReport:
+    periods_finalized: tuple[str, ...]
+    emails_sent: int
+    emails_failed: int

@@ -1,0 +1,89 @@
+"""Billing periods: calendar months in UTC, written ``YYYY-MM``."""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from chalicelib.core.errors import Unprocessable
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    """One calendar month; ``starts_at`` inclusive, ``ends_at`` exclusive (both UTC)."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.month <= 12 and 1970 <= self.year <= 9998):
+            raise ValueError(f"not a billing period: {self.year}-{self.month}")
+
+    @classmethod
+    def containing(cls, moment: datetime) -> Period:
+        utc = moment.astimezone(timezone.utc)
+        return cls(utc.year, utc.month)
+
+    @classmethod
+    def of(cls, day: date) -> Period:
+        return cls(day.year, day.month)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, self.month, self.days)
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime(self.year, self.month, 1, tzinfo=timezone.utc)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.next().starts_at
+
+    def next(self) -> Period:
+        return Period(self.year + self.month // 12, self.month % 12 + 1)
+
+    def previous(self) -> Period:
+        return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def has_ended(self, now: datetime) -> bool:
+        return now >= self.ends_at
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def parse_period(text: str | None) -> Period:
+    """``YYYY-MM`` → :class:`Period`; anything else is a 422 (a bad period is semantic, not structural)."""
+    match = _PERIOD.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise Unprocessable("period must be a month written YYYY-MM")
+    try:
+        return Period(int(match.group(1)), int(match.group(2)))
+    except ValueError as exc:
+        raise Unprocessable(f"{text} is not a valid billing period") from exc
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def days_between(start: date, end: date) -> int:
+    """Days from ``start`` to ``end`` inclusive."""
+    return (end - start).days + 1
+

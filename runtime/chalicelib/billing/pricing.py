@@ -1,0 +1,179 @@
+"""Invoice arithmetic: pure functions over ``Decimal``, exactly as the contract's "Pricing" says.
+
+1. one line for the base fee (prorated by days when the customer started during
+   the period), one line per metric with billable units
+   (``max(0, used - included) × unit price``); each line rounded to cents, half up;
+2. ``subtotal`` = sum of lines;
+3. ``discount`` = 5 % of subtotal, half up, only when subtotal > $5,000.00;
+4. ``tax`` = tax rate × (subtotal − discount), half up;
+5. ``total`` = subtotal − discount + tax.
+
+No I/O here and no float anywhere: the billing run feeds these functions the
+rows of one aggregation query and stores what they return.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+
+from chalicelib.billing.periods import Period, days_between
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+DISCOUNT_THRESHOLD = Decimal("5000.00")
+DISCOUNT_RATE = Decimal("0.05")
+# numeric(14, 2): the largest amount an invoice column can hold.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+# Wide enough that no product of a stored quantity (24 digits) and a stored
+# price (14 digits) is ever rounded before we round it to cents ourselves.
+_EXACT = Context(prec=100, rounding=ROUND_HALF_UP)
+
+
+class AmountOutOfRange(ValueError):
+    """An invoice amount too large to store (absurd usage); the caller reports it."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRate:
+    metric_code: str
+    metric_name: str
+    included: Decimal
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A tier's prices: the monthly base fee and one rate per metric."""
+
+    tier_code: str
+    tier_name: str
+    base_fee: Decimal
+    rates: tuple[MetricRate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    description: str
+    metric_code: str | None
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PricedInvoice:
+    lines: tuple[Line, ...]
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def round_half_up(value: Decimal) -> Decimal:
+    """Round to whole cents, half up (ties away from zero)."""
+    with localcontext(_EXACT):
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def active_days(period: Period, billing_start: date) -> int:
+    """Days of ``period`` on which the customer was billable (0 when it starts after the period)."""
+    if billing_start <= period.first_day:
+        return period.days
+    if billing_start > period.last_day:
+        return 0
+    return days_between(billing_start, period.last_day)
+
+
+def prorated_base_fee(base_fee: Decimal, days_active: int, days_in_month: int) -> Decimal:
+    """``base_fee × days_active ÷ days_in_month``, half up to cents, in exact integer arithmetic."""
+    if days_active >= days_in_month:
+        return round_half_up(base_fee)
+    with localcontext(_EXACT):
+        fee_cents = int((base_fee * 100).to_integral_value(rounding=ROUND_HALF_UP))
+    quotient, remainder = divmod(fee_cents * days_active, days_in_month)
+    if 2 * remainder >= days_in_month:
+        quotient += 1
+    return Decimal(quotient).scaleb(-2)
+
+
+def billable_units(used: Decimal, included: Decimal) -> Decimal:
+    return max(Decimal(0), used - included)
+
+
+def usage_amount(billable: Decimal, unit_price: Decimal) -> Decimal:
+    with localcontext(_EXACT):
+        return round_half_up(billable * unit_price)
+
+
+def discount_for(subtotal: Decimal) -> Decimal:
+    """5 % of the subtotal, only when it is strictly more than $5,000.00."""
+    if subtotal > DISCOUNT_THRESHOLD:
+        with localcontext(_EXACT):
+            return round_half_up(subtotal * DISCOUNT_RATE)
+    return ZERO
+
+
+def tax_for(taxable: Decimal, tax_rate: Decimal) -> Decimal:
+    with localcontext(_EXACT):
+        return round_half_up(taxable * tax_rate)
+
+
+def totals(amounts: list[Decimal], tax_rate: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """``(subtotal, discount, tax, total)`` from line amounts already rounded to cents."""
+    with localcontext(_EXACT):
+        subtotal = round_half_up(sum(amounts, ZERO))
+        discount = discount_for(subtotal)
+        tax = tax_for(subtotal - discount, tax_rate)
+        return subtotal, discount, tax, subtotal - discount + tax
+
+
+def price_invoice(plan: Plan, usage: Mapping[str, Decimal], *, tax_rate: Decimal, period: Period,
+                  billing_start: date) -> PricedInvoice | None:
+    """Price one customer's period; ``None`` when the customer starts after the period (not billed).
+
+    Parameters
+    ----------
+    plan
+        The tier in effect at the end of the period; it prices the whole period.
+    usage
+        Used quantity per metric code for the period (missing metrics count as zero).
+    tax_rate
+        The customer's rate, e.g. ``Decimal("0.08")``; ``0`` for a tax-exempt customer.
+    """
+    days = active_days(period, billing_start)
+    if days == 0:
+        return None
+    base = prorated_base_fee(plan.base_fee, days, period.days)
+    description = f"{plan.tier_name} plan base fee"
+    if days < period.days:
+        description += f" (prorated: {days} of {period.days} days from {billing_start.isoformat()})"
+    lines = [Line(description, None, Decimal(1), base, base)]
+    for rate in plan.rates:
+        used = usage.get(rate.metric_code, Decimal(0))
+        billable = billable_units(used, rate.included)
+        if billable > 0:
+            lines.append(Line(
+                f"{rate.metric_name} beyond the {plain(rate.included, grouped=True)} included"
+                f" ({plain(used, grouped=True)} used)",
+                rate.metric_code, billable, rate.unit_price, usage_amount(billable, rate.unit_price)))
+    subtotal, discount, tax, total = totals([line.amount for line in lines], tax_rate)
+    if max(total, subtotal, *(line.amount for line in lines)) > MAX_AMOUNT:
+        raise AmountOutOfRange(f"invoice total {total} exceeds the largest storable amount")
+    return PricedInvoice(tuple(lines), subtotal, discount, tax, total)
+
+
+def plain(value: Decimal, *, grouped: bool = False) -> str:
+    """A decimal without exponent or trailing zeros: ``100000.000000`` → ``"100000"``, ``0.0015`` stays."""
+    if value == 0:
+        return "0"
+    normalized = value.normalize()
+    return format(normalized, ",f" if grouped else "f")
+
+
+def cents(amount: Decimal) -> int:
+    """Integer cents of an amount already rounded to cents (the API's money unit)."""
+    with localcontext(_EXACT):
+        return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))

@@ -1,0 +1,242 @@
+"""Storage for the billing run. Every function runs on the caller's (operator) transaction.
+
+Reads are one aggregation query (usage per customer and metric, with each
+customer's prices) plus the period's existing invoices; writes are set-based
+(``INSERT ... SELECT FROM unnest(...)``), never a statement per customer.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from chalicelib.billing.models import CustomerUsage, ExistingInvoice, FinalizedInvoice, PlannedInvoice
+from chalicelib.billing.pricing import Line, MetricRate, Plan
+from chalicelib.core.errors import Conflict
+
+LOCK_PERIOD = "SELECT pg_advisory_xact_lock(billing_period_lock_key(%(purpose)s, %(period)s))"
+
+# The run's one aggregation: usage of the period per (customer, metric),
+# joined to every customer billable in the period and the prices of its tier.
+# One row per customer and priced metric (zero usage included).
+USAGE_BY_CUSTOMER = """
+WITH usage AS (
+    SELECT customer_id, metric_code, sum(quantity) AS quantity
+      FROM usage_events
+     WHERE period = %(period)s
+     GROUP BY customer_id, metric_code
+)
+SELECT c.id AS customer_id, c.name, c.email, c.tax_rate, c.billing_start_date,
+       t.code AS tier_code, t.name AS tier_name, t.base_fee,
+       tp.metric_code, m.name AS metric_name, tp.included_units, tp.unit_price,
+       coalesce(u.quantity, 0) AS quantity
+  FROM customers c
+  JOIN tiers t ON t.code = c.tier_code
+  JOIN tier_prices tp ON tp.tier_code = c.tier_code
+  JOIN metrics m ON m.code = tp.metric_code
+  LEFT JOIN usage u ON u.customer_id = c.id AND u.metric_code = tp.metric_code
+ WHERE c.billing_start_date <= %(last_day)s
+ ORDER BY c.created_at, c.id, tp.metric_code
+"""
+
+EXISTING_INVOICES = """
+SELECT id, customer_id, number, status, tier_code, tax_rate, subtotal, discount, tax, total
+  FROM invoices WHERE period = %(period)s
+"""
+
+EXISTING_DRAFT_LINES = """
+SELECT l.invoice_id, l.description, l.metric_code, l.quantity, l.unit_price, l.amount
+  FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+ WHERE i.period = %(period)s AND i.status = 'draft'
+ ORDER BY l.invoice_id, l.position
+"""
+
+# Gap-free numbering: the year's counter row is locked until this transaction
+# commits, and the numbers are used in the same transaction (or rolled back with it).
+ALLOCATE_NUMBERS = """
+INSERT INTO invoice_number_counters AS c (year, last_value) VALUES (%(year)s, %(count)s)
+ON CONFLICT (year) DO UPDATE SET last_value = c.last_value + EXCLUDED.last_value
+RETURNING last_value
+"""
+
+INSERT_INVOICES = """
+INSERT INTO invoices (id, customer_id, number, period, status, tier_code, tax_rate, subtotal, discount, tax, total,
+                      billing_run_id)
+SELECT u.id, u.customer_id, u.number, %(period)s, 'draft', u.tier_code, u.tax_rate, u.subtotal, u.discount, u.tax,
+       u.total, %(run_id)s
+  FROM unnest(%(ids)s::uuid[], %(customer_ids)s::uuid[], %(numbers)s::text[], %(tier_codes)s::text[],
+              %(tax_rates)s::numeric[], %(subtotals)s::numeric[], %(discounts)s::numeric[], %(taxes)s::numeric[],
+              %(totals)s::numeric[])
+       AS u(id, customer_id, number, tier_code, tax_rate, subtotal, discount, tax, total)
+"""
+
+UPDATE_DRAFTS = """
+UPDATE invoices i
+   SET tier_code = u.tier_code, tax_rate = u.tax_rate, subtotal = u.subtotal, discount = u.discount, tax = u.tax,
+       total = u.total, billing_run_id = %(run_id)s, updated_at = now()
+  FROM unnest(%(ids)s::uuid[], %(tier_codes)s::text[], %(tax_rates)s::numeric[], %(subtotals)s::numeric[],
+              %(discounts)s::numeric[], %(taxes)s::numeric[], %(totals)s::numeric[])
+       AS u(id, tier_code, tax_rate, subtotal, discount, tax, total)
+ WHERE i.id = u.id AND i.status = 'draft'
+"""
+
+DELETE_LINES = "DELETE FROM invoice_lines WHERE invoice_id = ANY(%(ids)s::uuid[])"
+
+INSERT_LINES = """
+INSERT INTO invoice_lines (invoice_id, customer_id, position, description, metric_code, quantity, unit_price, amount)
+SELECT * FROM unnest(%(invoice_ids)s::uuid[], %(customer_ids)s::uuid[], %(positions)s::integer[],
+                     %(descriptions)s::text[], %(metric_codes)s::text[], %(quantities)s::numeric[],
+                     %(unit_prices)s::numeric[], %(amounts)s::numeric[])
+"""
+
+FINALIZE = """
+UPDATE invoices
+   SET status = 'finalized', finalized_at = now(), due_at = now() + make_interval(days => %(terms_days)s),
+       updated_at = now()
+ WHERE id = ANY(%(ids)s::uuid[]) AND status = 'draft'
+RETURNING id, customer_id, number, due_at
+"""
+
+INSERT_RUN = """
+INSERT INTO billing_runs (period, finalize, started_by) VALUES (%(period)s, %(finalize)s, %(started_by)s)
+RETURNING id
+"""
+
+FINISH_RUN = """
+UPDATE billing_runs
+   SET status = 'succeeded', finished_at = clock_timestamp(), invoices_created = %(created)s,
+       invoices_existing = %(existing)s, total = %(total)s
+ WHERE id = %(id)s
+"""
+
+FAIL_RUN = """
+UPDATE billing_runs SET status = 'failed', finished_at = clock_timestamp(), error = %(error)s WHERE id = %(id)s
+"""
+
+PERIODS_WITH_DUE_DRAFTS = """
+SELECT DISTINCT period FROM invoices WHERE status = 'draft' AND created_at <= %(cutoff)s ORDER BY period
+"""
+
+
+def lock_period(conn: psycopg.Connection, purpose: str, period_start: date) -> None:
+    """Take the period's ``run`` or ``freeze`` lock until the transaction ends (see migration 0020)."""
+    conn.execute(LOCK_PERIOD, {"purpose": purpose, "period": period_start})
+
+
+def usage_by_customer(conn: psycopg.Connection, period_start: date, last_day: date) -> list[CustomerUsage]:
+    rows = conn.execute(USAGE_BY_CUSTOMER, {"period": period_start, "last_day": last_day}).fetchall()
+    customers: list[CustomerUsage] = []
+    rates: list[MetricRate] = []
+    usage: dict[str, Decimal] = {}
+    for index, row in enumerate(rows):
+        rates.append(MetricRate(row["metric_code"], row["metric_name"], row["included_units"], row["unit_price"]))
+        usage[row["metric_code"]] = row["quantity"]
+        if index + 1 == len(rows) or rows[index + 1]["customer_id"] != row["customer_id"]:
+            plan = Plan(row["tier_code"], row["tier_name"], row["base_fee"], tuple(rates))
+            customers.append(CustomerUsage(row["customer_id"], row["name"], row["email"], row["tax_rate"],
+                                           row["billing_start_date"], plan, usage))
+            rates, usage = [], {}
+    return customers
+
+
+def existing_invoices(conn: psycopg.Connection, period_start: date) -> dict[uuid.UUID, ExistingInvoice]:
+    lines: dict[uuid.UUID, list[Line]] = {}
+    for row in conn.execute(EXISTING_DRAFT_LINES, {"period": period_start}):
+        lines.setdefault(row["invoice_id"], []).append(
+            Line(row["description"], row["metric_code"], row["quantity"], row["unit_price"], row["amount"]))
+    return {
+        row["customer_id"]: ExistingInvoice(**row, lines=tuple(lines.get(row["id"], ())))
+        for row in conn.execute(EXISTING_INVOICES, {"period": period_start})
+    }
+
+
+def allocate_numbers(conn: psycopg.Connection, year: int, count: int) -> list[str]:
+    """``count`` consecutive numbers ``INV-<year>-NNNNNN`` from the year's gap-free sequence."""
+    if count == 0:
+        return []
+    last = conn.execute(ALLOCATE_NUMBERS, {"year": year, "count": count}).fetchone()["last_value"]
+    return [f"INV-{year:04d}-{value:06d}" for value in range(last - count + 1, last + 1)]
+
+
+def insert_invoices(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, period_start: date,
+                    run_id: uuid.UUID) -> None:
+    if not planned:
+        return
+    params = _amount_columns(planned) | {
+        "period": period_start, "run_id": run_id,
+        "customer_ids": [p.customer.customer_id for p in planned], "numbers": [p.number for p in planned],
+    }
+    try:
+        conn.execute(INSERT_INVOICES, params)
+    except pg_errors.UniqueViolation as exc:  # only if the run lock were bypassed
+        raise Conflict("An invoice for this customer and period already exists") from exc
+
+
+def update_drafts(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, run_id: uuid.UUID) -> None:
+    if not planned:
+        return
+    updated = conn.execute(UPDATE_DRAFTS, _amount_columns(planned) | {"run_id": run_id}).rowcount
+    if updated != len(planned):
+        raise Conflict("An invoice changed status while the billing run was recomputing it")
+
+
+def replace_lines(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *,
+                  clear: Sequence[uuid.UUID]) -> None:
+    """Delete the lines of ``clear`` (recomputed drafts), then insert every planned invoice's lines."""
+    if clear:
+        conn.execute(DELETE_LINES, {"ids": list(clear)})
+    columns: dict[str, list] = {key: [] for key in (
+        "invoice_ids", "customer_ids", "positions", "descriptions", "metric_codes", "quantities", "unit_prices",
+        "amounts")}
+    for p in planned:
+        for position, line in enumerate(p.priced.lines, start=1):
+            columns["invoice_ids"].append(p.invoice_id)
+            columns["customer_ids"].append(p.customer.customer_id)
+            columns["positions"].append(position)
+            columns["descriptions"].append(line.description)
+            columns["metric_codes"].append(line.metric_code)
+            columns["quantities"].append(line.quantity)
+            columns["unit_prices"].append(line.unit_price)
+            columns["amounts"].append(line.amount)
+    if columns["invoice_ids"]:
+        conn.execute(INSERT_LINES, columns)
+
+
+def finalize(conn: psycopg.Connection, invoice_ids: Sequence[uuid.UUID], *, terms_days: int) -> list[FinalizedInvoice]:
+    if not invoice_ids:
+        return []
+    rows = conn.execute(FINALIZE, {"ids": list(invoice_ids), "terms_days": terms_days}).fetchall()
+    return [FinalizedInvoice(**row) for row in rows]
+
+
+def insert_run(conn: psycopg.Connection, *, period_start: date, finalize: bool, started_by: str) -> uuid.UUID:
+    return conn.execute(INSERT_RUN, {"period": period_start, "finalize": finalize,
+                                     "started_by": started_by}).fetchone()["id"]
+
+
+def finish_run(conn: psycopg.Connection, run_id: uuid.UUID, *, created: int, existing: int, total: Decimal) -> None:
+    conn.execute(FINISH_RUN, {"id": run_id, "created": created, "existing": existing, "total": total})
+
+
+def fail_run(conn: psycopg.Connection, run_id: uuid.UUID, error: str) -> None:
+    conn.execute(FAIL_RUN, {"id": run_id, "error": error[:2000]})
+
+
+def periods_with_due_drafts(conn: psycopg.Connection, cutoff: datetime) -> list[date]:
+    return [row["period"] for row in conn.execute(PERIODS_WITH_DUE_DRAFTS, {"cutoff": cutoff})]
+
+
+def _amount_columns(planned: Sequence[PlannedInvoice]) -> dict[str, list]:
+    return {
+        "ids": [p.invoice_id for p in planned],
+        "tier_codes": [p.customer.plan.tier_code for p in planned],
+        "tax_rates": [p.customer.tax_rate for p in planned],
+        "subtotals": [p.priced.subtotal for p in planned],
+        "discounts": [p.priced.discount for p in planned],
+        "taxes": [p.priced.tax for p in planned],
+        "totals": [p.priced.total for p in planned],
+    }

@@ -1,0 +1,1 @@
+"""Usage metering: ingesting usage events and reading a month's usage."""

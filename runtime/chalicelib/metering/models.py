@@ -1,0 +1,99 @@
+"""Shapes of usage metering: request models (Pydantic) and results (frozen dataclasses)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, Field, WithJsonSchema, model_validator
+
+from chalicelib.billing.pricing import plain
+from chalicelib.core.errors import PayloadTooLarge
+from chalicelib.core.models import RequestModel, ResponseModel
+
+MAX_BATCH = 1000
+
+# Quantity is checked by the service, not by Pydantic: the contract makes a
+# negative or non-numeric quantity a 422 that names the event, not a 400.
+Quantity = Annotated[Any, WithJsonSchema({
+    "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d{1,6})?$"}],
+    "description": "Non-negative decimal, at most 6 decimal places (a JSON number or a numeric string).",
+})]
+
+
+class UsageEventIn(RequestModel):
+    event_id: str = Field(min_length=1, max_length=200, description="Client-unique id; repeats are ignored")
+    metric: str = Field(min_length=1, max_length=100, examples=["api_calls"])
+    quantity: Quantity
+    timestamp: AwareDatetime = Field(description="When the usage happened (ISO 8601 with a zone)")
+
+
+class MetricsBatch(RequestModel):
+    events: list[UsageEventIn] = Field(min_length=1, description=f"1-{MAX_BATCH} events; more is 413")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_oversized_batch(cls, data: Any) -> Any:
+        # Counted before any event is validated: an oversized batch is a 413
+        # whatever it contains. A DomainError passes through Pydantic untouched.
+        if isinstance(data, dict) and isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
+            raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH} events; got {len(data['events'])}")
+        return data
+
+
+class MetricsQuery(RequestModel):
+    period: str | None = Field(default=None, max_length=32, description="YYYY-MM (default: current month)")
+
+
+class IngestResponse(ResponseModel):
+    accepted: int = Field(description="New events recorded")
+    duplicates: int = Field(description="Events already recorded (in this batch or before): ignored")
+
+
+class MetricUsageResponse(ResponseModel):
+    metric: str
+    quantity: str = Field(description="Used this month (decimal string)")
+    included: str = Field(description="Included in the tier (decimal string)")
+    billable: str = Field(description="max(0, quantity - included) (decimal string)")
+
+
+class UsageResponse(ResponseModel):
+    period: str
+    metrics: list[MetricUsageResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricUsage:
+    metric: str
+    quantity: Decimal
+    included: Decimal
+
+    @property
+    def billable(self) -> Decimal:
+        return max(Decimal(0), self.quantity - self.included)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodUsage:
+    period: str
+    metrics: tuple[MetricUsage, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """Quantities as decimal strings, as the contract says."""
+        return {
+            "period": self.period,
+            "metrics": [
+                {"metric": m.metric, "quantity": plain(m.quantity), "included": plain(m.included),
+                 "billable": plain(m.billable)}
+                for m in self.metrics
+            ],
+        }

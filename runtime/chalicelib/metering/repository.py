@@ -1,0 +1,67 @@
+"""Storage of usage: one call per batch into ``ingest_usage_events`` (migration 0020), monthly totals."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from chalicelib.core.errors import Unprocessable
+from chalicelib.metering.models import MetricUsage
+
+INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
+
+# Row-level security confines ``customers`` to the caller's own row, and with
+# it the usage and the tier prices joined to it.
+MONTHLY_USAGE = """
+SELECT tp.metric_code AS metric, tp.included_units AS included, coalesce(um.quantity, 0) AS quantity
+  FROM customers c
+  JOIN tier_prices tp ON tp.tier_code = c.tier_code
+  LEFT JOIN usage_monthly um
+         ON um.customer_id = c.id AND um.period = %(period)s AND um.metric_code = tp.metric_code
+ ORDER BY tp.metric_code
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchColumns:
+    """A validated batch, column by column (element ``i`` of each list is event ``i``)."""
+
+    event_ids: list[str]
+    metrics: list[str]
+    quantities: list[Decimal]
+    occurred_at: list[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    accepted: int
+    error_index: int | None
+    error_reason: str | None
+
+
+def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
+    """Insert a batch for the connection's tenant in one round trip; nothing is written on error.
+
+    The batch travels as one JSON text parameter (quantities and timestamps as
+    strings, parsed exactly by PostgreSQL): far cheaper than adapting four
+    Python lists element by element.
+    """
+    events = json.dumps(
+        [[event_id, metric, str(quantity), moment.isoformat()]
+         for event_id, metric, quantity, moment in zip(batch.event_ids, batch.metrics, batch.quantities,
+                                                         batch.occurred_at)],
+        ensure_ascii=False, separators=(",", ":"))
+    try:
+        row = conn.execute(INGEST_BATCH, {"events": events}).fetchone()
+    except pg_errors.NumericValueOutOfRange as exc:
+        raise Unprocessable("The month's total for a metric would exceed the largest storable quantity") from exc
+    return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])
+
+
+def monthly_usage(conn: psycopg.Connection, period_start: date) -> list[MetricUsage]:
+    rows = conn.execute(MONTHLY_USAGE, {"period": period_start}).fetchall()
+    return [MetricUsage(row["metric"], row["quantity"], row["included"]) for row in rows]

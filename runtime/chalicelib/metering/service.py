@@ -1,0 +1,129 @@
+"""Usage metering rules: validating a batch, ingesting it idempotently, reading a month.
+
+Quantities are exact decimals: a JSON number (parsed as ``Decimal`` by the
+route, never float) or a numeric string such as ``"2.5"``; at most 6 decimal
+places (the storage scale: we never round a customer's usage) and below 10^14.
+Anything else — a boolean, null, ``"abc"``, NaN, a negative — is a 422 that
+names the event. Event indexes are 0-based positions in ``events``.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from chalicelib.billing.periods import Period, parse_period, utc_now
+from chalicelib.core import db
+from chalicelib.core.errors import PayloadTooLarge, Unprocessable
+from chalicelib.metering import repository
+from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, UsageEventIn
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Billing periods start in 1970; older timestamps are typos, and a far-away
+# offset could even turn into a BC date in PostgreSQL.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_QUANTITY = Decimal(10) ** 14
+QUANTITY_SCALE = Decimal("0.000001")
+_NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s*$")
+_METRIC_CODE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_REASONS = {
+    "unknown_metric": "unknown metric",
+    "period_finalized": "its billing period is already invoiced and finalized",
+}
+
+
+def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datetime | None = None) -> IngestResult:
+    """Record a batch of 1-1000 events for ``customer_id``, all or nothing.
+
+    Returns how many were new and how many were duplicates (of an event in
+    this batch or an earlier one). Raises ``PayloadTooLarge`` over 1000 events
+    and ``Unprocessable`` naming the first offending event.
+    """
+    if len(events) > MAX_BATCH:
+        raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH} events; got {len(events)}")
+    if not events:
+        raise Unprocessable("events must hold at least one event")
+    batch = _validated_columns(events, now or utc_now())
+    with db.tenant_transaction(customer_id) as conn:
+        outcome = repository.insert_batch(conn, batch)
+        if outcome.error_index is not None:  # raised inside: the transaction rolls back
+            index = outcome.error_index
+            reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
+            raise Unprocessable(
+                f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})")
+    return IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
+
+
+def usage_for_period(customer_id: uuid.UUID, period: str | None, *, now: datetime | None = None) -> PeriodUsage:
+    """Used, included and billable quantity per metric for one month (default: the current one)."""
+    month = parse_period(period) if period is not None else Period.containing(now or utc_now())
+    with db.tenant_transaction(customer_id) as conn:
+        metrics = repository.monthly_usage(conn, month.first_day)
+    return PeriodUsage(period=month.label, metrics=tuple(metrics))
+
+
+def parse_quantity(value: object) -> Decimal:
+    """A usage quantity as an exact ``Decimal``; ``ValueError`` with the reason when it is not one."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("quantity must be a number")
+    if isinstance(value, Decimal):
+        quantity = value
+    elif isinstance(value, int):
+        quantity = Decimal(value)
+    elif isinstance(value, float):  # only when a caller bypassed the exact JSON parser
+        quantity = Decimal(repr(value))
+    elif isinstance(value, str) and len(value) <= 64 and _NUMERIC_STRING.match(value):
+        try:
+            quantity = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise ValueError("quantity must be a number") from exc
+    else:
+        raise ValueError("quantity must be a number")
+    if not quantity.is_finite():
+        raise ValueError("quantity must be a finite number")
+    if quantity < 0:
+        raise ValueError("quantity must not be negative")
+    if quantity >= MAX_QUANTITY:
+        raise ValueError("quantity must be below 10^14")
+    if quantity.as_tuple().exponent < -6 and quantity != quantity.quantize(QUANTITY_SCALE):
+        raise ValueError("quantity has more than 6 decimal places")
+    return quantity + 0  # normalizes -0 to 0
+
+
+def _is_clean_text(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates (which JSON escapes can produce)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> repository.BatchColumns:
+    latest = now + FUTURE_TOLERANCE
+    event_ids: list[str] = []
+    metrics: list[str] = []
+    quantities: list[Decimal] = []
+    occurred_at: list[datetime] = []
+    for index, event in enumerate(events):
+        if not _is_clean_text(event.event_id):
+            raise Unprocessable(f"events[{index}]: event_id contains characters that cannot be stored")
+        if not _METRIC_CODE.match(event.metric):
+            raise Unprocessable(f"events[{index}]: unknown metric")
+        try:
+            quantity = parse_quantity(event.quantity)
+        except ValueError as exc:
+            raise Unprocessable(f"events[{index}]: {exc}") from exc
+        if event.timestamp > latest:
+            raise Unprocessable(f"events[{index}]: timestamp is more than 5 minutes in the future")
+        if event.timestamp < EARLIEST:
+            raise Unprocessable(f"events[{index}]: timestamp is before 1970")
+        event_ids.append(event.event_id)
+        metrics.append(event.metric)
+        quantities.append(quantity)
+        occurred_at.append(event.timestamp)
+    return repository.BatchColumns(event_ids, metrics, quantities, occurred_at)

@@ -1,0 +1,1 @@
+"""E-mail notifications: queued in the database, delivered through SES exactly once."""

@@ -1,0 +1,134 @@
+"""Storage of notifications. Every function runs on the caller's connection and transaction."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import psycopg
+
+from chalicelib.notifications.models import EmailMessage, Notification, OutgoingEmail
+
+QUEUE_MANY = """
+INSERT INTO notifications (customer_id, channel, template, recipient, subject, text_body, html_body,
+                           idempotency_key, related_type, related_id)
+SELECT m.customer_id, 'email', m.template, m.recipient, m.subject, m.text_body, m.html_body,
+       m.idempotency_key, m.related_type, m.related_id
+  FROM unnest(%(customer_ids)s::uuid[], %(templates)s::text[], %(recipients)s::text[], %(subjects)s::text[],
+              %(text_bodies)s::text[], %(html_bodies)s::text[], %(keys)s::text[], %(related_types)s::text[],
+              %(related_ids)s::uuid[])
+       AS m(customer_id, template, recipient, subject, text_body, html_body, idempotency_key, related_type,
+            related_id)
+ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+ID_FOR_KEY = """
+SELECT id FROM notifications WHERE customer_id = %(customer_id)s AND idempotency_key = %(key)s
+"""
+
+# Rows attempted since ``since`` (this delivery run) are not picked again: a
+# failing address gets one attempt per run, not MAX_ATTEMPTS in a row.
+PENDING = """
+SELECT id FROM notifications
+ WHERE status = ANY(%(statuses)s::text[]) AND attempts < %(max_attempts)s
+   AND (last_attempt_at IS NULL OR last_attempt_at < %(since)s)
+   AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))
+ ORDER BY created_at, id
+ LIMIT %(limit)s
+"""
+
+DATABASE_NOW = "SELECT clock_timestamp() AS now"
+
+# Row lock held while sending: a concurrent deliverer skips the row, and a row
+# already sent is never claimed again.
+CLAIM = """
+SELECT id, customer_id, recipient, subject, text_body, html_body, related_type, related_id
+  FROM notifications
+ WHERE id = %(id)s AND status IN ('queued', 'failed')
+   FOR UPDATE SKIP LOCKED
+"""
+
+MARK_SENT = """
+UPDATE notifications
+   SET status = 'sent', sent_at = now(), last_attempt_at = now(), attempts = attempts + 1,
+       provider_message_id = %(message_id)s, error = NULL
+ WHERE id = %(id)s
+"""
+
+MARK_FAILED = """
+UPDATE notifications
+   SET status = 'failed', last_attempt_at = now(), attempts = attempts + 1, error = %(error)s
+ WHERE id = %(id)s
+"""
+
+# Newest first, keyset-paginated on (created_at, id): served by notifications_customer_idx.
+LIST_FIRST = """
+SELECT id, customer_id, channel, template, recipient, status, subject, related_type, related_id, attempts,
+       error, created_at, sent_at
+  FROM notifications
+ ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
+LIST_AFTER = """
+SELECT id, customer_id, channel, template, recipient, status, subject, related_type, related_id, attempts,
+       error, created_at, sent_at
+  FROM notifications
+ WHERE (created_at, id) < (%(created_at)s, %(id)s)
+ ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
+
+
+def queue_many(conn: psycopg.Connection, messages: Sequence[EmailMessage]) -> list[uuid.UUID]:
+    """Insert the messages whose key is new; returns the ids of the rows created."""
+    if not messages:
+        return []
+    rows = conn.execute(QUEUE_MANY, {
+        "customer_ids": [m.customer_id for m in messages],
+        "templates": [m.template for m in messages],
+        "recipients": [m.recipient for m in messages],
+        "subjects": [m.subject for m in messages],
+        "text_bodies": [m.text_body for m in messages],
+        "html_bodies": [m.html_body for m in messages],
+        "keys": [m.idempotency_key for m in messages],
+        "related_types": [m.related_type for m in messages],
+        "related_ids": [m.related_id for m in messages],
+    }).fetchall()
+    return [row["id"] for row in rows]
+
+
+def id_for_key(conn: psycopg.Connection, customer_id: uuid.UUID, key: str) -> uuid.UUID | None:
+    row = conn.execute(ID_FOR_KEY, {"customer_id": customer_id, "key": key}).fetchone()
+    return None if row is None else row["id"]
+
+
+def pending_ids(conn: psycopg.Connection, *, statuses: Sequence[str], max_attempts: int, limit: int,
+                since: datetime, ids: Sequence[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    rows = conn.execute(PENDING, {"statuses": list(statuses), "max_attempts": max_attempts, "limit": limit,
+                                  "since": since, "ids": None if ids is None else list(ids)}).fetchall()
+    return [row["id"] for row in rows]
+
+
+def database_now(conn: psycopg.Connection) -> datetime:
+    return conn.execute(DATABASE_NOW).fetchone()["now"]
+
+
+def claim(conn: psycopg.Connection, notification_id: uuid.UUID) -> OutgoingEmail | None:
+    row = conn.execute(CLAIM, {"id": notification_id}).fetchone()
+    return None if row is None else OutgoingEmail(**row)
+
+
+def mark_sent(conn: psycopg.Connection, notification_id: uuid.UUID, message_id: str | None) -> None:
+    conn.execute(MARK_SENT, {"id": notification_id, "message_id": message_id})
+
+
+def mark_failed(conn: psycopg.Connection, notification_id: uuid.UUID, error: str) -> None:
+    conn.execute(MARK_FAILED, {"id": notification_id, "error": error})
+
+
+def list_page(conn: psycopg.Connection, *, limit: int,
+              after: tuple[datetime, uuid.UUID] | None) -> list[Notification]:
+    if after is None:
+        rows = conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
+    else:
+        rows = conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+    return [Notification(**row) for row in rows]

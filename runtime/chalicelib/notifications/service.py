@@ -1,0 +1,234 @@
+"""E-mail notifications: queue in the caller's transaction, deliver later, exactly once.
+
+How other areas send an e-mail (e.g. a ticket confirmation)::
+
+    from chalicelib.notifications import service as notifications
+
+    with db.tenant_transaction(customer_id) as conn:
+        ticket = ...  # the change itself
+        notification_id = notifications.queue_email(
+            conn, customer_id=customer_id, template="ticket_created", recipient=email,
+            subject="We received your ticket", text_body=text, html_body=html,
+            idempotency_key=f"ticket_created:{ticket.id}", related_type="support_ticket",
+            related_id=ticket.id)
+    # after commit (optional: the daily job delivers whatever is still queued)
+    notifications.deliver_pending(customer_id=customer_id, notification_ids=[notification_id])
+
+Queuing inside the caller's transaction means an e-mail exists exactly when
+its cause was committed. Delivery claims one row at a time under a row lock
+(``FOR UPDATE SKIP LOCKED``), sends it through SES and records ``sent`` (with
+SES's message id) or ``failed`` (with the error) in that same short
+transaction, so a sent notification is never claimed again and two concurrent
+deliverers never send the same row. A failed send changes nothing else and is
+retried by the next daily run, up to :data:`MAX_ATTEMPTS` attempts (a
+frequent job sends new rows only: see ``routes.py``).
+The one residual window: the process dying after SES accepted a message but
+before its ``sent`` row committed (milliseconds) leaves it queued.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import psycopg
+
+from chalicelib.audit import recorder
+from chalicelib.core import db
+from chalicelib.core.errors import BadRequest, Unprocessable
+from chalicelib.core.observability import logger
+from chalicelib.core.pagination import decode_cursor, encode_cursor
+from chalicelib.notifications import mailer, repository
+from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
+
+MAX_ATTEMPTS = 5
+DEFAULT_BATCH_SIZE = 500
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+def queue_email(conn: psycopg.Connection, *, customer_id: uuid.UUID, template: str, recipient: str, subject: str,
+                text_body: str, html_body: str | None = None, idempotency_key: str,
+                related_type: str | None = None, related_id: uuid.UUID | None = None) -> uuid.UUID:
+    """Queue one e-mail on ``conn`` (the caller's transaction, tenant or operator).
+
+    Parameters
+    ----------
+    template
+        What kind of e-mail this is (``invoice``, ``ticket_created``): lowercase identifier.
+    idempotency_key
+        Its purpose, unique per customer (``invoice:<id>``). Queuing a key again
+        returns the existing notification and queues nothing.
+    related_type, related_id
+        The object it is about; a successful send is audited as ``<related_type>.emailed``.
+
+    Returns
+    -------
+    uuid.UUID
+        The notification's id (the existing one for a repeated key).
+
+    Raises
+    ------
+    Unprocessable
+        A field that cannot be sent or stored (bad recipient, header injection...).
+    """
+    message = EmailMessage(customer_id=customer_id, template=template, recipient=recipient, subject=subject,
+                           text_body=text_body, html_body=html_body, idempotency_key=idempotency_key,
+                           related_type=related_type, related_id=related_id)
+    _check(message)
+    created = repository.queue_many(conn, [message])
+    if created:
+        return created[0]
+    existing = repository.id_for_key(conn, customer_id, idempotency_key)
+    if existing is None:  # cannot happen: the insert conflicted with a row this tenant owns
+        raise Unprocessable("notification could not be queued")
+    return existing
+
+
+def queue_emails(conn: psycopg.Connection, messages: Sequence[EmailMessage], *, strict: bool = True) -> int:
+    """Queue many e-mails in one statement (the billing run queues thousands); returns how many were new.
+
+    With ``strict=False`` a message that cannot be sent (say, a malformed
+    recipient address) is left out and logged instead of failing the batch.
+    """
+    valid = []
+    for message in messages:
+        try:
+            _check(message)
+        except Unprocessable as exc:
+            if strict:
+                raise
+            logger.warning("e-mail not queued", extra={"idempotency_key": message.idempotency_key,
+                                                       "reason": exc.message})
+            continue
+        valid.append(message)
+    return len(repository.queue_many(conn, valid))
+
+
+def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: Sequence[uuid.UUID] | None = None,
+                    include_failed: bool = True, batch_size: int = DEFAULT_BATCH_SIZE,
+                    time_budget_s: float | None = None) -> DeliveryReport:
+    """Send queued (and, with ``include_failed``, previously failed) e-mails; each is sent at most once.
+
+    Pages through everything pending, ``batch_size`` rows at a time, until
+    nothing is left or ``time_budget_s`` has passed (the rest waits for the
+    next run). A row is attempted at most once per call.
+
+    Parameters
+    ----------
+    customer_id
+        Run in that tenant's transactions (only its rows are visible); without
+        it, as the operator (the scheduled jobs).
+    notification_ids
+        Only these rows (deliver right after queuing them).
+    include_failed
+        Retry failed rows too (the daily job); the frequent job sends only new ones.
+    """
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
+    statuses = ("queued", "failed") if include_failed else ("queued",)
+    sent = failed = skipped = 0
+    with _transaction(customer_id) as conn:
+        since = repository.database_now(conn)
+    while deadline is None or time.monotonic() < deadline:
+        with _transaction(customer_id) as conn:
+            ids = repository.pending_ids(conn, statuses=statuses, max_attempts=MAX_ATTEMPTS, limit=batch_size,
+                                         since=since, ids=notification_ids)
+        for notification_id in ids:
+            outcome = _deliver_one(customer_id, notification_id)
+            sent += outcome == "sent"
+            failed += outcome == "failed"
+            skipped += outcome == "skipped"
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        if len(ids) < batch_size:
+            break
+    if sent or failed:
+        logger.info("notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped})
+    return DeliveryReport(sent=sent, failed=failed, skipped=skipped)
+
+
+def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> str:
+    """Claim, send and record one notification in its own short transaction."""
+    with _transaction(customer_id) as conn:
+        email = repository.claim(conn, notification_id)
+        if email is None:  # sent meanwhile, or being sent by a concurrent deliverer
+            return "skipped"
+        try:
+            message_id = mailer.send(email)
+        except mailer.DeliveryFailed as exc:
+            repository.mark_failed(conn, email.id, str(exc))
+            recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
+                            target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
+            logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
+            return "failed"
+        repository.mark_sent(conn, email.id, message_id)
+        recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
+                        target_type=email.related_type or "notification", target_id=email.related_id or email.id,
+                        detail={"notification_id": str(email.id), "recipient": email.recipient})
+        return "sent"
+
+
+def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:
+    """The tenant's delivery records, newest first."""
+    after = _decode(cursor)
+    with db.tenant_transaction(customer_id) as conn:
+        rows = repository.list_page(conn, limit=limit + 1, after=after)
+    items = tuple(rows[:limit])
+    next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    return NotificationPage(items=items, next_cursor=next_cursor)
+
+
+def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        created_at = datetime.fromisoformat(values[0])
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created_at, uuid.UUID(values[1])
+    except ValueError as exc:
+        raise BadRequest("cursor is malformed") from exc
+
+
+def _sent_action(related_type: str | None) -> str:
+    return f"{related_type}.emailed" if related_type else "notification.sent"
+
+
+@contextlib.contextmanager
+def _transaction(customer_id: uuid.UUID | None) -> Iterator[psycopg.Connection]:
+    if customer_id is None:
+        with db.operator_transaction() as conn:
+            yield conn
+    else:
+        with db.tenant_transaction(customer_id) as conn:
+            yield conn
+
+
+def _clean(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check(message: EmailMessage) -> None:
+    if not _NAME.match(message.template):
+        raise Unprocessable("template must be a lowercase identifier")
+    if message.related_type is not None and not _NAME.match(message.related_type):
+        raise Unprocessable("related_type must be a lowercase identifier")
+    if not _EMAIL.match(message.recipient) or not _clean(message.recipient):
+        raise Unprocessable("recipient is not an e-mail address")
+    if not message.subject or len(message.subject) > 998 or "\r" in message.subject or "\n" in message.subject:
+        raise Unprocessable("subject must be one line of at most 998 characters")
+    if not 1 <= len(message.idempotency_key) <= 200:
+        raise Unprocessable("idempotency_key must be 1-200 characters")
+    for text in (message.subject, message.text_body, message.html_body or "", message.idempotency_key):
+        if not _clean(text):
+            raise Unprocessable("e-mail text contains characters that cannot be stored")
