@@ -114,6 +114,14 @@ def test_garbage_bodies_are_4xx_never_5xx(client, new_customer, raw):
     assert 400 <= status < 500
 
 
+@pytest.mark.parametrize("timestamp", [0, 1_767_225_600, 1.5, True])
+def test_a_numeric_timestamp_is_400_as_documented(client, new_customer, timestamp):
+    """The document says an ISO 8601 string; Pydantic alone would read a number as Unix seconds."""
+    raw = json.dumps({"events": [{"event_id": "n", "metric": "api_calls", "quantity": 1, "timestamp": timestamp}]})
+    status, _ = post(client, new_customer().headers, raw)
+    assert status == 400
+
+
 @pytest.mark.parametrize("query", ["?period=2026-13", "?period=garbage", "?period=", "?period=2026-1",
                                    "?period=0000-01", "?period=" + "9" * 40, "?unknown=1"])
 def test_bad_periods_and_queries_are_4xx(client, new_customer, query):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, WithJsonSchema, model_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from chalicelib.billing.pricing import plain
 from chalicelib.core.errors import PayloadTooLarge
@@ -21,11 +22,22 @@ Quantity = Annotated[Any, WithJsonSchema({
 })]
 
 
+def _iso_string(value: Any) -> Any:
+    # JSON carries timestamps as ISO 8601 strings (the document says so);
+    # Pydantic alone would also take a number as Unix seconds.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("timestamp must be an ISO 8601 string with a zone")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
+
+
 class UsageEventIn(RequestModel):
     event_id: str = Field(min_length=1, max_length=200, description="Client-unique id; repeats are ignored")
     metric: str = Field(min_length=1, max_length=100, examples=["api_calls"])
     quantity: Quantity
-    timestamp: AwareDatetime = Field(description="When the usage happened (ISO 8601 with a zone)")
+    timestamp: Timestamp = Field(description="When the usage happened (ISO 8601 with a zone)")
 
 
 class MetricsBatch(RequestModel):
