@@ -173,3 +173,14 @@ def test_rows_are_stored_under_the_callers_tenant(client, new_customer, admin_ur
     with psycopg.connect(admin_url) as conn:
         owner = conn.execute("SELECT customer_id FROM support_tickets WHERE id = %s", (ticket["id"],)).fetchone()[0]
     assert owner == customer.customer_id
+
+
+def test_a_new_ticket_shows_up_as_a_queued_email_to_the_customer(client, new_customer):
+    customer = new_customer()
+    ticket = _open(client, customer)
+    records = _json(client.http.get("/notifications", headers=customer.headers))["items"]
+    confirmations = [n for n in records if n["template"] == "support_ticket_created"]
+    assert len(confirmations) == 1
+    assert confirmations[0]["recipient"] == customer.email
+    assert confirmations[0]["status"] == "queued" and confirmations[0]["channel"] == "email"
+    assert ticket["id"][:8] in confirmations[0]["subject"]

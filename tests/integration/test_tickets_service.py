@@ -143,3 +143,37 @@ def test_an_unknown_ticket_is_not_found(make_customer, as_customer):
     customer = as_customer(make_customer())
     with pytest.raises(NotFound):
         service.get_ticket(customer, uuid.uuid4())
+
+
+def _notifications(admin_url, customer_id):
+    with psycopg.connect(admin_url) as conn:
+        return conn.execute("SELECT template, recipient, subject, status, related_type, related_id, idempotency_key"
+                            " FROM notifications WHERE customer_id = %s", (customer_id,)).fetchall()
+
+
+def test_opening_a_ticket_queues_a_confirmation_to_the_customers_address(make_customer, as_customer, admin_url):
+    customer = as_customer(make_customer(email="ops@acme.example"))
+    ticket = _open(customer, subject="Line one\nline two")
+    [(template, recipient, subject, status, related_type, related_id, key)] = _notifications(admin_url, customer)
+    assert (template, recipient, status, related_type, related_id) == (
+        "support_ticket_created", "ops@acme.example", "queued", "support_ticket", ticket.id)
+    assert "\n" not in subject and str(ticket.id)[:8] in subject
+    assert key == f"support_ticket_created:{ticket.id}"
+
+
+def test_the_queued_confirmation_is_delivered_and_the_delivery_audited(make_customer, as_customer, admin_url):
+    from chalicelib.notifications import service as notifications
+
+    customer = as_customer(make_customer())
+    ticket = _open(customer)
+    report = notifications.deliver_pending(customer_id=customer)
+    assert report.sent == 1
+    assert _notifications(admin_url, customer)[0][3] == "sent"
+    assert ("support_ticket.emailed", str(ticket.id)) in [(a, t) for a, t, _, _ in _audit(admin_url, customer)]
+
+
+def test_an_address_the_mailer_refuses_does_not_lose_the_ticket(make_customer, as_customer, admin_url):
+    customer = as_customer(make_customer(email=f"{'x' * 70}@example.test"))  # local part over 64
+    ticket = _open(customer)
+    assert service.get_ticket(customer, ticket.id).id == ticket.id
+    assert _notifications(admin_url, customer) == []

@@ -6,12 +6,16 @@ audit events (``support_ticket.created`` / ``.closed``) commit with the change.
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+import psycopg
 
 from chalicelib.audit import recorder
 from chalicelib.core import db
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import Conflict, NotFound, Unprocessable
 from chalicelib.core.observability import logger
 from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.notifications import service as notifications
 from chalicelib.tickets import repository
 from chalicelib.tickets.models import (
     Comment,
@@ -24,21 +28,52 @@ from chalicelib.tickets.models import (
 )
 
 TARGET = "support_ticket"
+CONFIRMATION_TEMPLATE = "support_ticket_created"
+CONFIRMATION_TEXT = """We received your support request and will get back to you.
+
+Ticket:   {id}
+Subject:  {subject}
+Priority: {priority}
+
+Reply by adding a comment to the ticket (POST /support-tickets/{id}/comments).
+"""
 
 
 def create_ticket(customer_id: uuid.UUID, request: TicketCreate) -> Ticket:
-    """Open a ticket for ``customer_id``; audited, and the customer is e-mailed."""
+    """Open a ticket for ``customer_id``; audited, and a confirmation e-mail queued to the customer."""
     actor = recorder.current_actor()
     with db.tenant_transaction(customer_id) as conn:
         row = repository.insert_ticket(conn, customer_id=customer_id, subject=request.subject, body=request.body,
                                        priority=request.priority, created_by=actor)
         recorder.record(conn, customer_id=customer_id, action="support_ticket.created", target_type=TARGET,
                         target_id=row["id"], detail={"priority": row["priority"]}, actor=actor)
-        # TODO(issue 6, notifications): queue the "support ticket received" e-mail to the
-        # customer's address through the notifications service (billing branch,
-        # chalicelib/notifications) in this same transaction, once it is on main.
+        _queue_confirmation(conn, customer_id, row)
     logger.info("support ticket opened", extra={"ticket_id": str(row["id"]), "priority": row["priority"]})
     return Ticket.model_validate(row)
+
+
+def _queue_confirmation(conn: psycopg.Connection, customer_id: uuid.UUID, ticket: dict[str, Any]) -> None:
+    """Queue the "we received your ticket" e-mail to the customer's address, in the ticket's transaction.
+
+    The notifications job delivers it (every few minutes) and records the
+    outcome; the request does not wait for SES. An address the mailer refuses
+    is logged, never a reason to lose the ticket.
+    """
+    recipient = repository.customer_email(conn, customer_id)
+    if recipient is None:
+        return
+    reference = str(ticket["id"])[:8]
+    try:
+        notifications.queue_email(
+            conn, customer_id=customer_id, template=CONFIRMATION_TEMPLATE, recipient=recipient,
+            subject=f"[Ticket {reference}] We received your support request",
+            text_body=CONFIRMATION_TEXT.format(id=ticket["id"], subject=ticket["subject"],
+                                               priority=ticket["priority"]),
+            idempotency_key=f"{CONFIRMATION_TEMPLATE}:{ticket['id']}", related_type=TARGET,
+            related_id=ticket["id"])
+    except Unprocessable as exc:
+        logger.warning("ticket confirmation not queued", extra={"ticket_id": str(ticket["id"]),
+                                                                "reason": exc.message})
 
 
 def list_tickets(customer_id: uuid.UUID, query: TicketListQuery) -> TicketPage:
