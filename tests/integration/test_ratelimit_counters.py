@@ -7,7 +7,7 @@ import pytest
 from chalicelib.core import aws
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.settings import get_settings
-from chalicelib.ratelimit import repository, service
+from chalicelib.ratelimit import counters, repository, service
 from chalicelib.ratelimit.models import WINDOW_SECONDS, Limits
 
 # Mid-slot, early in a 10-second window, far from a UTC midnight: 2030-03-01T12:00:00.25Z.
@@ -98,14 +98,14 @@ def test_each_tier_has_its_own_limits(make_customer, limiter):
 
 
 def test_counting_is_atomic_under_concurrency(stack):
-    """Many threads race on one slot: exactly the limit is admitted (conditional ADD, no read-modify-write)."""
+    """Many threads (as many containers) race on one customer: exactly the burst is admitted."""
     customer, admitted, lock = uuid.uuid4(), [], threading.Lock()
+    limits = Limits(per_second=100, burst=7, daily_quota=1000)
 
     def hit():
-        refused = repository.count_rate(customer, window_start=1_000, slot=0, per_window=100, per_slot=7,
-                                        expires_at=5_000)
+        refusal = counters.count_request(customer, limits, T0)
         with lock:
-            admitted.append(refused is None)
+            admitted.append(refusal is None)
 
     threads = [threading.Thread(target=hit) for _ in range(30)]
     for thread in threads:
@@ -115,34 +115,83 @@ def test_counting_is_atomic_under_concurrency(stack):
     assert admitted.count(True) == 7
 
 
-def test_counter_items_are_keyed_per_customer_and_window_and_expire(make_customer, limiter):
+def _item(customer, day="2030-03-01"):
+    return aws.client("dynamodb").get_item(TableName=get_settings().metrics_table, ConsistentRead=True,
+                                           Key={"pk": {"S": f"{customer}#day#{day}"}, "sk": {"S": "limits"}})["Item"]
+
+
+def test_one_item_per_customer_and_day_holds_the_counters_and_expires(make_customer, limiter):
     _, set_limits = limiter
     set_limits(per_second=10, burst=20, daily_quota=1000)
     customer = make_customer()
     _hits(customer, 3)
-    client = aws.client("dynamodb")
-    table = get_settings().metrics_table
+    item = _item(customer)
     window_start = int(T0 // WINDOW_SECONDS) * WINDOW_SECONDS
-    rate = client.get_item(TableName=table, Key={"pk": {"S": f"{customer}#rate#{window_start}"},
-                                                  "sk": {"S": "rate"}})["Item"]
-    assert rate["n"] == {"N": "3"} and rate["s0"] == {"N": "3"}
-    assert int(rate["expires_at"]["N"]) > window_start + WINDOW_SECONDS
-    day = client.get_item(TableName=table, Key={"pk": {"S": f"{customer}#day#2030-03-01"},
-                                                 "sk": {"S": "day"}})["Item"]
-    assert day["n"] == {"N": "3"}
-    assert int(day["expires_at"]["N"]) > T0 + 12 * 3600
-    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-    assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
+    assert (item["d"], item["n"], item["s0"], item["w"]) == (
+        {"N": "3"}, {"N": "3"}, {"N": "3"}, {"N": str(window_start)})
+    assert int(item["expires_at"]["N"]) > T0 + 12 * 3600  # after the day is over
+    ttl = aws.client("dynamodb").describe_time_to_live(TableName=get_settings().metrics_table)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
 
 
-def test_refused_requests_do_not_count_against_the_daily_quota(make_customer, limiter):
+def test_a_new_window_resets_the_window_counters_but_not_the_day(make_customer, limiter):
+    now, set_limits = limiter
+    set_limits(per_second=10, burst=20, daily_quota=1000)
+    customer = make_customer()
+    _hits(customer, 2)
+    now["t"] += 1
+    _hits(customer, 1)
+    now["t"] += WINDOW_SECONDS + 2  # next window, slot 3
+    _hits(customer, 1)
+    item = _item(customer)
+    assert (item["d"], item["n"], item["s3"]) == ({"N": "4"}, {"N": "1"}, {"N": "1"})
+    assert "s0" not in item and "s1" not in item
+
+
+def test_refused_requests_count_nowhere(make_customer, limiter):
     _, set_limits = limiter
     set_limits(per_second=10, burst=2, daily_quota=1000)
     customer = make_customer()
     _hits(customer, 6)
-    day = aws.client("dynamodb").get_item(TableName=get_settings().metrics_table,
-                                          Key={"pk": {"S": f"{customer}#day#2030-03-01"}, "sk": {"S": "day"}})
-    assert day["Item"]["n"] == {"N": "2"}
+    item = _item(customer)
+    assert (item["d"], item["n"], item["s0"]) == ({"N": "2"}, {"N": "2"}, {"N": "2"})
+
+
+def test_a_busy_customer_costs_one_update_per_request(make_customer, limiter, monkeypatch):
+    _, set_limits = limiter
+    set_limits(per_second=100, burst=100, daily_quota=1000)
+    customer = make_customer()
+    _hits(customer, 1)  # starts the window
+    calls = []
+    real = repository.conditional_update
+    monkeypatch.setattr(repository, "conditional_update", lambda **kw: calls.append(kw) or real(**kw))
+    _hits(customer, 5)
+    assert len(calls) == 5
+
+
+def test_another_process_without_the_hint_still_counts_in_the_same_window(make_customer, limiter):
+    _, set_limits = limiter
+    set_limits(per_second=10, burst=3, daily_quota=1000)
+    customer = make_customer()
+    assert _hits(customer, 2) == (2, [])
+    counters.forget_windows()  # a second container: it tries to start the window, then joins it
+    assert _hits(customer, 2) == (1, [1])
+    assert _item(customer)["n"] == {"N": "3"}
+
+
+def test_a_container_whose_clock_is_behind_counts_in_the_newer_window(make_customer, limiter):
+    now, set_limits = limiter
+    set_limits(per_second=10, burst=20, daily_quota=1000)
+    customer = make_customer()
+    now["t"] = T0 + WINDOW_SECONDS  # this container is a window ahead
+    _hits(customer, 1)
+    counters.forget_windows()
+    now["t"] = T0 + WINDOW_SECONDS - 0.5  # the other is half a second behind, in the previous window
+    assert _hits(customer, 1) == (1, [])
+    item = _item(customer)
+    assert item["w"] == {"N": str(int(T0 // WINDOW_SECONDS) * WINDOW_SECONDS + WINDOW_SECONDS)}
+    assert item["n"] == {"N": "2"}
 
 
 def test_an_unreachable_counter_table_lets_requests_through(make_customer, limiter, monkeypatch):

@@ -1,11 +1,6 @@
-"""Where rate limits come from (PostgreSQL catalog) and where they are counted (DynamoDB).
+"""Where rate limits come from (the PostgreSQL catalog) and the DynamoDB call that counts them.
 
-Counters live in the ``metrics`` table: ``pk = "<customer>#<kind>#<window>"``,
-``sk = <kind>``, one item per customer and window, expiring (TTL
-``expires_at``) after the window is over. Each request is counted with ONE
-conditional ``UpdateItem ... ADD``: DynamoDB increments only while the
-condition holds, so concurrent requests (many Lambda containers) can never
-push a counter past its limit, and one customer's items never touch another's.
+The counting itself (which item, which condition) is :mod:`chalicelib.ratelimit.counters`.
 """
 from __future__ import annotations
 
@@ -26,15 +21,7 @@ SELECT feature, value
 
 CUSTOMER_TIER = "SELECT tier_code FROM customers WHERE id = %(id)s"
 
-# Sustained-rate window: the window total and the current one-second slot,
-# both bounded in the same atomic update.
-_RATE_UPDATE = "SET expires_at = :expires ADD #total :one, #slot :one"
-_RATE_CONDITION = ("(attribute_not_exists(#total) OR #total < :per_window)"
-                   " AND (attribute_not_exists(#slot) OR #slot < :per_slot)")
-_QUOTA_UPDATE = "SET expires_at = :expires ADD #total :one"
-_QUOTA_CONDITION = "attribute_not_exists(#total) OR #total < :quota"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-_UNBOUNDED = 2**62
 
 
 def tier_limit_values(tier: str) -> dict[str, Any]:
@@ -50,41 +37,13 @@ def customer_tier(customer_id: uuid.UUID) -> str | None:
     return row["tier_code"] if row else None
 
 
-def count_rate(customer_id: uuid.UUID, *, window_start: int, slot: int, per_window: int | None,
-               per_slot: int | None, expires_at: int) -> dict[str, int] | None:
-    """Count one request in the window; ``None`` if counted, else the counters that refused it."""
-    return _conditional_add(
-        key=_key(customer_id, "rate", str(window_start)),
-        update=_RATE_UPDATE,
-        condition=_RATE_CONDITION,
-        names={"#total": "n", "#slot": f"s{slot}"},
-        values={":per_window": _number(per_window), ":per_slot": _number(per_slot)},
-        expires_at=expires_at,
-    )
+def conditional_update(*, key: dict[str, dict[str, str]], update: str, condition: str, names: dict[str, str],
+                       values: dict[str, dict[str, str]]) -> dict[str, int] | None:
+    """One conditional ``UpdateItem`` on the counters table.
 
-
-def count_daily(customer_id: uuid.UUID, *, day: str, quota: int, expires_at: int) -> dict[str, int] | None:
-    """Count one request against the day's quota; ``None`` if counted, else the refusing counter."""
-    return _conditional_add(
-        key=_key(customer_id, "day", day),
-        update=_QUOTA_UPDATE,
-        condition=_QUOTA_CONDITION,
-        names={"#total": "n"},
-        values={":quota": _number(quota)},
-        expires_at=expires_at,
-    )
-
-
-def _key(customer_id: uuid.UUID, kind: str, window: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"{customer_id}#{kind}#{window}"}, "sk": {"S": kind}}
-
-
-def _number(value: int | None) -> dict[str, str]:
-    return {"N": str(_UNBOUNDED if value is None else value)}
-
-
-def _conditional_add(*, key: dict, update: str, condition: str, names: dict[str, str],
-                     values: dict[str, dict[str, str]], expires_at: int) -> dict[str, int] | None:
+    Returns ``None`` when the update was applied, else the item's numeric
+    attributes as they were when the condition refused it (``{}``: no item).
+    """
     try:
         aws.client("dynamodb").update_item(
             TableName=get_settings().metrics_table,
@@ -92,7 +51,7 @@ def _conditional_add(*, key: dict, update: str, condition: str, names: dict[str,
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, ":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
+            ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:

@@ -1,7 +1,7 @@
 """Per-customer rate limits by tier: a sustained rate with a burst, and a daily quota.
 
-Counting (see :mod:`chalicelib.ratelimit.repository`) uses aligned fixed
-windows in DynamoDB:
+Counting (see :mod:`chalicelib.ratelimit.counters`) uses aligned fixed
+windows, in one DynamoDB item per customer and day:
 
 * **rate**: at most ``rate_limit_per_second x WINDOW_SECONDS`` requests per
   10-second window, and at most ``rate_limit_burst`` within any one second of
@@ -20,23 +20,18 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.observability import logger
-from chalicelib.ratelimit import repository
+from chalicelib.ratelimit import counters, repository
 from chalicelib.ratelimit.cache import TtlCache
 from chalicelib.ratelimit.models import BURST, DAILY_QUOTA, PER_SECOND, WINDOW_SECONDS, Limits
 
-DAY_SECONDS = 86_400
 TIER_LIMITS_TTL = 60.0
 CUSTOMER_TIER_TTL = 30.0
-# Counter items outlive their window a little (TTL deletion is lazy anyway).
-RATE_ITEM_GRACE = 3_600
-DAY_ITEM_GRACE = DAY_SECONDS
 
 # Wall-clock source for window boundaries; tests pin it for deterministic windows.
 clock = time.time
@@ -56,43 +51,25 @@ def enforce(customer_id: uuid.UUID) -> None:
     if tier is None:  # no such customer: authentication, not rate limiting, answers that
         return
     limits = limits_for_tier(tier)
+    if limits.per_window is None and limits.per_slot is None and limits.daily_quota is None:
+        return
     now = clock()
     try:
-        _enforce_rate(customer_id, limits, now)
-        _enforce_daily_quota(customer_id, limits, now)
+        refusal = counters.count_request(customer_id, limits, now)
     except (BotoCoreError, ClientError) as exc:
         logger.warning("rate limiter unavailable; request let through", extra={"error": type(exc).__name__})
-
-
-def _enforce_rate(customer_id: uuid.UUID, limits: Limits, now: float) -> None:
-    if limits.per_window is None and limits.per_slot is None:
         return
-    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-    refused = repository.count_rate(customer_id, window_start=window_start, slot=int(now) - window_start,
-                                    per_window=limits.per_window, per_slot=limits.per_slot,
-                                    expires_at=window_start + WINDOW_SECONDS + RATE_ITEM_GRACE)
-    if refused is None:
+    if refusal is None:
         return
-    if limits.per_window is not None and refused.get("n", 0) >= limits.per_window:
-        retry_after, which = window_start + WINDOW_SECONDS - now, "rate"
-    else:
-        retry_after, which = math.floor(now) + 1 - now, "burst"
-    logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": which})
+    logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": refusal.limit})
+    if refusal.limit == "daily_quota":
+        raise RateLimited("Daily request quota exhausted; retry tomorrow (UTC)",
+                          retry_after=math.ceil(refusal.day_start + counters.DAY_SECONDS - now))
+    if refusal.limit == "rate":
+        retry_after = refusal.window_start + WINDOW_SECONDS - now
+    else:  # burst: the next second
+        retry_after = math.floor(now) + 1 - now
     raise RateLimited("Rate limit exceeded; retry later", retry_after=math.ceil(retry_after))
-
-
-def _enforce_daily_quota(customer_id: uuid.UUID, limits: Limits, now: float) -> None:
-    if limits.daily_quota is None:
-        return
-    day_start = int(now // DAY_SECONDS) * DAY_SECONDS
-    day = datetime.fromtimestamp(day_start, tz=timezone.utc).date().isoformat()
-    refused = repository.count_daily(customer_id, day=day, quota=limits.daily_quota,
-                                     expires_at=day_start + DAY_SECONDS + DAY_ITEM_GRACE)
-    if refused is None:
-        return
-    logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": "daily_quota"})
-    raise RateLimited("Daily request quota exhausted; retry tomorrow (UTC)",
-                      retry_after=math.ceil(day_start + DAY_SECONDS - now))
 
 
 def _load_limits(tier: str) -> Limits:
@@ -113,3 +90,4 @@ def _positive_int(tier: str, feature: str, values: dict[str, Any]) -> int | None
 def clear_caches() -> None:
     tier_limits_cache.clear()
     customer_tier_cache.clear()
+    counters.forget_windows()
