@@ -126,10 +126,10 @@ def test_key_rotation_and_revocation_with_a_throwaway_customer(api_url, operatio
     selected = _matching(operations, KEY_REVOCATION + KEY_CREATION)
     assert len(selected) == 4, "expected POST/GET /api-keys, DELETE /api-keys/{id}, POST /api-keys/{id}/rotate"
     # Deleting or rotating its own key may end the session mid-run: later 401s are expected there.
-    _assert_clean(schemathesis(api_url, new_customer("starter").token, tmp_path, *_only(selected),
+    _assert_clean(schemathesis(api_url, new_customer("enterprise").token, tmp_path, *_only(selected),
                                authenticated_throughout=False))
 
 
 def test_logout_with_a_throwaway_customer(api_url, operations, new_customer, tmp_path):
-    _assert_clean(schemathesis(api_url, new_customer("starter").token, tmp_path,
+    _assert_clean(schemathesis(api_url, new_customer("enterprise").token, tmp_path,
                                *_only(_matching(operations, LOGOUT)), authenticated_throughout=False))
