@@ -1,42 +1,133 @@
-"""``make bench`` (``python -m bench [--quick]``): start a local stack, make data, measure, report."""
+"""``make bench`` (``python -m bench [--quick]``): start a local stack, make data, measure, report.
+
+Every figure is measured here, on this machine, against a fresh local stack
+(embedded PostgreSQL with fsync on, moto for DynamoDB/SES/Secrets) whose data
+the run generates itself. The table is printed and ``.local/bench.json``
+keeps, for each figure, the value, the data size and the parameters.
+``--quick`` runs the same code on small sizes (``make test`` runs it once so
+the harness cannot rot; it asserts no timings).
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 import time
+import uuid
+from typing import Any
 
-from bench import rls_bench
+import psycopg
+
+from bench import auth_bench, billing_bench, rls_bench
 from bench.data import create_customers, create_events, create_invoices
-from bench.harness import Figure, render, write_json
+from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
 
-FULL = {"rls_customers": 10_000, "rls_events": 1_000_000, "rls_invoices_per_customer": 10, "rls_rounds": 1000}
-QUICK = {"rls_customers": 200, "rls_events": 20_000, "rls_invoices_per_customer": 3, "rls_rounds": 200}
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {"customers": 10_000, "events": 1_000_000, "invoices_per_customer": 10, "ingest": 200_000,
+             "metrics_events": 100_000, "samples": 1000, "cold_samples": 1000, "rls_rounds": 1000,
+             "bcrypt_cost": 12},
+    "quick": {"customers": 200, "events": 20_000, "invoices_per_customer": 3, "ingest": 10_000,
+              "metrics_events": 5_000, "samples": 1000, "cold_samples": 20, "rls_rounds": 200,
+              "bcrypt_cost": 4},
+}
+PERIOD = "2026-10"
+
+
+def _latency_figure(name: str, samples: list[float], stat: str, target: str, data_size: dict[str, Any],
+                    params: dict[str, Any]) -> Figure:
+    stats = summarize(samples)
+    return Figure(name, stats[f"{stat}_ms"], "ms", target, data_size, params=params, detail=stats)
+
+
+def _customer_invoices(client: Any, headers: dict[str, str]) -> None:
+    response = client.http.get("/invoices?limit=50", headers=headers)
+    if response.status_code != 200 or not json.loads(response.body)["items"]:
+        raise RuntimeError(f"GET /invoices answered {response.status_code}: {response.body[:300]!r}")
 
 
 def run(quick: bool) -> list[Figure]:
-    sizes = QUICK if quick else FULL
+    sizes = SIZES["quick" if quick else "full"]
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # keep per-request log lines out of the report
     state = REPO_ROOT / ".local" / "bench"
     shutil.rmtree(state, ignore_errors=True)  # every run measures the data it generates itself
-    stack = LocalStack(state_dir=state, bcrypt_cost=12)
+    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
     env = stack.start()
+    admin, app_url = env["ADMIN_DATABASE_URL"], env["DATABASE_URL"]
     figures: list[Figure] = []
     try:
-        admin, app = env["ADMIN_DATABASE_URL"], env["DATABASE_URL"]
-        customers = create_customers(admin, sizes["rls_customers"], seed="rls")
-        create_events(admin, customers, sizes["rls_events"], period="2026-10-01", seed="rls")
-        invoices = create_invoices(admin, customers, sizes["rls_invoices_per_customer"], seed="rls")
-        figures.append(rls_bench.measure_rls_overhead(
-            app, admin, customers[0], "2026-10-01", rounds=sizes["rls_rounds"],
-            data_size={"customers": len(customers), "events": sizes["rls_events"], "invoices": invoices}))
+        # The population: customers and a month of usage, billed, plus invoice history.
+        customers = create_customers(admin, sizes["customers"], seed="bench")
+        create_events(admin, customers, sizes["events"], period=f"{PERIOD}-01", seed="bench")
+        figures.append(billing_bench.measure_billing_run(admin, generate=False, period=PERIOD))
+        create_invoices(admin, customers, sizes["invoices_per_customer"], seed="bench")
+        with psycopg.connect(admin) as conn:
+            invoice_count = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
+        population = {"customers": len(customers), "events": sizes["events"], "invoices": invoice_count}
+
+        figures.append(rls_bench.measure_rls_overhead(app_url, admin, customers[0], f"{PERIOD}-01",
+                                                      rounds=sizes["rls_rounds"], data_size=population))
+
+        sys.path.insert(0, str(REPO_ROOT / "runtime"))  # the CDK entry point at the root is also app.py
+        from chalice.test import Client
+
+        from app import app
+
+        n = sizes["samples"]
+        with Client(app) as client:
+            operator = billing_bench.operator_headers(client)
+
+            # Authentication: a customer's key, cache hit and miss; then per-request authorization.
+            key, token = _onboard_with_key(client, operator)
+            figures.append(_latency_figure(
+                "auth_cache_hit_p99_ms", auth_bench.measure_authenticate_cache_hit(client, n, key), "p99",
+                "<= 10", {"samples": n}, {"path": "POST /auth/authenticate", "cache": "hit", "in_process": True}))
+            figures.append(_latency_figure(
+                "auth_cold_p50_ms", auth_bench.measure_authenticate_cold(client, sizes["cold_samples"], key), "p50",
+                "-", {"samples": sizes["cold_samples"]},
+                {"path": "POST /auth/authenticate", "cache": "miss", "bcrypt_cost": sizes["bcrypt_cost"],
+                 "in_process": True}))
+            figures.append(_latency_figure(
+                "authorize_p99_ms", auth_bench.measure_authorize(n, token), "p99", "<= 2", {"samples": n},
+                {"what": "bearer token: JWT check + one PostgreSQL liveness call", "in_process": True}))
+
+            # Reads: invoices among >= 100,000, usage of a customer with 100,000 events this month.
+            reader, reader_headers = billing_bench.onboard_customer(client, operator)
+            create_invoices(admin, [reader], 24, seed=f"reader-{uuid.uuid4().hex[:6]}")
+            figures.append(_latency_figure(
+                "invoices_list_p99_ms", sample_ms(lambda: _customer_invoices(client, reader_headers), n), "p99",
+                "-", {**population, "invoices": population["invoices"] + 24, "customer_invoices": 24,
+                      "samples": n},
+                {"path": "GET /invoices?limit=50", "in_process": True}))
+            period = billing_bench.seed_metrics_events(admin, reader, sizes["metrics_events"])
+            figures.append(billing_bench.measure_metrics_query(
+                client, reader_headers, period, samples=n, events=sizes["metrics_events"], customer_id=reader))
+
+            # Ingestion: sustained POST /metrics with batches of 1000.
+            _, writer_headers = billing_bench.onboard_customer(client, operator)
+            figures.append(billing_bench.measure_ingest(client, writer_headers, sizes["ingest"]))
     finally:
         stack.stop()
-    return figures
+    order = ["auth_cache_hit_p99_ms", "auth_cold_p50_ms", "authorize_p99_ms", "ingest_events_per_s",
+             "billing_run_s", "metrics_query_p99_ms", "invoices_list_p99_ms", "rls_overhead_ratio"]
+    return sorted(figures, key=lambda f: order.index(f.name))
+
+
+def _onboard_with_key(client: Any, operator: dict[str, str]) -> tuple[str, str]:
+    """A new enterprise customer's API key and a session token for it."""
+    body = {"name": "Bench auth", "email": f"bench-auth-{uuid.uuid4().hex[:8]}@example.test", "tier": "enterprise"}
+    response = client.http.post("/admin/customers", headers=operator, body=json.dumps(body))
+    if response.status_code != 201:
+        raise RuntimeError(f"onboarding failed: {response.status_code} {response.body[:300]!r}")
+    key = json.loads(response.body)["api_key"]["key"]
+    return key, billing_bench._token(client, key)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, same code (under a minute)")
     args = parser.parse_args(argv)
     started = time.time()
@@ -44,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(figures))
     out = REPO_ROOT / ".local" / "bench.json"
     write_json(out, figures, quick=args.quick, started=started)
-    print(f"\nwritten to {out}")
+    print(f"\nwritten to {out} ({time.time() - started:.0f} s)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Metering and billing figures, as functions the harness calls, plus a standalone command.
+"""Metering and billing figures, as functions the harness (``python -m bench``) calls.
 
 * :func:`measure_ingest` — ``POST /metrics`` batches through ``chalice.test.Client``
   (in-process, authentication included when ``headers`` carry a real token):
@@ -7,21 +7,10 @@
   by :func:`seed_billing_data` (N customers, M events in one period): seconds.
 * :func:`measure_metrics_query` — ``GET /metrics`` for one customer with many
   events in the month: p99 milliseconds over >= 1000 samples after a warm-up.
-
-Standalone (own throw-away stack; prints the figures)::
-
-    python -m bench.billing_bench [--quick]
-
-The standalone command authenticates for real (an operator key from the
-bootstrap, customers onboarded through ``POST /admin/customers``); its
-customers are ``enterprise`` so the tier's rate limit leaves room for the load.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -30,7 +19,7 @@ from typing import Any
 import psycopg
 
 from bench.data import create_customers, create_events
-from bench.harness import Figure, render, sample_ms, summarize
+from bench.harness import Figure, sample_ms, summarize
 
 INGEST_TARGET = ">= 20000"
 BILLING_TARGET = "<= 10"
@@ -194,54 +183,3 @@ def _token(client: Any, api_key: str) -> str:
     if response.status_code != 200:
         raise RuntimeError(f"authenticate failed: {response.status_code}")
     return json.loads(response.body)["token"]
-
-
-SIZES = {
-    "full": {"ingest": 200_000, "customers": 10_000, "events": 1_000_000, "metrics_events": 100_000,
-             "samples": 1000},
-    "quick": {"ingest": 10_000, "customers": 200, "events": 20_000, "metrics_events": 5_000, "samples": 1000},
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    import os
-
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from chalice.test import Client
-
-    from devstack.stack import REPO_ROOT, LocalStack
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    sizes = SIZES["quick" if args.quick else "full"]
-    state = REPO_ROOT / ".local" / "billing-bench"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, fast_unsafe=False, bcrypt_cost=4)
-    env = stack.start()
-    figures = []
-    try:
-        admin = env["ADMIN_DATABASE_URL"]
-        figures.append(measure_billing_run(admin, sizes["customers"], sizes["events"]))
-        sys.path.insert(0, str(REPO_ROOT / "runtime"))  # the CDK entry point at the root is also app.py
-        from app import app
-
-        with Client(app) as client:
-            operator = operator_headers(client)
-            reader, reader_headers = onboard_customer(client, operator)
-            period = seed_metrics_events(admin, reader, sizes["metrics_events"])
-            figures.append(measure_metrics_query(client, reader_headers, period, samples=sizes["samples"],
-                                                 events=sizes["metrics_events"], customer_id=reader,
-                                                 params={"tier": "enterprise"}))
-            _, writer_headers = onboard_customer(client, operator)
-            figures.append(measure_ingest(client, writer_headers, sizes["ingest"], params={"tier": "enterprise"}))
-    finally:
-        stack.stop()
-    print(render(figures))
-    for figure in figures:
-        print(figure.name, json.dumps(figure.detail, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
