@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from bench import auth_bench, billing_bench, rls_bench
+from bench import auth_bench, billing_bench, ratelimit_bench, rls_bench
 from bench.data import create_customers, create_events, create_invoices
 from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
@@ -94,6 +94,14 @@ def run(quick: bool) -> list[Figure]:
                 "authorize_p99_ms", auth_bench.measure_authorize(n, token), "p99", "<= 2", {"samples": n},
                 {"what": "bearer token: JWT check + one PostgreSQL liveness call", "in_process": True}))
 
+            # Rate limiting: the guard's count for one customer request (an enterprise
+            # customer: 1000 samples stay inside its limits).
+            limited, _ = billing_bench.onboard_customer(client, operator)
+            figures.append(_latency_figure(
+                "ratelimit_check_p99_ms", ratelimit_bench.measure_enforce(n, limited), "p99", "-", {"samples": n},
+                {"what": "tier limits from the in-process cache + one conditional DynamoDB UpdateItem (moto)",
+                 "in_process": True}))
+
             # Reads: invoices among >= 100,000, usage of a customer with 100,000 events this month.
             reader, reader_headers = billing_bench.onboard_customer(client, operator)
             create_invoices(admin, [reader], 24, seed=f"reader-{uuid.uuid4().hex[:6]}")
@@ -111,7 +119,8 @@ def run(quick: bool) -> list[Figure]:
             figures.append(billing_bench.measure_ingest(client, writer_headers, sizes["ingest"]))
     finally:
         stack.stop()
-    order = ["auth_cache_hit_p99_ms", "auth_cold_p50_ms", "authorize_p99_ms", "ingest_events_per_s",
+    order = ["auth_cache_hit_p99_ms", "auth_cold_p50_ms", "authorize_p99_ms", "ratelimit_check_p99_ms",
+             "ingest_events_per_s",
              "billing_run_s", "metrics_query_p99_ms", "invoices_list_p99_ms", "rls_overhead_ratio"]
     return sorted(figures, key=lambda f: order.index(f.name))
 
