@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chalicelib.core import observability
+
+
+@pytest.fixture(autouse=True)
+def metrics_enabled(monkeypatch):
+    """As in Lambda: the local stack (started by other tests) disables metrics process-wide."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
 
 
 def test_a_server_error_is_counted_with_latency(capsys):
