@@ -6,7 +6,7 @@ operator reads and writes run in ``operator_transaction``.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -82,7 +82,7 @@ def get_own(conn: psycopg.Connection) -> dict | None:
     return conn.execute(GET_OWN).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: list[str] | None) -> list[dict]:
+def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
     if after is None:
         return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
     return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()

@@ -9,13 +9,12 @@ relies on).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
 from chalicelib.auth import store
 from chalicelib.core import db, errors
-from chalicelib.core.pagination import decode_cursor, encode_cursor
+from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.customers import repository
 from chalicelib.customers.models import LIMIT_FEATURES, CustomerListQuery, OnboardBody, PatchCustomerBody, present
 from chalicelib.keys import repository as keys_repository, service as keys_service
@@ -69,18 +68,12 @@ def get(customer_id: uuid.UUID) -> dict:
 
 
 def list_customers(query: CustomerListQuery) -> dict:
-    after = decode_cursor(query.cursor, 2)
-    if after is not None:
-        try:
-            datetime.fromisoformat(after[0])
-            uuid.UUID(after[1])
-        except ValueError as exc:
-            raise errors.BadRequest("cursor is malformed") from exc
+    after = decode_keyset(query.cursor)
     with db.operator_transaction() as conn:
         rows = repository.list_page(conn, limit=query.limit + 1, after=after)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    cursor = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return {"items": [present(row) for row in rows], "next_cursor": cursor}
 
 

@@ -55,7 +55,7 @@ def get(conn: psycopg.Connection, key_id: uuid.UUID, *, for_update: bool = False
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": key_id}).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[str, str] | None) -> list[dict]:
+def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
     if after is None:
         return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
     return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()

@@ -16,7 +16,7 @@ import psycopg
 from chalicelib.audit import recorder
 from chalicelib.auth import keys, store
 from chalicelib.core import db, errors
-from chalicelib.core.pagination import decode_cursor, encode_cursor
+from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.core.settings import get_settings
 from chalicelib.keys import repository
 from chalicelib.keys.models import CreateKeyBody, KeyListQuery, present
@@ -51,18 +51,12 @@ def create(customer_id: uuid.UUID, body: CreateKeyBody) -> dict:
 
 
 def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> dict:
-    after = decode_cursor(query.cursor, 2)
-    if after is not None:
-        try:
-            datetime.fromisoformat(after[0])
-            uuid.UUID(after[1])
-        except ValueError as exc:
-            raise errors.BadRequest("cursor is malformed") from exc
+    after = decode_keyset(query.cursor)
     with db.tenant_transaction(customer_id) as conn:
-        rows = repository.list_page(conn, limit=query.limit + 1, after=tuple(after) if after else None)
+        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    cursor = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return {"items": [present(row) for row in rows], "next_cursor": cursor}
 
 

@@ -32,15 +32,14 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 
 import psycopg
 
 from chalicelib.audit import recorder
 from chalicelib.core import db
-from chalicelib.core.errors import BadRequest, Unprocessable
+from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import logger
-from chalicelib.core.pagination import decode_cursor, encode_cursor
+from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.notifications import mailer, repository
 from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
 
@@ -173,25 +172,12 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
 
 def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:
     """The tenant's delivery records, newest first."""
-    after = _decode(cursor)
+    after = decode_keyset(cursor)
     with db.tenant_transaction(customer_id) as conn:
         rows = repository.list_page(conn, limit=limit + 1, after=after)
     items = tuple(rows[:limit])
-    next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    next_cursor = encode_keyset(items[-1].created_at, items[-1].id) if len(rows) > limit else None
     return NotificationPage(items=items, next_cursor=next_cursor)
-
-
-def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        created_at = datetime.fromisoformat(values[0])
-        if created_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return created_at, uuid.UUID(values[1])
-    except ValueError as exc:
-        raise BadRequest("cursor is malformed") from exc
 
 
 def _sent_action(related_type: str | None) -> str:
