@@ -6,7 +6,9 @@ harness (``python -m bench``) computes and reports the percentiles.
 * :func:`measure_authenticate_cache_hit` — ``POST /auth/authenticate`` through
   ``chalice.test.Client`` with a key whose verification is cached.
 * :func:`measure_authenticate_cold` — the same on a cache miss (bcrypt at the
-  configured cost): the cache entry is deleted before every sample.
+  configured cost): the cached verification is dropped before every sample.
+* :func:`measure_authenticate_dynamodb_hit` — a hit in the DynamoDB cache
+  only, as a process that has not seen the key yet would have.
 * :func:`measure_authorize` — per-request authorization of a bearer token
   (JWT check + the one PostgreSQL call, `auth_request_state`), the guard's work without a route.
 """
@@ -38,18 +40,32 @@ def measure_authenticate_cache_hit(client: Any, n: int, api_key: str, warmup: in
 
 
 def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
-    from chalicelib.auth import keys, signing
-    from chalicelib.core import aws
-    from chalicelib.core.settings import get_settings
+    """Cache miss: the verification is dropped from both caches (this process's and DynamoDB) first."""
+    from chalicelib.auth import keys, signing, store
 
     digest = keys.cache_digest(signing.pepper(), api_key)
-    table = get_settings().cache_table
     samples = []
     for _ in range(n):
-        aws.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": f"apikey#{digest}"}})
+        store.drop_cached_verification(digest)
         start = time.perf_counter()
         _authenticate(client, api_key)
         samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup: int = 20) -> list[float]:
+    """Cache hit in DynamoDB only (a cold process): this process's copy is dropped before each sample."""
+    from chalicelib.auth import keys, signing, store
+
+    digest = keys.cache_digest(signing.pepper(), api_key)
+    _authenticate(client, api_key)  # fills both caches
+    samples = []
+    for i in range(warmup + n):
+        store._local.drop(digest)
+        start = time.perf_counter()
+        _authenticate(client, api_key)
+        if i >= warmup:
+            samples.append((time.perf_counter() - start) * 1000)
     return samples
 
 

@@ -1,5 +1,6 @@
 """Per-request liveness read from PostgreSQL: changes made straight in the database, operators, no DynamoDB."""
 import json
+import time
 
 import pytest
 
@@ -96,3 +97,65 @@ def test_the_guard_makes_no_dynamodb_call(client, new_customer, monkeypatch):
     # The spy is live: a route that does use DynamoDB trips it.
     with pytest.raises(AssertionError):
         ddb.get_item(TableName="x", Key={"pk": {"S": "x"}})
+
+
+def _cache_reads(monkeypatch) -> list[str]:
+    """Record every GetItem against the DynamoDB verification cache."""
+    from chalicelib.core.settings import get_settings
+
+    ddb = aws.client("dynamodb")
+    real = ddb._make_api_call
+    reads: list[str] = []
+
+    def spy(operation, params):
+        if operation == "GetItem" and params.get("TableName") == get_settings().cache_table:
+            reads.append(params["Key"]["pk"]["S"])
+        return real(operation, params)
+
+    monkeypatch.setattr(ddb, "_make_api_call", spy)
+    return reads
+
+
+def test_a_warm_process_answers_a_cache_hit_without_reading_dynamodb(client, new_customer, monkeypatch):
+    customer = new_customer()  # authenticated once: cached in DynamoDB and in this process
+    reads = _cache_reads(monkeypatch)
+    assert authenticate(client, customer.api_key).status_code == 200
+    assert reads == []
+
+
+def test_a_cold_process_reads_the_dynamodb_entry_once_then_keeps_it(client, new_customer, monkeypatch):
+    from chalicelib.auth import store
+
+    customer = new_customer()
+    store._local.clear()  # as a freshly started Lambda would be
+    reads = _cache_reads(monkeypatch)
+    assert authenticate(client, customer.api_key).status_code == 200
+    assert authenticate(client, customer.api_key).status_code == 200
+    assert len(reads) == 1
+
+
+def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, new_customer, admin_conn, monkeypatch):
+    """Another process revokes the key (here: straight in the database); our copy cannot mint a session."""
+    from chalicelib.auth import keys as auth_keys_module, signing, store
+
+    customer = new_customer()
+    digest = auth_keys_module.cache_digest(signing.pepper(), customer.api_key)
+    assert store._local.get(digest, int(time.time())) is not None
+    admin_conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (customer.key_id,))
+    assert authenticate(client, customer.api_key).status_code == 401
+    assert store._local.get(digest, int(time.time())) is None
+
+
+def test_revoking_through_the_api_drops_this_process_copy(client, new_customer):
+    from chalicelib.auth import keys as auth_keys_module, signing, store
+
+    customer = new_customer()
+    created = json.loads(client.http.post("/api-keys", headers={**JSON, **customer.headers},
+                                          body=json.dumps({"name": "second"})).body)
+    assert authenticate(client, created["key"]).status_code == 200
+    digest = auth_keys_module.cache_digest(signing.pepper(), created["key"])
+    now = int(time.time())
+    assert store._local.get(digest, now) is not None
+    assert client.http.delete(f"/api-keys/{created['id']}", headers=customer.headers).status_code == 204
+    assert store._local.get(digest, now) is None
+    assert authenticate(client, created["key"]).status_code == 401

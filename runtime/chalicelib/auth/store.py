@@ -31,10 +31,21 @@ commit and sees the change. Independently of that, every authentication
 (cache hit or not) opens its session through ``auth_open_session``, which
 refuses a dead key or holder, so even an entry left behind by a failed
 delete cannot yield a session; it is deleted when that happens.
+
+In front of the DynamoDB entry each process keeps the same verification in
+memory (:class:`_LocalVerifications`, bounded, same expiry). That is safe for
+the same reason: an entry only records that a secret's bcrypt check passed
+for a key — a fact that never changes — while liveness is decided by
+PostgreSQL on every authentication. A refusal drops the entry everywhere this
+process can reach; another process's copy costs it one refused attempt, then
+it is dropped there too. It saves a DynamoDB round trip on the hot path of a
+warm Lambda (a CI fleet authenticating every job with one key).
 """
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +121,56 @@ def _ddb() -> Any:
 
 
 # ---------------------------------------------------------------- verification cache
+class _LocalVerifications:
+    """This process's copy of cache entries: digest -> (verification, expiry), least recently used out first."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[CachedVerification, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str, now: int) -> CachedVerification | None:
+        with self._lock:
+            found = self._entries.get(digest)
+            if found is None:
+                return None
+            entry, expires_at = found
+            if expires_at <= now or (entry.valid_until is not None and entry.valid_until <= now):
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return entry
+
+    def put(self, digest: str, entry: CachedVerification, expires_at: int) -> None:
+        with self._lock:
+            self._entries[digest] = (entry, expires_at)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def drop(self, digest: str) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
+    def drop_keys(self, key_ids: set[uuid.UUID]) -> None:
+        with self._lock:
+            for digest in [d for d, (entry, _) in self._entries.items() if entry.key_id in key_ids]:
+                del self._entries[digest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_local = _LocalVerifications()
+
+
 def cached_verification(digest: str, now: int) -> CachedVerification | None:
+    """The verification cached for this key digest: this process's copy, else the DynamoDB entry."""
+    local = _local.get(digest, now)
+    if local is not None:
+        return local
     cache_table, _ = _tables()
     item = _plain(_ddb().get_item(TableName=cache_table, Key={"pk": _s(f"apikey#{digest}")},
                                   ConsistentRead=True).get("Item"))
@@ -120,8 +180,10 @@ def cached_verification(digest: str, now: int) -> CachedVerification | None:
     valid_until = item.get("valid_until")
     if valid_until is not None and valid_until <= now:
         return None
-    return CachedVerification(key_id=uuid.UUID(item["key_id"]), role=item["role"], subject=uuid.UUID(item["subject"]),
-                              public_id=item["public_id"], valid_until=valid_until)
+    entry = CachedVerification(key_id=uuid.UUID(item["key_id"]), role=item["role"], subject=uuid.UUID(item["subject"]),
+                               public_id=item["public_id"], valid_until=valid_until)
+    _local.put(digest, entry, item["expires_at"])
+    return entry
 
 
 def failures(public_id: str, now: int) -> tuple[int, int]:
@@ -200,6 +262,7 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
         if cache_entry.valid_until is not None:
             entry["valid_until"] = _n(cache_entry.valid_until)
         _ddb().put_item(TableName=cache_table, Item=entry)
+        _local.put(cache_digest, cache_entry, int(entry["expires_at"]["N"]))
         _, sessions_table = _tables()
         _ddb().put_item(TableName=sessions_table, Item={"pk": _s(f"keystate#{new.key_id}"), "cache_pk": _s(entry_pk),
                                                         "expires_at": _n(now + MARKER_TTL)})
@@ -209,6 +272,7 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
 
 
 def drop_cached_verification(cache_digest: str) -> None:
+    _local.drop(cache_digest)
     cache_table, _ = _tables()
     _ddb().delete_item(TableName=cache_table, Key={"pk": _s(f"apikey#{cache_digest}")})
 
@@ -324,6 +388,7 @@ def revoke_key(key_id: uuid.UUID) -> None:
 
 def forget_cached_verifications(key_ids: list[uuid.UUID]) -> None:
     """Delete the cache entries named by these keys' markers (rotation, suspension, revocation)."""
+    _local.drop_keys(set(key_ids))
     cache_table, sessions_table = _tables()
     for key_id in key_ids:
         marker = _consistent_get(sessions_table, f"keystate#{key_id}")
