@@ -64,8 +64,11 @@ def run(quick: bool) -> list[Figure]:
         create_events(admin, customers, sizes["events"], period=f"{PERIOD}-01", seed="bench")
         figures.append(billing_bench.measure_billing_run(admin, generate=False, period=PERIOD))
         create_invoices(admin, customers, sizes["invoices_per_customer"], seed="bench")
-        with psycopg.connect(admin) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             invoice_count = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
+            # Settle the freshly written population (hint bits, visibility map, statistics)
+            # so autovacuum does not start in the middle of the latency samples.
+            conn.execute("VACUUM ANALYZE")
         population = {"customers": len(customers), "events": sizes["events"], "invoices": invoice_count}
 
         figures.append(rls_bench.measure_rls_overhead(app_url, admin, customers[0], f"{PERIOD}-01",

@@ -77,8 +77,10 @@ def _hash_refresh(refresh_token: str) -> str:
 def _new_session(*, key_id: uuid.UUID, subject: uuid.UUID, role: str, key_valid_until: int | None, now: int,
                  family: str | None = None) -> tuple[store.NewSession, str]:
     refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    jti = uuid.uuid4().hex
+    # A family is named after its first session (see store: its item is created lazily).
     return store.NewSession(
-        jti=uuid.uuid4().hex, family=family or uuid.uuid4().hex, key_id=key_id, subject=subject, role=role,
+        jti=jti, family=family or jti, key_id=key_id, subject=subject, role=role,
         expires_at=now + tokens.TTL_SECONDS, key_valid_until=key_valid_until,
         refresh_hash=_hash_refresh(refresh_token), refresh_expires_at=now + store.REFRESH_TTL,
     ), refresh_token

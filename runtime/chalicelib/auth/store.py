@@ -8,7 +8,10 @@
   ``session#<jti>``     one access token: key_id (the ``by_key`` index), subject, role,
                         family, revoked flag, key_valid_until; TTL = token expiry
   ``refresh#<sha256>``  one refresh token (stored hashed), single use
-  ``family#<id>``       the chain of sessions refreshed from one authentication
+  ``family#<id>``       the chain of sessions refreshed from one authentication; the id is
+                        the first session's jti and the item is only written at the first
+                        refresh or revocation (a family without an item is that one session),
+                        which keeps authentication to two items
   ``keystate#<key id>`` where the key's cache entry is, so revocation can delete it
 
 Per-request liveness is NOT read from here: the guard asks PostgreSQL (one
@@ -44,6 +47,7 @@ warm Lambda (a CI fleet authenticating every job with one key).
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -267,8 +271,7 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
         _ddb().put_item(TableName=sessions_table, Item={"pk": _s(f"keystate#{new.key_id}"), "cache_pk": _s(entry_pk),
                                                         "expires_at": _n(now + MARKER_TTL)})
     session, refresh = _session_items(new, customer_id)
-    family = {"pk": _s(f"family#{new.family}"), "jtis": {"SS": [new.jti]}, "expires_at": _n(new.refresh_expires_at)}
-    _write_all([session, refresh, family])
+    _write_all([session, refresh])
 
 
 def drop_cached_verification(cache_digest: str) -> None:
@@ -329,9 +332,11 @@ def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | No
     try:
         _ddb().update_item(
             TableName=sessions_table, Key={"pk": _s(f"family#{new.family}")},
-            UpdateExpression="ADD jtis :jti SET expires_at = :ttl",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked)",
-            ExpressionAttributeValues={":jti": {"SS": [new.jti]}, ":ttl": _n(new.refresh_expires_at)},
+            UpdateExpression="ADD jtis :jtis SET expires_at = :ttl",
+            ConditionExpression="attribute_not_exists(revoked)",
+            # The family's first session (its id) is listed with the newcomer: the item may not exist yet.
+            ExpressionAttributeValues={":jtis": {"SS": sorted({new.family, new.jti})},
+                                       ":ttl": _n(new.refresh_expires_at)},
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -346,7 +351,10 @@ def revoke_family(family: str) -> set[str]:
     _, sessions_table = _tables()
     result = _ddb().update_item(
         TableName=sessions_table, Key={"pk": _s(f"family#{family}")},
-        UpdateExpression="SET revoked = :true", ExpressionAttributeValues={":true": {"BOOL": True}},
+        # Creates the item when the family was never refreshed: it is then just its first session.
+        UpdateExpression="SET revoked = :true, expires_at = if_not_exists(expires_at, :ttl) ADD jtis :first",
+        ExpressionAttributeValues={":true": {"BOOL": True}, ":first": {"SS": [family]},
+                                   ":ttl": _n(int(time.time()) + REFRESH_TTL)},
         ReturnValues="ALL_NEW",
     )
     jtis = _plain(result["Attributes"]).get("jtis", set())
