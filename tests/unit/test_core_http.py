@@ -77,3 +77,19 @@ def test_table_specs_declare_every_key_attribute_once():
         names = [a["AttributeName"] for a in kwargs["AttributeDefinitions"]]
         assert len(names) == len(set(names))
     assert SESSIONS.boto3_create_kwargs("t")["GlobalSecondaryIndexes"][0]["IndexName"] == "by_key"
+
+
+@pytest.mark.parametrize("text, storable", [("plain", True), ("ünïcode ✓", True), ("nul\x00byte", False),
+                                            ("lone \ud800 surrogate", False)])
+def test_storable_text(text, storable):
+    from chalicelib.core.text import is_storable
+
+    assert is_storable(text) is storable
+
+
+def test_a_body_with_an_unstorable_string_is_400():
+    class Body(RequestModel):
+        name: str
+
+    with pytest.raises(errors.BadRequest, match="NUL"):
+        http.parse_model(Body, {"name": "a\x00b"})

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.core import context
 from chalicelib.core.errors import BadRequest, DomainError, Forbidden, NotFound, Unauthorized, to_response
+from chalicelib.core.text import is_storable
 
 Auth = Literal["customer", "operator", "any"] | None
 Guard = Callable[[Any, "RouteSpec"], None]
@@ -137,12 +138,8 @@ def _reject_unstorable(data: Any) -> None:
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise BadRequest("Strings may not contain unpaired surrogates") from exc
-            if "\x00" in value:
-                raise BadRequest("Strings may not contain NUL characters")
+            if not is_storable(value):
+                raise BadRequest("Strings may not contain NUL characters or unpaired surrogates")
         elif isinstance(value, dict):
             pending.extend(value.keys())
             pending.extend(value.values())

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.core import db
 from chalicelib.core.errors import PayloadTooLarge, Unprocessable
+from chalicelib.core.text import is_storable
 from chalicelib.metering import repository
 from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, UsageEventIn
 
@@ -92,17 +93,6 @@ def parse_quantity(value: object) -> Decimal:
     return quantity + 0  # normalizes -0 to 0
 
 
-def _is_clean_text(text: str) -> bool:
-    """PostgreSQL text holds neither NUL nor unpaired surrogates (which JSON escapes can produce)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> repository.BatchColumns:
     latest = now + FUTURE_TOLERANCE
     event_ids: list[str] = []
@@ -110,7 +100,7 @@ def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> reposit
     quantities: list[Decimal] = []
     occurred_at: list[datetime] = []
     for index, event in enumerate(events):
-        if not _is_clean_text(event.event_id):
+        if not is_storable(event.event_id):
             raise Unprocessable(f"events[{index}]: event_id contains characters that cannot be stored")
         if not _METRIC_CODE.match(event.metric):
             raise Unprocessable(f"events[{index}]: unknown metric")

@@ -40,6 +40,7 @@ from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import logger
 from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.text import is_storable
 from chalicelib.notifications import mailer, repository
 from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
 
@@ -194,27 +195,17 @@ def _transaction(customer_id: uuid.UUID | None) -> Iterator[psycopg.Connection]:
             yield conn
 
 
-def _clean(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _check(message: EmailMessage) -> None:
     if not _NAME.match(message.template):
         raise Unprocessable("template must be a lowercase identifier")
     if message.related_type is not None and not _NAME.match(message.related_type):
         raise Unprocessable("related_type must be a lowercase identifier")
-    if not _EMAIL.match(message.recipient) or not _clean(message.recipient):
+    if not _EMAIL.match(message.recipient) or not is_storable(message.recipient):
         raise Unprocessable("recipient is not an e-mail address")
     if not message.subject or len(message.subject) > 998 or "\r" in message.subject or "\n" in message.subject:
         raise Unprocessable("subject must be one line of at most 998 characters")
     if not 1 <= len(message.idempotency_key) <= 200:
         raise Unprocessable("idempotency_key must be 1-200 characters")
     for text in (message.subject, message.text_body, message.html_body or "", message.idempotency_key):
-        if not _clean(text):
+        if not is_storable(text):
             raise Unprocessable("e-mail text contains characters that cannot be stored")
