@@ -18,6 +18,8 @@ import json
 import time
 from typing import Any
 
+from bench.harness import sample_ms
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -30,13 +32,7 @@ def _authenticate(client: Any, api_key: str) -> dict:
 
 def measure_authenticate_cache_hit(client: Any, n: int, api_key: str, warmup: int = 20) -> list[float]:
     _authenticate(client, api_key)  # fills the verification cache
-    samples = []
-    for i in range(warmup + n):
-        start = time.perf_counter()
-        _authenticate(client, api_key)
-        if i >= warmup:
-            samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    return sample_ms(lambda: _authenticate(client, api_key), n, warmup)
 
 
 def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
@@ -73,25 +69,4 @@ def measure_authorize(n: int, token: str, warmup: int = 20) -> list[float]:
     from chalicelib.auth import service
 
     header = f"Bearer {token}"
-    samples = []
-    for i in range(warmup + n):
-        start = time.perf_counter()
-        service.authorize(header)
-        if i >= warmup:
-            samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def measure_authorized_request(client: Any, n: int, token: str, path: str = "/api-keys?limit=1",
-                               warmup: int = 20) -> list[float]:
-    """A whole authorized GET through the Chalice app (guard + route + database), for context."""
-    headers = {"Authorization": f"Bearer {token}"}
-    samples = []
-    for i in range(warmup + n):
-        start = time.perf_counter()
-        response = client.http.get(path, headers=headers)
-        if i >= warmup:
-            samples.append((time.perf_counter() - start) * 1000)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path} failed: {response.status_code}")
-    return samples
+    return sample_ms(lambda: service.authorize(header), n, warmup)

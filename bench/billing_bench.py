@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from bench.auth_bench import _authenticate
 from bench.data import create_customers, create_events
 from bench.harness import Figure, sample_ms, summarize
 
@@ -179,7 +180,4 @@ def onboard_customer(client: Any, operator: dict[str, str], tier: str = "enterpr
 
 
 def _token(client: Any, api_key: str) -> str:
-    response = client.http.post("/auth/authenticate", headers=JSON, body=json.dumps({"api_key": api_key}))
-    if response.status_code != 200:
-        raise RuntimeError(f"authenticate failed: {response.status_code}")
-    return json.loads(response.body)["token"]
+    return _authenticate(client, api_key)["token"]

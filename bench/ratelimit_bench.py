@@ -8,17 +8,12 @@ milliseconds, roughly an in-region DynamoDB round trip).
 """
 from __future__ import annotations
 
-import time
 import uuid
+
+from bench.harness import sample_ms
 
 
 def measure_enforce(n: int, customer_id: uuid.UUID, warmup: int = 20) -> list[float]:
     from chalicelib.ratelimit import service
 
-    samples = []
-    for i in range(warmup + n):
-        start = time.perf_counter()
-        service.enforce(customer_id)
-        if i >= warmup:
-            samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    return sample_ms(lambda: service.enforce(customer_id), n, warmup)
