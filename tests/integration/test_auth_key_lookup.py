@@ -6,17 +6,6 @@ from psycopg.rows import dict_row
 from chalicelib.auth import keys
 
 
-@pytest.fixture
-def key_row(admin_url, make_customer):
-    customer_id = make_customer()
-    new = keys.generate("sk_test_", cost=4)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        key_id = conn.execute("INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash)"
-                              " VALUES (%s, 'k', %s, %s, %s) RETURNING id",
-                              (customer_id, new.prefix, new.public_id, new.secret_hash)).fetchone()[0]
-    return customer_id, key_id, new
-
-
 def test_app_role_finds_one_key_by_public_id_without_tenant_context(app_url, key_row):
     customer_id, key_id, new = key_row
     with psycopg.connect(app_url, row_factory=dict_row) as conn:

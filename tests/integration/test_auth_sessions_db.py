@@ -6,18 +6,6 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from chalicelib.auth import keys
-
-
-@pytest.fixture
-def key_row(admin_url, make_customer):
-    customer_id = make_customer()
-    new = keys.generate("sk_test_", cost=4)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        key_id = conn.execute("INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash)"
-                              " VALUES (%s, 'k', %s, %s, %s) RETURNING id",
-                              (customer_id, new.prefix, new.public_id, new.secret_hash)).fetchone()[0]
-    return customer_id, key_id
 
 
 def _open(conn, jti, customer_id, key_id, now=None):
@@ -32,7 +20,7 @@ def _state(conn, jti, customer_id, key_id, role="customer"):
 
 
 def test_open_then_state_then_revoke(app_url, key_row):
-    customer_id, key_id = key_row
+    customer_id, key_id, _ = key_row
     jti = uuid.uuid4().hex
     with psycopg.connect(app_url, autocommit=True, row_factory=dict_row) as conn:
         assert _open(conn, jti, customer_id, key_id) == {"key_live": True, "holder_active": True}
@@ -45,7 +33,7 @@ def test_open_then_state_then_revoke(app_url, key_row):
 
 
 def test_a_revocation_that_arrives_first_is_not_undone_by_the_open(app_url, key_row):
-    customer_id, key_id = key_row
+    customer_id, key_id, _ = key_row
     jti = uuid.uuid4().hex
     with psycopg.connect(app_url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute("SELECT auth_revoke_sessions(%s, %s)", ([jti], datetime.now(UTC) + timedelta(days=1)))
@@ -54,7 +42,7 @@ def test_a_revocation_that_arrives_first_is_not_undone_by_the_open(app_url, key_
 
 
 def test_no_session_is_opened_for_a_dead_key_or_suspended_customer(app_url, admin_url, key_row):
-    customer_id, key_id = key_row
+    customer_id, key_id, _ = key_row
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute("UPDATE customers SET status = 'suspended' WHERE id = %s", (customer_id,))
     jti = uuid.uuid4().hex
