@@ -50,13 +50,6 @@ def current_customer_id() -> uuid.UUID:
     return principal.customer_id
 
 
-def require_operator() -> Principal:
-    principal = current_principal()
-    if principal.role != "operator":
-        raise Forbidden("This endpoint is for operator credentials")
-    return principal
-
-
 def set_request_id(request_id: str) -> contextvars.Token:
     return _request_id.set(request_id)
 

@@ -40,10 +40,6 @@ class Settings:
     invoice_grace_days: int
     log_level: str
 
-    @property
-    def is_local(self) -> bool:
-        return self.aws_endpoint_url is not None
-
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
