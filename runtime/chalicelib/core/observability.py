@@ -4,6 +4,7 @@ Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -50,9 +51,9 @@ def register(app: Any) -> None:
         # concurrent threads, and one request's lines must not carry another's
         # id; removed afterwards so nothing outside a request inherits them.
         logger.thread_safe_append_keys(request_id=request_id, path=event.path, method=event.method)
-        tracer.put_annotation(key="request_id", value=request_id)
         try:
-            response = get_response(event)
+            with _request_subsegment(request_id):
+                response = get_response(event)
             response.headers["X-Request-Id"] = request_id
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.info("request", extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
@@ -64,6 +65,21 @@ def register(app: Any) -> None:
         finally:
             logger.thread_safe_remove_keys(_REQUEST_KEYS)
             context.reset_request_id(token)
+
+
+@contextlib.contextmanager
+def _request_subsegment(request_id: str):
+    """A ``## request`` X-Ray subsegment carrying the request id as an annotation.
+
+    In Lambda the segment is the service's read-only *facade* segment: an
+    annotation put on it raises, so it goes on a subsegment of our own.
+    """
+    if tracer.disabled:
+        yield
+        return
+    with tracer.provider.in_subsegment("## request") as subsegment:
+        subsegment.put_annotation("request_id", request_id)
+        yield
 
 
 def _emit_request_metrics(status_code: int, elapsed_ms: float) -> None:
