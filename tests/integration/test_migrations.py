@@ -90,3 +90,30 @@ def test_digest_changes_when_a_migration_changes(tmp_path):
     before = migrations.digest(directory)
     (directory / "9998_new.sql").write_text("SELECT 1;\n")
     assert migrations.digest(directory) != before
+
+
+class _RecordingConnection(psycopg.Connection):
+    """Keeps the text of every statement sent, as PostgreSQL's log would show it on an error."""
+
+    sent: list[str]
+
+    def execute(self, query, params=None, **kwargs):
+        text = query.as_string(self) if isinstance(query, sql.Composable) else str(query)
+        self.sent.append(f"{text} {params!r}")
+        return super().execute(query, params, **kwargs)
+
+
+def test_c6_the_app_password_is_sent_as_a_scram_verifier_never_in_clear(admin_url):
+    role = f"pw_{uuid.uuid4().hex[:10]}"
+    password = "correct horse battery staple " + uuid.uuid4().hex
+    with _RecordingConnection.connect(admin_url, autocommit=True) as conn:
+        conn.sent = []
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            migrations.set_password(conn, role, password)
+            assert all(password not in statement for statement in conn.sent), conn.sent
+            stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)).fetchone()[0]
+            assert stored.startswith("SCRAM-SHA-256$4096:")
+            assert any(stored in statement for statement in conn.sent)
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -5,6 +5,9 @@ import json
 
 import pytest
 
+import psycopg
+
+from chalicelib.auth.signing import Keyring, seed_kid
 from chalicelib.core import aws, db
 from chalicelib.core.settings import reset_settings
 from chalicelib.ops import service
@@ -78,7 +81,9 @@ def test_seed_jwt_secret_becomes_the_runtime_document_once():
     document = json.loads(fake.values["jwt"])
     assert document["previous"] is None
     assert document["current"]["secret"] == "generated-by-secrets-manager"
-    assert len(document["current"]["kid"]) == 16
+    # The kid the runtime derives from the seed itself (C4): tokens issued
+    # before the rewrite still verify after it.
+    assert document["current"]["kid"] == seed_kid("generated-by-secrets-manager")
     # Second deploy: already in shape, nothing written (a rotated key is never overwritten).
     assert service.ensure_jwt_keys("jwt", client=fake) is False
     assert len(fake.puts) == 1
@@ -130,7 +135,7 @@ def test_cloud_logins_sign_a_fresh_iam_token_per_connection(cloud_env, monkeypat
     first = kwargs()
     assert first["host"] == "saas-dev-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
     assert first["user"] == "saas_app_user"
-    assert first["sslmode"] == "require"
+    assert first["sslmode"] == "verify-full"
     assert first["prepare_threshold"] is None and first["autocommit"] is True
     assert "X-Amz-Signature=" in first["password"] and "DBUser=saas_app_user" in first["password"]
     monkeypatch.setattr(db, "iam_auth_token", lambda user: f"token-{user}-2")
@@ -141,3 +146,71 @@ def test_master_login_for_migrations_uses_the_master_user(cloud_env):
     kwargs = db.iam_connect_kwargs("saas_master")
     assert kwargs["user"] == "saas_master"
     assert "DBUser=saas_master" in kwargs["password"]
+
+
+def test_c8_proxy_logins_verify_the_certificate_against_the_amazon_roots(cloud_env):
+    """``sslmode=require`` encrypts but trusts any certificate; verify-full checks chain and host name."""
+    for kwargs in (db.iam_connect_kwargs("saas_master"), db.connection_kwargs()):
+        assert kwargs["sslmode"] == "verify-full"
+        bundle = open(kwargs["sslrootcert"], encoding="utf-8").read()
+        # RDS Proxy serves an ACM certificate, which chains to Amazon's public roots.
+        assert "Amazon Root CA 1" in bundle and bundle.count("BEGIN CERTIFICATE") > 50
+
+
+def test_c8_the_root_bundle_can_be_pointed_elsewhere(cloud_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("DB_SSL_ROOT_CERT", str(tmp_path / "ca.pem"))
+    reset_settings()
+    assert db.iam_connect_kwargs("saas_master")["sslrootcert"] == str(tmp_path / "ca.pem")
+
+
+def test_c4_the_runtime_reads_a_generated_seed_secret_as_its_current_key():
+    """Secrets Manager regenerates the flat seed when CDK replaces the secret; the runtime must not 500."""
+    ring = Keyring.from_json(json.dumps({"seed": True, "secret": "s3cret"}))
+    assert ring.current.kid == seed_kid("s3cret") and ring.current.secret == b"s3cret"
+    assert ring.previous is None
+    assert Keyring.from_json(json.dumps({"seed": True, "secret": "s3cret"})).current == ring.current
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class _Conn:
+    def close(self) -> None:
+        pass
+
+
+def test_b5_migrations_wait_for_the_proxy_with_backoff_and_a_fresh_token_each_time():
+    clock, tokens, failures = _Clock(), [], [3]
+
+    def connect(**kwargs):
+        if failures[0]:
+            failures[0] -= 1
+            raise psycopg.OperationalError("connection timeout expired")
+        return _Conn()
+
+    attempts = service.wait_for_database(
+        lambda: tokens.append(len(tokens)) or {"password": f"token-{len(tokens)}"},
+        connect=connect, sleep=clock.sleep, clock=lambda: clock.now,
+    )
+    assert attempts == 4
+    assert clock.sleeps == [2.0, 4.0, 8.0]
+    assert len(tokens) == 4
+
+
+def test_b5_migrations_give_up_with_the_last_error_before_the_function_times_out():
+    clock = _Clock()
+
+    def connect(**kwargs):
+        raise psycopg.OperationalError("proxy target not registered")
+
+    with pytest.raises(psycopg.OperationalError, match="not registered"):
+        service.wait_for_database(lambda: {}, connect=connect, sleep=clock.sleep, clock=lambda: clock.now)
+    assert service.CONNECT_DEADLINE_SECONDS - 30 <= clock.now <= service.CONNECT_DEADLINE_SECONDS
+    assert max(clock.sleeps) == 30.0

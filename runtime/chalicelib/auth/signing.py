@@ -1,6 +1,9 @@
 """The secrets authentication needs, from Secrets Manager, cached in-process.
 
-* JWT signing keys: ``{"current": {"kid", "secret"}, "previous": null | {"kid", "secret"}}``.
+* JWT signing keys: ``{"current": {"kid", "secret"}, "previous": null | {"kid", "secret"}}``,
+  or the flat ``{"seed": true, "secret": "..."}`` that Secrets Manager generates
+  when CDK creates (or replaces) the secret: read as a current key whose kid is
+  derived from the secret, so every instance agrees on it without a rewrite.
   New tokens are signed with ``current``; tokens carrying ``previous``'s kid
   still verify until they expire, so rotating the secret logs nobody out.
   A token with a kid we do not know triggers one re-read (rate limited), so a
@@ -9,6 +12,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -41,6 +45,9 @@ class Keyring:
     @classmethod
     def from_json(cls, raw: str) -> Keyring:
         document = json.loads(raw)
+        if isinstance(document, dict) and document.get("seed") and isinstance(document.get("secret"), str):
+            secret = document["secret"]
+            return cls(current=SigningKey(kid=seed_kid(secret), secret=secret.encode()), previous=None)
 
         def key(value: dict | None) -> SigningKey | None:
             if not value:
@@ -51,6 +58,11 @@ class Keyring:
         if current is None:
             raise ValueError("the JWT secret has no current key")
         return cls(current=current, previous=key(document.get("previous")))
+
+
+def seed_kid(secret: str) -> str:
+    """The key id of a generated seed secret: derived from it, the same in every process."""
+    return "seed-" + hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 class _Cached:

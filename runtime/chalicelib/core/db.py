@@ -41,6 +41,23 @@ def iam_auth_token(user: str) -> str:
     )
 
 
+def tls_kwargs() -> dict[str, str]:
+    """TLS that verifies the server: its certificate chains to a trusted root and names ``DB_HOST``.
+
+    ``sslmode=require`` would encrypt but accept any certificate. RDS Proxy
+    serves an ACM certificate, which chains to the Amazon roots that certifi
+    ships (in the Lambda package); ``DB_SSL_ROOT_CERT`` overrides the bundle.
+    """
+    settings = get_settings()
+    if settings.db_ssl_root_cert:
+        root = settings.db_ssl_root_cert
+    else:
+        import certifi
+
+        root = certifi.where()
+    return {"sslmode": "verify-full", "sslrootcert": root}
+
+
 def iam_connect_kwargs(user: str) -> dict[str, Any]:
     """Connection parameters for ``user`` through RDS Proxy with IAM auth (TLS required by the proxy)."""
     settings = get_settings()
@@ -50,8 +67,8 @@ def iam_connect_kwargs(user: str) -> dict[str, Any]:
         "dbname": settings.db_name,
         "user": user,
         "password": iam_auth_token(user),
-        "sslmode": "require",
         "connect_timeout": 5,
+        **tls_kwargs(),
     }
 
 
@@ -80,8 +97,8 @@ def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
         "dbname": settings.db_name,
         "user": secret["username"],
         "password": secret["password"],
-        "sslmode": "require",
         "connect_timeout": 5,
+        **tls_kwargs(),
     }
     return "", kwargs
 

@@ -68,6 +68,20 @@ def digest(directory: Path = MIGRATIONS_DIR) -> str:
     return h.hexdigest()
 
 
+APP_LOGIN = "saas_app_user"
+
+
+def set_password(conn: psycopg.Connection, role: str, password: str) -> None:
+    """Set ``role``'s password by sending a SCRAM-SHA-256 verifier, never the password itself.
+
+    libpq computes the verifier client-side (``PQencryptPasswordConn``), so a
+    failing statement that PostgreSQL logs — and exports to CloudWatch —
+    shows a salted hash, not the secret.
+    """
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+    conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+
+
 def migrate(conninfo: str, *, app_password: str | None = None, directory: Path = MIGRATIONS_DIR,
             **connect_kwargs: object) -> list[str]:
     """Apply pending migrations; return the names applied (empty when up to date)."""
@@ -78,7 +92,7 @@ def migrate(conninfo: str, *, app_password: str | None = None, directory: Path =
             with conn.transaction():
                 conn.execute((directory / "roles.sql").read_text(encoding="utf-8"))
                 if app_password:
-                    conn.execute(sql.SQL("ALTER ROLE saas_app_user PASSWORD {}").format(sql.Literal(app_password)))
+                    set_password(conn, APP_LOGIN, app_password)
                 conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(ADMIN_ROLE)))
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("

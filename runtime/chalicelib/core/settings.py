@@ -24,6 +24,7 @@ class Settings:
     db_name: str
     db_app_user: str
     db_iam_auth: bool
+    db_ssl_root_cert: str | None
     db_master_user: str | None
     db_app_secret_arn: str | None
     db_pool_min: int
@@ -62,6 +63,10 @@ def get_settings() -> Settings:
         # Cloud: RDS Proxy requires IAM auth, so logins sign a 15-minute token
         # instead of holding a password (see core.db).
         db_iam_auth=env.get("DB_IAM_AUTH", "").lower() in ("1", "true", "yes"),
+        # The CA bundle that verifies the proxy's certificate (verify-full). Unset:
+        # certifi's bundle (RDS Proxy presents an ACM certificate, which chains
+        # to the Amazon roots in it). The Lambda harness points it at its own CA.
+        db_ssl_root_cert=env.get("DB_SSL_ROOT_CERT") or None,
         # Only the deploy-time migration function has these two.
         db_master_user=env.get("DB_MASTER_USER") or None,
         db_app_secret_arn=env.get("DB_APP_SECRET_ARN") or None,

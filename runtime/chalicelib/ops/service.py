@@ -9,10 +9,13 @@ the schema. Any exception propagates so CloudFormation fails the deploy.
 from __future__ import annotations
 
 import json
-import secrets
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import psycopg
+
+from chalicelib.auth.signing import seed_kid
 from chalicelib.core import aws, db, migrations
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
@@ -33,7 +36,9 @@ def jwt_keys_from_seed(raw: str) -> str | None:
         return None
     if not (isinstance(value, dict) and value.get("seed") and isinstance(value.get("secret"), str)):
         raise ValueError("the JWT secret is neither a generated seed nor a key document")
-    return json.dumps({"current": {"kid": secrets.token_hex(8), "secret": value["secret"]}, "previous": None})
+    # The same kid the runtime derives while the secret is still a seed, so
+    # tokens signed before the rewrite keep verifying after it.
+    return json.dumps({"current": {"kid": seed_kid(value["secret"]), "secret": value["secret"]}, "previous": None})
 
 
 def ensure_jwt_keys(secret_id: str, *, client: Any = None) -> bool:
@@ -51,15 +56,53 @@ def app_user_password(secret_arn: str, *, client: Any = None) -> str:
     return json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
 
 
+# On a first deploy the custom resource can run while RDS Proxy is still
+# registering its target (connections fail or time out for a few minutes):
+# keep trying, with backoff, for most of the function's 300 s timeout.
+CONNECT_DEADLINE_SECONDS = 240.0
+_FIRST_DELAY, _MAX_DELAY = 2.0, 30.0
+
+
+def wait_for_database(
+    connect_kwargs: Callable[[], dict[str, Any]],
+    *,
+    deadline_seconds: float = CONNECT_DEADLINE_SECONDS,
+    connect: Callable[..., Any] = psycopg.connect,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Open (and close) one connection, retrying with backoff; return the attempts it took.
+
+    ``connect_kwargs`` is called per attempt: an IAM token is signed afresh
+    each time. The last error propagates once the deadline would be passed.
+    """
+    deadline = clock() + deadline_seconds
+    delay, attempt = _FIRST_DELAY, 0
+    while True:
+        attempt += 1
+        try:
+            connect(**connect_kwargs()).close()
+            return attempt
+        except psycopg.OperationalError as error:
+            if clock() + delay > deadline:
+                raise
+            logger.warning("migrations: database not reachable yet, retrying",
+                           extra={"attempt": attempt, "retry_in_s": delay, "error": str(error).strip()[:300]})
+            sleep(delay)
+            delay = min(delay * 2, _MAX_DELAY)
+
+
 def run_migrations() -> list[str]:
     """Apply pending migrations through the proxy as the master user; return the files applied."""
     settings = get_settings()
     if not (settings.db_master_user and settings.db_app_secret_arn and settings.db_host):
         raise RuntimeError("DB_MASTER_USER, DB_APP_SECRET_ARN and DB_HOST must be set for migrations")
+    master = settings.db_master_user
+    wait_for_database(lambda: db.iam_connect_kwargs(master))
     return migrations.migrate(
         "",
         app_password=app_user_password(settings.db_app_secret_arn),
-        **db.iam_connect_kwargs(settings.db_master_user),
+        **db.iam_connect_kwargs(master),
     )
 
 
