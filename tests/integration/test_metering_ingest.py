@@ -88,7 +88,7 @@ def test_a_bad_quantity_rejects_the_whole_batch_naming_the_event(make_customer, 
 
 @pytest.mark.parametrize("quantity,expected", [
     ("2.5", D("2.5")), (" 3 ", D(3)), (7, D(7)), (D("1e3"), D(1000)), ("0", D(0)), (D("-0"), D(0)),
-    (D("99999999999999.999999"), D("99999999999999.999999")), (D("1.100000000"), D("1.1")),
+    (D("999999999.999999"), D("999999999.999999")), (D("1.100000000"), D("1.1")),
 ])
 def test_numbers_and_numeric_strings_are_exact_decimals(quantity, expected):
     assert metering.parse_quantity(quantity) == expected

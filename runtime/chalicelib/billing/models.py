@@ -20,6 +20,11 @@ class BillingRunRequest(RequestModel):
     finalize: StrictBool = Field(default=False, description="Freeze the invoices and queue their e-mails")
 
 
+class SetAsideResponse(ResponseModel):
+    customer_id: str
+    reason: str
+
+
 class BillingRunResponse(ResponseModel):
     period: str
     invoices_created: int
@@ -29,6 +34,11 @@ class BillingRunResponse(ResponseModel):
     finalize: bool
     invoices_recomputed: int = Field(description="Drafts whose amounts changed (late usage)")
     invoices_finalized: int
+    customers_set_aside: int = Field(
+        default=0, description="Customers whose invoice could not be priced (amount too large to store): not"
+                               " invoiced by this run, listed in set_aside, audited and counted in the"
+                               " BillingCustomersSetAside metric; every other customer is billed")
+    set_aside: list[SetAsideResponse] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +101,17 @@ class FinalizedInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAside:
+    """A customer the run could not price (and therefore did not invoice), and why."""
+
+    customer_id: uuid.UUID
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"customer_id": str(self.customer_id), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class BillingRunResult:
     run_id: uuid.UUID
     period: str
@@ -100,6 +121,7 @@ class BillingRunResult:
     invoices_recomputed: int
     invoices_finalized: int
     total: Decimal
+    set_aside: tuple[SetAside, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +133,8 @@ class BillingRunResult:
             "finalize": self.finalize,
             "invoices_recomputed": self.invoices_recomputed,
             "invoices_finalized": self.invoices_finalized,
+            "customers_set_aside": len(self.set_aside),
+            "set_aside": [s.as_json() for s in self.set_aside],
         }
 
 

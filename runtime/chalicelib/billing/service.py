@@ -11,7 +11,11 @@ A run of a period:
    and reads the period's existing invoices;
 4. prices every customer with :mod:`chalicelib.billing.pricing` and decides
    per customer: create, recompute a draft whose content changed, keep an
-   unchanged draft, or leave a finalized invoice alone;
+   unchanged draft, or leave a finalized invoice alone. A customer whose
+   invoice cannot be priced (an amount too large to store) is *set aside*:
+   not invoiced, listed in the result, audited (``billing.customer_set_aside``)
+   and counted in the ``BillingCustomersSetAside`` metric; it never stops the
+   other customers' billing;
 5. writes in chunks of :data:`CHUNK_SIZE` customers, each chunk one
    transaction of set-based statements (bounded locks and audit-chain work);
    a crash part-way leaves complete invoices and a rerun finishes the job;
@@ -30,17 +34,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import invoice_email, repository
 from chalicelib.billing.models import (BillingRunResult, CustomerUsage, DailyReport, ExistingInvoice,
-                                       PlannedInvoice)
+                                       PlannedInvoice, SetAside)
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.billing.pricing import AmountOutOfRange, cents, price_invoice
 from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import SERVICE, logger, metrics
 from chalicelib.core.settings import get_settings
 from chalicelib.notifications import service as notifications
 from chalicelib.notifications.models import EmailMessage
@@ -125,16 +131,30 @@ class BillingService:
                 repository.lock_period(guard, "freeze", period.first_day)
             customers = repository.usage_by_customer(guard, period.first_day, period.last_day)
             existing = repository.existing_invoices(guard, period.first_day)
-            planned = [p for p in (_plan(c, existing.get(c.customer_id), period) for c in customers) if p]
+            planned: list[PlannedInvoice] = []
+            set_aside: list[SetAside] = []
+            for customer in customers:
+                try:
+                    plan = _plan(customer, existing.get(customer.customer_id), period)
+                except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
+                    set_aside.append(SetAside(customer.customer_id, str(exc)))
+                    continue
+                if plan is not None:
+                    planned.append(plan)
             for start in range(0, len(planned), CHUNK_SIZE):
                 chunk = planned[start:start + CHUNK_SIZE]
                 with db.operator_transaction() as conn:
                     self._write_chunk(conn, chunk, period, run_id, finalize, actor, counts)
+            if set_aside:
+                with db.operator_transaction() as conn:
+                    recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside], actor=actor)
             # The guard commits last: its locks cover every chunk.
+        _report_set_aside(set_aside, period, run_id)
         return BillingRunResult(
             run_id=run_id, period=period.label, finalize=finalize, invoices_created=counts.created,
             invoices_existing=len(planned) - counts.created, invoices_recomputed=counts.recomputed,
-            invoices_finalized=counts.finalized, total=sum((p.total for p in planned), Decimal("0.00")))
+            invoices_finalized=counts.finalized, total=sum((p.total for p in planned), Decimal("0.00")),
+            set_aside=tuple(set_aside))
 
     def _write_chunk(self, conn: psycopg.Connection, chunk: Sequence[PlannedInvoice], period: Period,
                      run_id: uuid.UUID, finalize: bool, actor: str, counts: _Counts) -> None:
@@ -189,12 +209,9 @@ class BillingService:
 
 
 def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Period) -> PlannedInvoice | None:
-    """Decide what the run does for one customer (pure)."""
-    try:
-        priced = price_invoice(customer.plan, customer.usage, tax_rate=customer.tax_rate, period=period,
-                               billing_start=customer.billing_start)
-    except AmountOutOfRange as exc:
-        raise Unprocessable(f"Customer {customer.customer_id}: {exc}") from exc
+    """Decide what the run does for one customer (pure); ``AmountOutOfRange`` when it cannot be priced."""
+    priced = price_invoice(customer.plan, customer.usage, tax_rate=customer.tax_rate, period=period,
+                           billing_start=customer.billing_start)
     if priced is None:
         return None
     if existing is None:
@@ -204,6 +221,27 @@ def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Per
     if existing.same_content(customer.plan.tier_code, customer.tax_rate, priced):
         return PlannedInvoice(customer, priced, "keep", existing.id, existing.number, existing.total)
     return PlannedInvoice(customer, priced, "recompute", existing.id, existing.number, existing.total)
+
+
+def _set_aside_entry(item: SetAside, period: Period, run_id: uuid.UUID) -> AuditEntry:
+    # The platform chain: what to do about it is the operators' business.
+    return AuditEntry(customer_id=None, action="billing.customer_set_aside", target_type="customer",
+                      target_id=item.customer_id,
+                      detail={"period": period.label, "run_id": str(run_id), "reason": item.reason[:500]})
+
+
+def _report_set_aside(set_aside: Sequence[SetAside], period: Period, run_id: uuid.UUID) -> None:
+    """Log each set-aside customer and emit the alarm metric (also 0, so the alarm has data every run)."""
+    for item in set_aside:
+        logger.error("billing run set a customer aside", extra={
+            "run_id": str(run_id), "period": period.label, "customer_id": str(item.customer_id),
+            "reason": item.reason})
+    if is_metrics_disabled():
+        return
+    # single_metric flushes its own isolated buffer: no interleaving with request metrics.
+    with single_metric(name="BillingCustomersSetAside", unit=MetricUnit.Count, value=len(set_aside),
+                       namespace=metrics.namespace, default_dimensions={"service": SERVICE}):
+        pass
 
 
 def _invoice_entry(plan: PlannedInvoice, action: str, period: Period, due_at: datetime | None = None) -> AuditEntry:

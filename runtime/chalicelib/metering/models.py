@@ -17,8 +17,10 @@ MAX_BATCH = 1000
 # Quantity is checked by the service, not by Pydantic: the contract makes a
 # negative or non-numeric quantity a 422 that names the event, not a 400.
 Quantity = Annotated[Any, WithJsonSchema({
-    "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d{1,6})?$"}],
-    "description": "Non-negative decimal, at most 6 decimal places (a JSON number or a numeric string).",
+    "oneOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1_000_000_000},
+              {"type": "string", "pattern": r"^\d+(\.\d{1,6})?$"}],
+    "description": "Non-negative decimal below 10^9, at most 6 decimal places (a JSON number or a numeric string);"
+                   " a customer's total per metric and month is at most 10^10.",
 })]
 
 

@@ -57,8 +57,9 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
         ensure_ascii=False, separators=(",", ":"))
     try:
         row = conn.execute(INGEST_BATCH, {"events": events}).fetchone()
-    except pg_errors.NumericValueOutOfRange as exc:
-        raise Unprocessable("The month's total for a metric would exceed the largest storable quantity") from exc
+    except (pg_errors.NumericValueOutOfRange, pg_errors.CheckViolation) as exc:
+        # usage_monthly_quantity_bound (migration 0030): 10^10 per customer, metric and month.
+        raise Unprocessable("The month's total for a metric would exceed 10^10 units") from exc
     return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])
 
 

@@ -2,8 +2,12 @@
 
 Quantities are exact decimals: a JSON number (parsed as ``Decimal`` by the
 route, never float) or a numeric string such as ``"2.5"``; at most 6 decimal
-places (the storage scale: we never round a customer's usage) and below 10^14.
-Anything else — a boolean, null, ``"abc"``, NaN, a negative — is a 422 that
+places (the storage scale: we never round a customer's usage) and below
+:data:`MAX_QUANTITY` (10^9) per event. A customer's total per metric and month
+is bounded too (:data:`MAX_MONTHLY_QUANTITY`, 10^10, enforced by the database
+in the ingesting statement): with the catalog's prices the largest possible
+invoice then stays far below what ``numeric(14, 2)`` holds, so one customer's
+usage can never make its invoice unpriceable. Anything else — a boolean, null, ``"abc"``, NaN, a negative — is a 422 that
 names the event. Event indexes are 0-based positions in ``events``.
 """
 from __future__ import annotations
@@ -25,7 +29,10 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Billing periods start in 1970; older timestamps are typos, and a far-away
 # offset could even turn into a BC date in PostgreSQL.
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_QUANTITY = Decimal(10) ** 14
+# Bounds that keep every invoice storable (docs/BILLING.md, "Limits"); the
+# monthly one is the CHECK constraint of migration 0030.
+MAX_QUANTITY = Decimal(10) ** 9
+MAX_MONTHLY_QUANTITY = Decimal(10) ** 10
 QUANTITY_SCALE = Decimal("0.000001")
 _NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s*$")
 _METRIC_CODE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -87,7 +94,7 @@ def parse_quantity(value: object) -> Decimal:
     if quantity < 0:
         raise ValueError("quantity must not be negative")
     if quantity >= MAX_QUANTITY:
-        raise ValueError("quantity must be below 10^14")
+        raise ValueError("quantity must be below 10^9")
     if quantity.as_tuple().exponent < -6 and quantity != quantity.quantize(QUANTITY_SCALE):
         raise ValueError("quantity has more than 6 decimal places")
     return quantity + 0  # normalizes -0 to 0
