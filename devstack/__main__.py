@@ -1,13 +1,12 @@
 """``make run``: the local stack in the foreground until Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import threading
 
-from devstack.bootstrap import local_credentials
+from devstack.bootstrap import local_credentials, write_stack_info
 from devstack.stack import REPO_ROOT, LocalStack
 
 
@@ -27,7 +26,7 @@ def main() -> int:
     server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"
     info = {"api_url": api_url, **local_credentials()}
-    (state_dir / "stack.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_stack_info(state_dir / "stack.json", info)
 
     stopping = threading.Event()
 

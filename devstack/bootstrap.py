@@ -5,8 +5,33 @@ key is never stored anywhere but in ``.local/stack.json`` on this machine.
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
 OPERATOR_EMAIL = "operator@saas.local"
 DEMO_EMAIL = "demo@saas.local"
+
+
+def write_stack_info(path: Path, info: dict[str, Any]) -> None:
+    """Write ``stack.json`` readable by its owner only (0600): it holds live API keys.
+
+    The content goes to a temporary file created 0600 in the same directory and
+    then replaces ``path``, so the keys are never readable by others, not even
+    for a moment, and an older world-readable file is replaced, not reused.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stack-", suffix=".json")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(info, indent=2) + "\n")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def local_credentials() -> dict[str, str | None]:

@@ -1,0 +1,39 @@
+"""Issue 11, item 10: ``.local/stack.json`` holds live API keys, so only its owner may read it."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+from devstack.bootstrap import write_stack_info
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_i11_10_stack_json_is_written_0600(tmp_path):
+    path = tmp_path / ".local" / "stack.json"
+    old = os.umask(0o022)  # the usual umask: plain open() would make it 0644
+    try:
+        write_stack_info(path, {"api_url": "http://127.0.0.1:8000", "operator_api_key": "op_x"})
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o600
+    assert json.loads(path.read_text())["operator_api_key"] == "op_x"
+    assert [p.name for p in path.parent.iterdir()] == ["stack.json"]  # no temporary file left behind
+
+
+def test_i11_10_an_older_world_readable_stack_json_is_replaced_0600(tmp_path):
+    path = tmp_path / "stack.json"
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    write_stack_info(path, {"operator_api_key": "op_new"})
+    assert _mode(path) == 0o600
+    assert json.loads(path.read_text()) == {"operator_api_key": "op_new"}
+
+
+def test_i11_10_make_run_writes_stack_json_through_it():
+    import devstack.__main__ as entry
+
+    assert entry.write_stack_info is write_stack_info
