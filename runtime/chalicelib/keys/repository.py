@@ -27,6 +27,11 @@ COUNT_LIVE = """
 SELECT count(*) AS n FROM api_keys
  WHERE (revoked_at IS NULL OR revoked_at > now()) AND (expires_at IS NULL OR expires_at > now())
 """
+# Serializes every change to one tenant's set of live keys (create, rotate)
+# until the transaction ends: count-then-insert cannot interleave. An advisory
+# lock, not SELECT ... FOR UPDATE on the customer row: the app role may not
+# update customers, and the key is the tenant alone.
+LOCK_TENANT_KEYS = "SELECT pg_advisory_xact_lock(hashtextextended('api_keys:' || %(customer_id)s::text, 0))"
 # The tier's key allowance (feature ``max_api_keys``); RLS leaves only the caller's customer row.
 MAX_LIVE_KEYS = """
 SELECT (f.value #>> '{}')::int AS max_keys
@@ -59,6 +64,10 @@ def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uu
     if after is None:
         return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
     return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+
+
+def lock_tenant_keys(conn: psycopg.Connection, customer_id: uuid.UUID) -> None:
+    conn.execute(LOCK_TENANT_KEYS, {"customer_id": customer_id})
 
 
 def count_live(conn: psycopg.Connection) -> int:

@@ -5,6 +5,13 @@ simply not there (404). Revocation takes effect when ``revoked_at`` commits:
 the guard and every authentication read it in PostgreSQL. Only after the
 commit is the key's cache entry deleted and its session records flagged in
 DynamoDB (the order the cache protocol in ``auth.store`` relies on).
+
+The tier's ``max_api_keys`` bounds the *live* keys, and a rotated key still in
+its overlap is live: creating and rotating take the tenant's key lock
+(``repository.lock_tenant_keys``) before counting, so concurrent requests
+cannot all pass the same count, and a rotation with an overlap needs a free
+slot like a create (with ``overlap_seconds`` 0 the old key dies at once and
+the count does not change). The bcrypt hash is computed before the lock.
 """
 from __future__ import annotations
 
@@ -28,10 +35,15 @@ def customer_prefix() -> str:
     return "sk_live_" if get_settings().stage in ("prod", "production") else "sk_test_"
 
 
+def new_key() -> keys.NewKey:
+    """A fresh customer key and its bcrypt hash (slow on purpose: call it outside any lock)."""
+    return keys.generate(customer_prefix(), cost=get_settings().bcrypt_cost)
+
+
 def issue_key(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, expires_at: datetime | None,
-              rotated_from: uuid.UUID | None = None) -> dict:
+              rotated_from: uuid.UUID | None = None, new: keys.NewKey | None = None) -> dict:
     """Insert a new key on ``conn`` (tenant or onboarding transaction); audit it; return it with the full key."""
-    new = keys.generate(customer_prefix(), cost=get_settings().bcrypt_cost)
+    new = new or new_key()
     row = repository.insert(conn, customer_id=customer_id, name=name, prefix=new.prefix, public_id=new.public_id,
                             secret_hash=new.secret_hash, expires_at=expires_at, rotated_from=rotated_from)
     recorder.record(conn, customer_id=customer_id, action="api_key.created", target_type="api_key",
@@ -43,11 +55,23 @@ def issue_key(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, ex
 def create(customer_id: uuid.UUID, body: CreateKeyBody) -> dict:
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise errors.Unprocessable("expires_at must be in the future")
+    new = new_key()
     with db.tenant_transaction(customer_id) as conn:
-        limit = repository.max_live_keys(conn)
-        if limit is not None and repository.count_live(conn) >= limit:
-            raise errors.Conflict(f"Your tier allows {limit} live API keys; revoke one first")
-        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=body.expires_at)
+        _claim_slot(conn, customer_id)
+        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=body.expires_at, new=new)
+
+
+def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:
+    """Take the tenant's key lock, then refuse (409) when one more live key would pass the tier's limit.
+
+    ``freed``: live keys this same change ends now (a rotation without overlap).
+    Keys in a rotation's overlap are live and count.
+    """
+    repository.lock_tenant_keys(conn, customer_id)
+    limit = repository.max_live_keys(conn)
+    if limit is not None and repository.count_live(conn) - freed >= limit:
+        raise errors.Conflict(f"Your tier allows {limit} live API keys (keys in a rotation's overlap count);"
+                              " revoke one first, or rotate with overlap_seconds 0")
 
 
 def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> dict:
@@ -79,6 +103,7 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> d
     """A new key now; the old one keeps working for ``overlap_seconds``, then is revoked."""
     now = datetime.now(UTC)
     ends = now + timedelta(seconds=overlap_seconds)
+    new = new_key()
     with db.tenant_transaction(customer_id) as conn:
         old = repository.get(conn, key_id, for_update=True)
         if old is None:
@@ -87,7 +112,9 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> d
             raise errors.Conflict("A revoked key cannot be rotated")
         if old["expires_at"] is not None and old["expires_at"] <= now:
             raise errors.Conflict("An expired key cannot be rotated")
-        created = issue_key(conn, customer_id=customer_id, name=old["name"], expires_at=None, rotated_from=key_id)
+        _claim_slot(conn, customer_id, freed=1 if overlap_seconds == 0 else 0)
+        created = issue_key(conn, customer_id=customer_id, name=old["name"], expires_at=None, rotated_from=key_id,
+                            new=new)
         repository.revoke(conn, key_id, ends)
         recorder.record(conn, customer_id=customer_id, action="api_key.rotated", target_type="api_key",
                         target_id=key_id, detail={"public_id": old["public_id"], "new_key_id": created["id"],
