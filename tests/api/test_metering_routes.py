@@ -143,3 +143,20 @@ def test_one_customer_never_sees_anothers_usage(client, new_customer):
     assert post(client, b.headers, {"events": events(("same", "api_calls", 1))}) == (200, {"accepted": 1,
                                                                                            "duplicates": 0})
     assert usage(client, b.headers)[1]["metrics"][0]["quantity"] == "1"
+
+
+@pytest.mark.parametrize("offset", ["+23:59", "-23:59", "+16:00", "-15:59"])
+def test_i11_4_timezone_offsets_beyond_postgresqls_range_are_accepted_as_the_same_instant(
+        client, new_customer, offset):
+    """``2026-11-29T00:00:00+23:59`` passed validation and then PostgreSQL refused it: a 500."""
+    customer = new_customer()
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    moment = (now() - timedelta(days=2)).astimezone(zone).replace(microsecond=0)
+    stamp = moment.isoformat()
+    assert stamp.endswith(offset)
+    body = {"events": [{"event_id": "tz", "metric": "api_calls", "quantity": 5, "timestamp": stamp}]}
+    assert post(client, customer.headers, body) == (200, {"accepted": 1, "duplicates": 0})
+    status, usage_body = usage(client, customer.headers, f"?period={moment.astimezone(timezone.utc):%Y-%m}")
+    assert status == 200 and usage_body["metrics"][0]["quantity"] == "5"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import psycopg
@@ -50,8 +50,10 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
     strings, parsed exactly by PostgreSQL): far cheaper than adapting four
     Python lists element by element.
     """
+    # Timestamps go as UTC: PostgreSQL refuses offsets beyond +-15:59 that
+    # Python (and ISO 8601) accept, such as +23:59; the instant is the same.
     events = json.dumps(
-        [[event_id, metric, str(quantity), moment.isoformat()]
+        [[event_id, metric, str(quantity), moment.astimezone(timezone.utc).isoformat()]
          for event_id, metric, quantity, moment in zip(batch.event_ids, batch.metrics, batch.quantities,
                                                          batch.occurred_at)],
         ensure_ascii=False, separators=(",", ":"))
