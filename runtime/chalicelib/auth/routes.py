@@ -15,8 +15,11 @@ bp = Blueprint(__name__)
        summary="Exchange an API key (body or X-Api-Key header) for a 24-hour token", tags=("auth",),
        errors=(400, 401, 403, 429))
 def authenticate(body: AuthenticateBody) -> dict:
-    api_key = body.api_key or bp.current_request.headers.get("x-api-key")
-    return service.authenticate(api_key).as_response()
+    request = bp.current_request
+    api_key = body.api_key or request.headers.get("x-api-key")
+    # API Gateway's view of the caller's address (X-Forwarded-For is client-controlled).
+    client_address = ((request.context or {}).get("identity") or {}).get("sourceIp")
+    return service.authenticate(api_key, client_address=client_address).as_response()
 
 
 @route(bp, "/auth/refresh", method="POST", auth=None, body=RefreshBody, response=TokenResponse,

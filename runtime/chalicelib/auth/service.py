@@ -34,7 +34,11 @@ from chalicelib.core import context, db, errors
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
-# Failed attempts against one public id per 5-minute window before 429.
+# Failed attempts against one public id *from one client address* per 5-minute
+# window before 429. Per address, not per public id alone: the public id is no
+# secret (key lists, audit details, logs), and a counter anyone can fill would
+# let anyone lock the key's holder out. An address that keeps guessing is
+# stopped before any bcrypt work; the holder, elsewhere, is not.
 MAX_FAILURES = 10
 REFRESH_PREFIX = "rt_"
 # Expired rows of auth_sessions are purged in the background by ~1 in PURGE_EVERY authentications.
@@ -150,11 +154,17 @@ def _actor(role: str, subject: uuid.UUID, key_id: uuid.UUID) -> str:
     return recorder.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
 
 
-def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, stored: repository.StoredKey | None = None,
+def throttle_scope(public_id: str, client_address: str | None) -> str:
+    """What failed attempts are counted against: the public id as seen from one client address."""
+    address = (client_address or "unknown")[:64]
+    return f"{public_id}#{address}"
+
+
+def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, scope: str, stored: repository.StoredKey | None = None,
           count: bool = True) -> errors.DomainError:
     """Log, audit (public id only) and count a failed authentication; return the error to raise."""
     if count:
-        store.record_failure(parsed.public_id, now)
+        store.record_failure(scope, now)
     logger.warning("authentication failed", extra={"public_id": parsed.public_id, "reason": reason})
     role = stored.role if stored else ("operator" if parsed.is_operator else "customer")
     _audit(role, stored.subject if stored else None, "auth.failed", key_id=stored.key_id if stored else None,
@@ -165,8 +175,13 @@ def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, stored: repository.S
 
 
 # ---------------------------------------------------------------- authenticate
-def authenticate(raw_key: str | None) -> TokenPair:
-    """Exchange an API key for a token pair (see the module docstring for the cost)."""
+def authenticate(raw_key: str | None, *, client_address: str | None = None) -> TokenPair:
+    """Exchange an API key for a token pair (see the module docstring for the cost).
+
+    ``client_address`` is the caller's address as API Gateway saw it (not a
+    header a client can set): failed attempts are throttled per public id and
+    address, so nobody else can lock a key's holder out.
+    """
     parsed = keys.parse(raw_key)
     if parsed is None:
         logger.warning("authentication failed", extra={"reason": "malformed_key"})
@@ -174,16 +189,17 @@ def authenticate(raw_key: str | None) -> TokenPair:
     clock = time.time()
     now = int(clock)
     digest = keys.cache_digest(signing.pepper(), raw_key.strip())
+    scope = throttle_scope(parsed.public_id, client_address)
     hit = store.cached_verification(digest, now)
     if hit is not None and hit.public_id == parsed.public_id:
         return _open(parsed, key_id=hit.key_id, subject=hit.subject, role=hit.role, valid_until=hit.valid_until,
-                     clock=clock, cache_digest=digest, cache_entry=None)
-    return _authenticate_with_bcrypt(parsed, digest, clock)
+                     clock=clock, cache_digest=digest, cache_entry=None, scope=scope)
+    return _authenticate_with_bcrypt(parsed, digest, clock, scope)
 
 
-def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float) -> TokenPair:
+def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float, scope: str) -> TokenPair:
     now = int(clock)
-    failures, retry_after = store.failures(parsed.public_id, now)
+    failures, retry_after = store.failures(scope, now)
     if failures >= MAX_FAILURES:
         logger.warning("authentication throttled", extra={"public_id": parsed.public_id})
         raise errors.RateLimited("Too many failed attempts for this key", retry_after=retry_after)
@@ -193,23 +209,23 @@ def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float)
         stored = find(conn, parsed.public_id)
     if stored is None:
         keys.burn_equivalent_time(parsed.secret, cost)
-        raise _fail(parsed, "unknown_key", now)
+        raise _fail(parsed, "unknown_key", now, scope=scope)
     if not keys.verify_secret(parsed.secret, stored.secret_hash):
-        raise _fail(parsed, "wrong_secret", now, stored=stored)
+        raise _fail(parsed, "wrong_secret", now, scope=scope, stored=stored)
     valid_until = _valid_until(stored)
     if valid_until is not None and valid_until <= now:
-        raise _fail(parsed, "expired_or_revoked", now, stored=stored)
+        raise _fail(parsed, "expired_or_revoked", now, scope=scope, stored=stored)
     if not stored.holder_active:
         reason = "customer_suspended" if stored.role == "customer" else "operator_disabled"
-        raise _fail(parsed, reason, now, stored=stored, count=False)
+        raise _fail(parsed, reason, now, scope=scope, stored=stored, count=False)
     entry = store.CachedVerification(key_id=stored.key_id, role=stored.role, subject=stored.subject,
                                      public_id=parsed.public_id, valid_until=valid_until)
     return _open(parsed, key_id=stored.key_id, subject=stored.subject, role=stored.role, valid_until=valid_until,
-                 clock=clock, cache_digest=digest, cache_entry=entry)
+                 clock=clock, cache_digest=digest, cache_entry=entry, scope=scope)
 
 
 def _open(parsed: keys.ParsedKey, *, key_id: uuid.UUID, subject: uuid.UUID, role: str, valid_until: int | None,
-          clock: float, cache_digest: str, cache_entry: store.CachedVerification | None) -> TokenPair:
+          clock: float, cache_digest: str, cache_entry: store.CachedVerification | None, scope: str) -> TokenPair:
     now = int(clock)
     new, refresh_token = _new_session(key_id=key_id, subject=subject, role=role, key_valid_until=valid_until, now=now)
     customer_id = subject if role == "customer" else None
@@ -237,7 +253,7 @@ def _open(parsed: keys.ParsedKey, *, key_id: uuid.UUID, subject: uuid.UUID, role
         store.revoke_family(new.family)
         stored = repository.StoredKey(key_id=key_id, role=role, subject=subject, secret_hash="", expires_at=None,
                                       revoked_at=None, holder_active=state.holder_active)
-        raise _fail(parsed, reason, now, stored=stored, count=reason == "expired_or_revoked")
+        raise _fail(parsed, reason, now, scope=scope, stored=stored, count=reason == "expired_or_revoked")
     if random.randrange(PURGE_EVERY) == 0:
         _background.submit(_purge_expired_sessions)
     return _mint(new, refresh_token, now)

@@ -190,21 +190,22 @@ def cached_verification(digest: str, now: int) -> CachedVerification | None:
     return entry
 
 
-def failures(public_id: str, now: int) -> tuple[int, int]:
-    """Failed attempts against ``public_id`` in the current window, and seconds until it ends."""
+def failures(scope: str, now: int) -> tuple[int, int]:
+    """Failed attempts counted against ``scope`` (see ``service.throttle_scope``) in the current window,
+    and seconds until it ends."""
     cache_table, _ = _tables()
     window = now - now % FAILURE_WINDOW
-    item = _ddb().get_item(TableName=cache_table, Key={"pk": _s(f"authfail#{public_id}#{window}")},
+    item = _ddb().get_item(TableName=cache_table, Key={"pk": _s(f"authfail#{scope}#{window}")},
                            ConsistentRead=True).get("Item")
     count = int(item["count"]["N"]) if item else 0
     return count, window + FAILURE_WINDOW - now
 
 
-def record_failure(public_id: str, now: int) -> int:
+def record_failure(scope: str, now: int) -> int:
     cache_table, _ = _tables()
     window = now - now % FAILURE_WINDOW
     result = _ddb().update_item(
-        TableName=cache_table, Key={"pk": _s(f"authfail#{public_id}#{window}")},
+        TableName=cache_table, Key={"pk": _s(f"authfail#{scope}#{window}")},
         UpdateExpression="ADD #c :one SET expires_at = :ttl",
         ExpressionAttributeNames={"#c": "count"},
         ExpressionAttributeValues={":one": _n(1), ":ttl": _n(window + 2 * FAILURE_WINDOW)},
