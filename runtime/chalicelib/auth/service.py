@@ -162,13 +162,23 @@ def throttle_scope(public_id: str, client_address: str | None) -> str:
 
 def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, scope: str, stored: repository.StoredKey | None = None,
           count: bool = True) -> errors.DomainError:
-    """Log, audit (public id only) and count a failed authentication; return the error to raise."""
+    """Log and count a failed authentication, audit it when due (see below); return the error to raise.
+
+    The audit trail is permanent and each chain appends under one lock, so an
+    unauthenticated caller must not be able to write to it at will: a public id
+    that matches no key is logged only (there is no tenant to tell), and for a
+    real key only the first failure per public id and 5-minute window becomes
+    an ``auth.failed`` event on the holder's chain (the count of the rest is in
+    the logs and the throttle counters). At most 288 events per key and day.
+    """
     if count:
         store.record_failure(scope, now)
     logger.warning("authentication failed", extra={"public_id": parsed.public_id, "reason": reason})
-    role = stored.role if stored else ("operator" if parsed.is_operator else "customer")
-    _audit(role, stored.subject if stored else None, "auth.failed", key_id=stored.key_id if stored else None,
-           actor=f"api_key:{parsed.public_id}", detail={"public_id": parsed.public_id, "reason": reason})
+    if stored is not None and store.record_failure(f"audit#{parsed.public_id}", now) == 1:
+        _audit(stored.role, stored.subject, "auth.failed", key_id=stored.key_id,
+               actor=f"api_key:{parsed.public_id}",
+               detail={"public_id": parsed.public_id, "reason": reason,
+                       "window_seconds": store.FAILURE_WINDOW, "first_in_window": True})
     if reason == "customer_suspended":
         return errors.Forbidden("Customer account is suspended")
     return errors.Unauthorized("Invalid API key")
