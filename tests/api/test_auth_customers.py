@@ -112,8 +112,8 @@ def test_bad_patch_bodies_are_400(client, operator_headers, new_customer, body):
     assert patch(client, customer.customer_id, body, operator_headers).status_code == 400
 
 
-def test_suspended_customer_gets_403_on_tokens_and_keys_and_reactivation_restores(client, operator_headers,
-                                                                                  new_customer):
+def test_suspended_customer_gets_403_on_tokens_and_keys_and_reactivation_needs_a_new_authentication(
+        client, operator_headers, new_customer):
     customer = new_customer()
     assert patch(client, customer.customer_id, {"status": "suspended"}, operator_headers).status_code == 200
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 403
@@ -122,8 +122,10 @@ def test_suspended_customer_gets_403_on_tokens_and_keys_and_reactivation_restore
                                body=json.dumps({"refresh_token": customer.refresh_token}))
     assert refresh.status_code == 403
     assert patch(client, customer.customer_id, {"status": "active"}, operator_headers).status_code == 200
-    assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
-    assert authenticate(client, customer.api_key).status_code == 200
+    # Issue 11, item 7: the suspension ended the old sessions; the key works again, the old tokens do not.
+    assert client.http.get("/customers/me", headers=customer.headers).status_code == 401
+    pair = json.loads(authenticate(client, customer.api_key).body)
+    assert client.http.get("/customers/me", headers={"Authorization": f"Bearer {pair['token']}"}).status_code == 200
 
 
 def test_a_customer_created_suspended_cannot_authenticate(client, make_customer, admin_conn):

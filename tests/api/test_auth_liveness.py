@@ -64,7 +64,10 @@ def test_customer_suspended_in_the_database_gets_403_on_its_existing_token(clien
     refresh = client.http.post("/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token}))
     assert refresh.status_code == 403
     admin_conn.execute("UPDATE customers SET status = 'active' WHERE id = %s", (customer.customer_id,))
-    assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
+    # Issue 11, item 7: a suspension - even one typed into the database - ends the old sessions.
+    assert client.http.get("/customers/me", headers=customer.headers).status_code == 401
+    refresh = client.http.post("/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token}))
+    assert refresh.status_code == 401
     assert authenticate(client, customer.api_key).status_code == 200
 
 

@@ -39,10 +39,10 @@ def test_secrets_never_appear_in_logs_audit_rows_or_cache(client, operator_heade
     created = json.loads(_post(client, "/api-keys", {"name": "more"}, headers).body)
     rotated = json.loads(_post(client, f"/api-keys/{created['id']}/rotate", {"overlap_seconds": 60}, headers).body)
     assert client.http.delete(f"/api-keys/{rotated['id']}", headers=headers).status_code == 204
+    assert _post(client, "/auth/logout", headers=headers).status_code == 204  # before: a suspension ends sessions
     client.http.patch(f"/admin/customers/{customer_id}", headers=operator_headers,
                       body=json.dumps({"status": "suspended"}))
     client.http.patch(f"/admin/customers/{customer_id}", headers=operator_headers, body=json.dumps({"status": "active"}))
-    assert _post(client, "/auth/logout", headers=headers).status_code == 204
     secrets_seen += [pair["token"], pair["refresh_token"], pair2["token"], pair2["refresh_token"],
                      refreshed["token"], refreshed["refresh_token"], created["key"], rotated["key"],
                      keys.parse(created["key"]).secret, keys.parse(rotated["key"]).secret]

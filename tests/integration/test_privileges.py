@@ -92,6 +92,7 @@ function auth_purge_sessions(integer) | saas_auth | saas_app=X saas_operator=X
 function auth_request_state(text,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_revoke_sessions(text[],timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function billing_period_lock_key(text,date) | saas_admin | PUBLIC=X
+function customers_suspension_ends_sessions() | saas_auth |
 function enable_tenant_rls(regclass,text) | saas_admin |
 function ingest_usage_events(jsonb) | saas_admin | saas_app=X
 function invoice_lines_refuse_frozen_new() | saas_admin | PUBLIC=X

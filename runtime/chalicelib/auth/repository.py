@@ -37,6 +37,9 @@ SELECT key_live, holder_active
 REVOKE_SESSIONS = "SELECT auth_revoke_sessions(%(jtis)s, %(expires_at)s)"
 PURGE_SESSIONS = "SELECT auth_purge_sessions(%(limit)s) AS purged"
 TOUCH_CUSTOMER_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %(key_id)s"
+# Refresh tokens issued before this moment (the customer's last suspension) are dead (migration 0032).
+# Runs in the customer's tenant transaction: RLS leaves its own row only.
+SESSIONS_VALID_FROM = "SELECT sessions_valid_from FROM customers WHERE id = %(customer_id)s"
 TOUCH_OPERATOR_KEY = "UPDATE operator_api_keys SET last_used_at = now() WHERE id = %(key_id)s"
 UPSERT_OPERATOR = """
 INSERT INTO operators (name, email) VALUES (%(name)s, %(email)s)
@@ -122,6 +125,11 @@ def revoke_sessions(conn: psycopg.Connection, jtis: Iterable[str], *, expires_at
 
 def purge_sessions(conn: psycopg.Connection, limit: int) -> int:
     return conn.execute(PURGE_SESSIONS, {"limit": limit}).fetchone()["purged"]
+
+
+def sessions_valid_from(conn: psycopg.Connection, customer_id: uuid.UUID) -> datetime | None:
+    row = conn.execute(SESSIONS_VALID_FROM, {"customer_id": customer_id}).fetchone()
+    return None if row is None else row["sessions_valid_from"]
 
 
 def touch_key(conn: psycopg.Connection, role: str, key_id: uuid.UUID) -> None:

@@ -305,6 +305,10 @@ def refresh(refresh_token: str) -> TokenPair:
         raise errors.Forbidden("Customer account is suspended")
     if reason is not None:
         raise errors.Unauthorized("Invalid refresh token")
+    if role == "customer" and _issued_before_suspension(subject, store.refresh_issued_at(claimed)):
+        # A suspension ended every session of the customer: reactivation asks for a new authentication.
+        _revoke_in_db(store.revoke_family(claimed["family"]) | {new.jti}, now)
+        raise errors.Unauthorized("Invalid refresh token")
     try:
         store.rotate_session(claimed["jti"], new, customer_id=customer_id)
     except store.SessionFamilyRevoked:
@@ -316,6 +320,12 @@ def refresh(refresh_token: str) -> TokenPair:
                         target_id=key_id, detail={"session_id": new.jti, "previous_session_id": claimed["jti"]},
                         actor=_actor(role, subject, key_id))
     return _mint(new, new_refresh, now)
+
+
+def _issued_before_suspension(customer_id: uuid.UUID, issued_at: float) -> bool:
+    with db.tenant_transaction(customer_id) as conn:
+        valid_from = repository.sessions_valid_from(conn, customer_id)
+    return valid_from is not None and issued_at < valid_from.timestamp()
 
 
 def logout(principal: context.Principal) -> None:
@@ -352,12 +362,15 @@ def authorize(authorization: str | None) -> context.Principal:
     with db.one_statement() as conn:
         state = repository.request_state(conn, role=claims.role, subject=claims.subject, key_id=claims.key_id,
                                          jti=claims.jti, now=time.time())
+    # Suspension first: it also revokes the customer's sessions (migration 0032), and while it
+    # lasts the contract's answer is 403; after reactivation those sessions stay dead (401).
+    # (key_live: the key exists for this subject, so a forged ``sub`` is still a 401.)
+    if not state.holder_active and state.key_live and claims.role == "customer":
+        raise errors.Forbidden("Customer account is suspended")
     if not state.session_live:
         raise errors.Unauthorized("Session is not valid")
     if not state.key_live:
         raise errors.Unauthorized("API key has been revoked or has expired")
     if not state.holder_active:
-        if claims.role == "customer":
-            raise errors.Forbidden("Customer account is suspended")
         raise errors.Unauthorized("Operator is disabled")
     return context.Principal(role=claims.role, subject=claims.subject, key_id=claims.key_id, session_id=claims.jti)

@@ -227,7 +227,9 @@ def _session_items(new: NewSession, customer_id: uuid.UUID | None) -> tuple[dict
         session["key_valid_until"] = _n(new.key_valid_until)
     # The refresh token outlives its access token, so it carries what a refresh needs itself.
     refresh = {key: value for key, value in session.items() if key not in ("pk", "expires_at")}
-    refresh |= {"pk": _s(f"refresh#{new.refresh_hash}"), "jti": _s(new.jti), "expires_at": _n(new.refresh_expires_at)}
+    refresh |= {"pk": _s(f"refresh#{new.refresh_hash}"), "jti": _s(new.jti), "expires_at": _n(new.refresh_expires_at),
+                # When it was issued, to the millisecond: a suspension ends the refresh tokens issued before it.
+                "issued_at_ms": _n(int(time.time() * 1000))}
     refresh.pop("key_id")  # keeps refresh tokens out of the by_key index
     refresh["token_key_id"] = _s(new.key_id)
     return session, refresh
@@ -306,6 +308,16 @@ def claim_refresh(refresh_hash: str, now: int) -> dict[str, Any] | None:
     claimed = _plain(result["Attributes"])
     claimed["key_id"] = claimed.pop("token_key_id")
     return claimed
+
+
+def refresh_issued_at(claimed: dict[str, Any]) -> float:
+    """When a claimed refresh token was issued (epoch seconds).
+
+    Items written before ``issued_at_ms`` existed: their expiry is REFRESH_TTL after issue (to the second).
+    """
+    if "issued_at_ms" in claimed:
+        return claimed["issued_at_ms"] / 1000
+    return claimed["expires_at"] - REFRESH_TTL
 
 
 class RefreshReused(Exception):
