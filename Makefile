@@ -66,16 +66,19 @@ bench-quick: $(STAMP)
 # The CDK app for one environment (ENV=dev|staging|prod). Offline: no AWS
 # credentials, no context lookups; cdk-nag (AwsSolutions) fails the synth on
 # any unacknowledged finding, then cfn-lint checks every template.
+# NETWORK=file.json gives the environment's vpc block (real network ids kept
+# out of cdk.json; docs/DEPLOYMENT.md, "Network ids") as context saas:network.
 synth: $(STAMP)
 	rm -rf cdk.out
-	CDK_CONTEXT_JSON='{"env":"$(ENV)"}' CDK_OUTDIR=cdk.out $(PY) app.py
+	CDK_CONTEXT_JSON="$$($(PY) -c 'import json,sys; c={"env": sys.argv[1]}; c.update({"saas:network": json.load(open(sys.argv[2]))} if sys.argv[2] else {}); print(json.dumps(c))' '$(ENV)' '$(NETWORK)')" \
+	  CDK_OUTDIR=cdk.out $(PY) app.py
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 	@echo "synthesized $(ENV): $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 
 # Deploy both stacks of ENV with the cdk CLI from npm (needs AWS credentials
 # and a bootstrapped account: see docs/DEPLOYMENT.md).
 deploy: $(STAMP)
-	npx --yes aws-cdk@2 deploy --all -c env=$(ENV) --require-approval broadening
+	npx --yes aws-cdk@2 deploy --all -c env=$(ENV) $(if $(NETWORK),-c saas:network="$$(cat $(NETWORK))",) --require-approval broadening
 
 clean:
 	rm -rf .local cdk.out chalice.out

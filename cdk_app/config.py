@@ -18,7 +18,27 @@ from typing import Any, Literal
 
 CONTEXT_KEY = "saas:environments"
 ENV_CONTEXT_KEY = "env"
+# The Lambda Python version every function runs (and the package is built for):
+# one top-level key, the same for every environment.
+PYTHON_CONTEXT_KEY = "saas:lambda_python_version"
+# The selected environment's ``vpc`` block, given outside cdk.json (a JSON object,
+# or a JSON string as ``-c`` passes it): how real network ids reach a synth
+# without being committed. See docs/DEPLOYMENT.md (Network ids).
+NETWORK_CONTEXT_KEY = "saas:network"
 ENVIRONMENTS = ("dev", "staging", "prod")
+# The marker committed in place of network ids a deployer must supply.
+PLACEHOLDER_MARKER = "REPLACE_ME"
+# Which VPC endpoints the stack needs; an imported VPC says, per endpoint,
+# whether to create it or use the one it already has (docs/DEPLOYMENT.md).
+ENDPOINTS = ("dynamodb", "secretsmanager", "email")
+GATEWAY_ENDPOINTS = ("dynamodb",)
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+_NETWORK_IDS = {
+    "vpc_id": re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$"),
+    "private_subnet_ids": re.compile(r"^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$"),
+    "private_subnet_route_table_ids": re.compile(r"^rtb-[0-9a-f]{8}(?:[0-9a-f]{9})?$"),
+}
+_PYTHON = re.compile(r"^3\.\d{1,2}$")
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -31,11 +51,58 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ImportedVpc:
-    """An existing VPC, imported by id without a lookup (the platform's VPCs already exist)."""
+    """An existing VPC, imported by id without a lookup (the platform's VPCs already exist).
+
+    ``endpoints`` maps each of :data:`ENDPOINTS` to ``True`` (this stack creates
+    the endpoint) or to what already exists: ``False`` for the DynamoDB gateway
+    endpoint (already routed in those route tables), or the ``sg-…`` security
+    group of an existing interface endpoint (the stack lets its groups reach it).
+    """
 
     vpc_id: str
     private_subnet_ids: tuple[str, ...]
     private_subnet_route_table_ids: tuple[str, ...]
+    endpoints: tuple[tuple[str, bool | str], ...] = tuple((name, True) for name in ENDPOINTS)
+
+    def endpoint(self, name: str) -> bool | str:
+        """``True`` to create ``name``'s endpoint, else what exists (``False`` or a security group id)."""
+        return dict(self.endpoints)[name]
+
+    def placeholders(self) -> list[str]:
+        """The keys (``vpc.vpc_id``, ``vpc.private_subnet_ids[0]``…) still holding the placeholder marker."""
+        found = []
+        for key in _NETWORK_IDS:
+            value = getattr(self, key)
+            for index, item in enumerate((value,) if isinstance(value, str) else value):
+                if PLACEHOLDER_MARKER in item:
+                    found.append(f"vpc.{key}" if isinstance(value, str) else f"vpc.{key}[{index}]")
+        for name, value in self.endpoints:
+            if isinstance(value, str) and PLACEHOLDER_MARKER in value:
+                found.append(f"vpc.endpoints.{name}")
+        return found
+
+    def problems(self) -> list[str]:
+        """Malformed ids and endpoint switches (placeholders are reported by :meth:`placeholders`)."""
+        problems = []
+        for key, pattern in _NETWORK_IDS.items():
+            value = getattr(self, key)
+            for item in (value,) if isinstance(value, str) else value:
+                if PLACEHOLDER_MARKER not in item and not pattern.match(item):
+                    problems.append(f"vpc.{key}: {item!r} is not a {pattern.pattern[1:pattern.pattern.index('-')]} id")
+        names = [name for name, _ in self.endpoints]
+        if sorted(names) != sorted(ENDPOINTS):
+            problems.append(f"vpc.endpoints must give exactly {list(ENDPOINTS)}, got {sorted(names)}")
+        for name, value in self.endpoints:
+            if name in GATEWAY_ENDPOINTS:
+                if not isinstance(value, bool):
+                    problems.append(f"vpc.endpoints.{name} must be true (create) or false (already routed)")
+            elif value is not True and not (
+                isinstance(value, str) and (PLACEHOLDER_MARKER in value or _SECURITY_GROUP.match(value))
+            ):
+                problems.append(
+                    f"vpc.endpoints.{name} must be true (create) or the existing endpoint's security group id"
+                )
+        return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +138,8 @@ class EnvironmentConfig:
     api_5xx_rate_percent: float
     lambda_memory_mb: int
     job_timeout_seconds: int
+    # From the top-level "saas:lambda_python_version" key, not the environment block.
+    lambda_python_version: str
 
     @property
     def stack_prefix(self) -> str:
@@ -79,6 +148,26 @@ class EnvironmentConfig:
     @property
     def retain_data(self) -> bool:
         return self.removal_policy == "retain"
+
+    @property
+    def lambda_runtime(self) -> str:
+        """The Lambda runtime identifier, e.g. ``python3.12``."""
+        return f"python{self.lambda_python_version}"
+
+    def placeholders(self) -> list[str]:
+        """Keys that still hold the committed placeholder marker (nothing to deploy to yet)."""
+        return self.vpc.placeholders() if self.vpc is not None else []
+
+    def require_deployable(self) -> None:
+        """Refuse to synthesize an environment whose network ids are still placeholders."""
+        keys = self.placeholders()
+        if keys:
+            raise ConfigError(
+                f"environment {self.name!r}: network ids are placeholders ({PLACEHOLDER_MARKER}); set "
+                + ", ".join(f"{CONTEXT_KEY}.{self.name}.{key}" for key in keys)
+                + f" in cdk.json, or pass the whole vpc block as context {NETWORK_CONTEXT_KEY!r} "
+                "(make synth ENV=... NETWORK=network.json); see docs/DEPLOYMENT.md, 'Network ids'"
+            )
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,28 +188,52 @@ class EnvironmentConfig:
             problems.append("prod must retain data and keep deletion protection on")
         if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):
             problems.append("one private subnet per availability zone")
+        if self.vpc is not None:
+            problems += self.vpc.problems()
+        if not _PYTHON.match(self.lambda_python_version):
+            problems.append(f"{PYTHON_CONTEXT_KEY} must look like '3.12'")
         if problems:
             raise ConfigError(f"environment {self.name!r}: " + "; ".join(problems))
 
 
-def _from_context(name: str, raw: dict[str, Any]) -> EnvironmentConfig:
+_VPC_KEYS = {"vpc_id", "private_subnet_ids", "private_subnet_route_table_ids", "endpoints"}
+
+
+def _vpc(name: str, vpc: Any) -> ImportedVpc | None:
+    if not vpc:
+        return None
+    if isinstance(vpc, str):  # `-c saas:network=...` arrives as a string
+        try:
+            vpc = json.loads(vpc)
+        except ValueError as error:
+            raise ConfigError(f"environment {name!r}: {NETWORK_CONTEXT_KEY} is not JSON ({error})") from None
+    if not isinstance(vpc, dict):
+        raise ConfigError(f"environment {name!r}: vpc must be an object or null")
+    unknown, missing = set(vpc) - _VPC_KEYS, _VPC_KEYS - {"endpoints"} - set(vpc)
+    if unknown or missing:
+        raise ConfigError(f"environment {name!r}: vpc has unknown keys {sorted(unknown)} / "
+                          f"lacks {sorted(missing)}")
+    endpoints = vpc.get("endpoints", {service: True for service in ENDPOINTS})
+    if not isinstance(endpoints, dict):
+        raise ConfigError(f"environment {name!r}: vpc.endpoints must be an object")
+    return ImportedVpc(
+        vpc_id=vpc["vpc_id"],
+        private_subnet_ids=tuple(vpc["private_subnet_ids"]),
+        private_subnet_route_table_ids=tuple(vpc["private_subnet_route_table_ids"]),
+        endpoints=tuple(sorted(endpoints.items())),
+    )
+
+
+def _from_context(name: str, raw: dict[str, Any], *, network: Any, python_version: str) -> EnvironmentConfig:
     known = {f.name for f in fields(EnvironmentConfig)}
-    unknown = set(raw) - known
+    unknown = set(raw) - (known - {"lambda_python_version"})
     if unknown:
         raise ConfigError(f"environment {name!r}: unknown keys {sorted(unknown)}")
     values = dict(raw, name=name)
-    vpc = values.get("vpc")
-    values["vpc"] = (
-        ImportedVpc(
-            vpc_id=vpc["vpc_id"],
-            private_subnet_ids=tuple(vpc["private_subnet_ids"]),
-            private_subnet_route_table_ids=tuple(vpc["private_subnet_route_table_ids"]),
-        )
-        if vpc
-        else None
-    )
+    values["vpc"] = _vpc(name, network if network is not None else values.get("vpc"))
     values["availability_zones"] = tuple(values.get("availability_zones", ()))
     values.setdefault("account", None)
+    values["lambda_python_version"] = str(python_version)
     missing = known - set(values)
     if missing:
         raise ConfigError(f"environment {name!r}: missing keys {sorted(missing)}")
@@ -141,7 +254,11 @@ def load_environment(node: Any, name: str | None = None) -> EnvironmentConfig:
     environments = node.try_get_context(CONTEXT_KEY) or {}
     if name not in environments:
         raise ConfigError(f"no environment {name!r} in cdk.json context {CONTEXT_KEY!r}")
-    config = _from_context(name, environments[name])
+    python_version = node.try_get_context(PYTHON_CONTEXT_KEY)
+    if python_version is None:
+        raise ConfigError(f"cdk.json context must pin {PYTHON_CONTEXT_KEY!r} (e.g. \"3.12\")")
+    config = _from_context(name, environments[name], network=node.try_get_context(NETWORK_CONTEXT_KEY),
+                           python_version=python_version)
     if config.account is None and os.environ.get("CDK_DEFAULT_ACCOUNT"):
         # `cdk deploy` with credentials fills this in; offline synth stays env-agnostic.
         config = replace(config, account=os.environ["CDK_DEFAULT_ACCOUNT"])

@@ -18,7 +18,12 @@ class EnvironmentStacks:
 
 
 def build(app: cdk.App, config: EnvironmentConfig, *, nag: bool = True) -> EnvironmentStacks:
-    """Add ``Saas-<env>-Stateful`` and ``Saas-<env>-Stateless`` to ``app``; cdk-nag AwsSolutions gates synth."""
+    """Add ``Saas-<env>-Stateful`` and ``Saas-<env>-Stateless`` to ``app``; cdk-nag AwsSolutions gates synth.
+
+    Refuses (``ConfigError``) an environment whose network ids are still the
+    committed placeholders: that template could only fail in CloudFormation.
+    """
+    config.require_deployable()
     env = cdk.Environment(account=config.account, region=config.region)
     stateful = StatefulStack(
         app,
