@@ -74,6 +74,8 @@ class StatelessStack(cdk.Stack):
             self,
             "Api",
             source_dir=str(RUNTIME_DIR),
+            python_version=config.lambda_python_version,
+            key=key,
             subnets=network.vpc.select_subnets(
                 subnet_type=network.app_subnets.subnet_type
             ).subnets,
@@ -99,9 +101,10 @@ class StatelessStack(cdk.Stack):
         grants.secret(api_role, secrets.jwt_secret, key)
         grants.secret(api_role, secrets.pepper_secret, key)
         database.proxy.grant_connect(api_role, APP_USER)
+        # Only SendEmail: the mailer (notifications/mailer.py) never sends raw MIME.
         api_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                actions=["ses:SendEmail"],
                 resources=[self.format_arn(service="ses", resource="identity", resource_name=config.ses_identity)],
                 conditions={"StringEquals": {"ses:FromAddress": config.ses_sender}},
             )
@@ -134,6 +137,7 @@ class StatelessStack(cdk.Stack):
             api_p99_latency_ms=config.api_p99_latency_ms,
             api_5xx_rate_percent=config.api_5xx_rate_percent,
             functions=self.api.functions,
+            job_dead_letters=self.api.job_dead_letters,
             tables=tables.tables,
             cluster=database.cluster,
             proxy_name=database.proxy.db_proxy_name,

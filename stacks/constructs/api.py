@@ -11,6 +11,15 @@ The REST API stage gets throttling, JSON access logs, execution logging of
 errors and X-Ray tracing. There is no API Gateway authorizer (and so no
 authorizer cache): the app authorizes every request in-process against the
 live session, so revocation takes effect on the next request.
+
+Chalice packages for the Lambda Python version pinned in cdk.json
+(``stacks.lambda_python``), whatever interpreter runs the synth. Every
+function waits for its role's policies (``DependsOn``): Lambda checks the
+VPC (ENI) permissions and the dead-letter queue permission when it creates
+the function, and ``Fn::GetAtt`` on the role alone does not order the
+separate policy resource before it. The API answers in the contract's error
+shape even when API Gateway itself answers (throttling, unknown route,
+integration timeout): see :data:`GATEWAY_RESPONSES`.
 """
 from __future__ import annotations
 
@@ -23,9 +32,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sam as sam
+from aws_cdk import aws_sqs as sqs
+from chalice.app import ScheduledEventConfig
 from chalice.cdk import Chalice
+from chalice.cli.factory import CLIFactory
 from constructs import Construct
+
+from stacks.lambda_python import packaging_for
 
 API_STAGE = "api"
 API_HANDLER = "APIHandler"
@@ -33,6 +49,50 @@ MIGRATE_FUNCTION = "Migrate"
 # API Gateway gives up on an integration after 29 s.
 API_TIMEOUT_SECONDS = 29
 MIGRATE_TIMEOUT_SECONDS = 300
+# Chalice writes a Swagger 2.0 DefinitionBody. Declaring its version also stops
+# SAM from creating its extra stage named "Stage" (no throttling, logs or
+# alarms): https://github.com/aws/serverless-application-model/issues/191.
+OPEN_API_VERSION = "2.0"
+# How long a failed scheduled run's event is kept in the dead-letter queue.
+DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+
+
+def _gateway_response(status: int | None, code: str, *, retry_after: int | None = None) -> dict:
+    """A gateway response in the contract's error shape, with X-Request-Id (and Retry-After)."""
+    headers = {"gatewayresponse.header.X-Request-Id": "context.requestId"}
+    if retry_after is not None:
+        headers["gatewayresponse.header.Retry-After"] = f"'{retry_after}'"
+    response = {
+        "responseParameters": headers,
+        # $context.error.messageString is API Gateway's message, already a quoted JSON string.
+        "responseTemplates": {"application/json": '{"Code": "%s", "Message": $context.error.messageString}' % code},
+    }
+    if status is not None:
+        response["statusCode"] = str(status)
+    return response
+
+
+# What API Gateway answers itself, before (or instead of) the Lambda function:
+# the contract's {"Code", "Message"} body, X-Request-Id, and Retry-After on 429.
+# MISSING_AUTHENTICATION_TOKEN is API Gateway's answer to an unknown route or
+# method (the API has no IAM auth): it becomes the 404 the contract means.
+GATEWAY_RESPONSES = {
+    "THROTTLED": _gateway_response(429, "TooManyRequestsError", retry_after=1),
+    "QUOTA_EXCEEDED": _gateway_response(429, "TooManyRequestsError", retry_after=60),
+    "MISSING_AUTHENTICATION_TOKEN": _gateway_response(404, "NotFoundError"),
+    "RESOURCE_NOT_FOUND": _gateway_response(404, "NotFoundError"),
+    "ACCESS_DENIED": _gateway_response(403, "ForbiddenError"),
+    "WAF_FILTERED": _gateway_response(403, "ForbiddenError"),
+    "BAD_REQUEST_BODY": _gateway_response(400, "BadRequestError"),
+    "BAD_REQUEST_PARAMETERS": _gateway_response(400, "BadRequestError"),
+    "REQUEST_TOO_LARGE": _gateway_response(413, "PayloadTooLargeError"),
+    "UNSUPPORTED_MEDIA_TYPE": _gateway_response(415, "UnsupportedMediaTypeError"),
+    "INTEGRATION_TIMEOUT": _gateway_response(504, "GatewayTimeoutError"),
+    "INTEGRATION_FAILURE": _gateway_response(502, "BadGatewayError"),
+    # Everything else keeps API Gateway's status (e.g. 502 for a function error).
+    "DEFAULT_4XX": _gateway_response(None, "BadRequestError"),
+    "DEFAULT_5XX": _gateway_response(None, "InternalServerError"),
+}
 
 _ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -52,11 +112,15 @@ _ACCESS_LOG_FORMAT = json.dumps(
 
 @dataclass(frozen=True, slots=True)
 class AppFunction:
-    """One Lambda function Chalice generated: its SAM logical id and whether a schedule runs it."""
+    """One Lambda function Chalice generated: its SAM logical id and the schedule that runs it, if any."""
 
     logical_id: str
-    scheduled: bool
+    schedule: str | None  # e.g. "rate(5 minutes)", "cron(0 2 1 * ? *)"
     name: str  # a token resolving to the function name (Ref)
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
 
 
 def _put_first_on_path(source_dir: str) -> None:
@@ -87,6 +151,8 @@ class ChaliceApi(Construct):
         construct_id: str,
         *,
         source_dir: str,
+        python_version: str,
+        key: kms.IKey,
         subnets: list[ec2.ISubnet],
         security_group: ec2.ISecurityGroup,
         environment: dict[str, str],
@@ -123,8 +189,32 @@ class ChaliceApi(Construct):
         # chalice.cdk names the Chalice stage after the construct's scope, so
         # it is created directly under the stack: the stage is the stack id.
         _put_first_on_path(source_dir)
-        self.chalice = Chalice(stack, f"{construct_id}Chalice", source_dir=source_dir, stage_config=stage_config)
-        self.functions = self._functions()
+        with packaging_for(python_version):
+            self.chalice = Chalice(stack, f"{construct_id}Chalice", source_dir=source_dir, stage_config=stage_config)
+        self.functions = self._functions(source_dir)
+
+        # Scheduled runs are asynchronous invocations: one that still fails
+        # after Lambda's retries lands here (and alarms) instead of vanishing.
+        self.job_dead_letters = sqs.Queue(
+            self,
+            "JobDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+            removal_policy=removal_policy,
+        )
+        self.api_role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.job_dead_letters.queue_arn])
+        )
+        self.api_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+            )
+        )
+
         self.log_groups: dict[str, logs.LogGroup] = {}
         for function in self.functions:
             resource = self.chalice.get_resource(function.logical_id)
@@ -139,6 +229,12 @@ class ChaliceApi(Construct):
             self.log_groups[function.logical_id] = log_group
             if function.scheduled:
                 resource.add_property_override("Timeout", job_timeout_seconds)
+                resource.add_property_override(
+                    "DeadLetterQueue", {"Type": "SQS", "TargetArn": self.job_dead_letters.queue_arn}
+                )
+            # Every statement granted to the role lands in its one DefaultPolicy
+            # (grants added later included): the function is created after it.
+            resource.add_resource_dependency(role.node.find_child("DefaultPolicy").node.default_child)
         migrate = self.chalice.get_resource(MIGRATE_FUNCTION)
         migrate.add_property_override("Role", self.migrate_role.role_arn)
         migrate.add_property_override("Timeout", MIGRATE_TIMEOUT_SECONDS)
@@ -153,6 +249,9 @@ class ChaliceApi(Construct):
             self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
         )
         rest_api.add_property_override("Name", self.api_name)
+        rest_api.add_property_override("OpenApiVersion", OPEN_API_VERSION)
+        # In the definition itself, so SAM's deployment (keyed on the body) carries them.
+        rest_api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", GATEWAY_RESPONSES)
         rest_api.add_property_override("TracingEnabled", True)
         rest_api.add_property_override(
             "AccessLogSetting", {"DestinationArn": self.access_logs.log_group_arn, "Format": _ACCESS_LOG_FORMAT}
@@ -212,17 +311,27 @@ class ChaliceApi(Construct):
         )
         return role
 
-    def _functions(self) -> tuple[AppFunction, ...]:
-        # chalice.cdk keeps the SAM template it generated next to the package;
-        # read it to learn which functions exist (schedules come and go with
-        # the blueprints merged into runtime/).
-        with open(os.path.join(self.chalice._sam_package_dir, "sam.json"), encoding="utf-8") as handle:
-            resources = json.load(handle)["Resources"]
-        found = []
-        for logical_id, resource in sorted(resources.items()):
-            if resource["Type"] != "AWS::Serverless::Function":
-                continue
-            events = resource["Properties"].get("Events") or {}
-            scheduled = any(event.get("Type") == "Schedule" for event in events.values())
-            found.append(AppFunction(logical_id, scheduled, self.chalice.get_resource(logical_id).ref))
-        return tuple(found)
+    def _functions(self, source_dir: str) -> tuple[AppFunction, ...]:
+        """Every function in the included SAM template, with its schedule (functions come and go with blueprints).
+
+        The functions are the ``AWS::Serverless::Function`` resources of
+        ``self.chalice.sam_template`` (the public ``CfnInclude``); their
+        schedules come from the Chalice app's own event sources (the app is
+        already imported by the packaging), matched by handler.
+        """
+        chalice_app = CLIFactory(project_dir=source_dir).load_chalice_app()
+        schedules = {
+            source.handler_string: (
+                source.schedule_expression
+                if isinstance(source.schedule_expression, str)
+                else source.schedule_expression.to_string()
+            )
+            for source in chalice_app.event_sources
+            if isinstance(source, ScheduledEventConfig)
+        }
+        found = [
+            AppFunction(child.node.id, schedules.get(child.handler), child.ref)
+            for child in self.chalice.sam_template.node.children
+            if isinstance(child, sam.CfnFunction)
+        ]
+        return tuple(sorted(found, key=lambda function: function.logical_id))

@@ -5,6 +5,10 @@ Two logins exist: the cluster master (migrations, role creation) and
 the migration runner from the secret declared here). Both secrets are
 registered with the proxy, which requires TLS and IAM authentication: the
 functions never hold a database password, they sign a short-lived token.
+
+Both secrets rotate on a schedule ordered after the DB instances (a rotation
+needs a database to log in to), and the rotation functions' logs get the
+environment's retention.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ class Database(Construct):
         database_sg: ec2.ISecurityGroup,
         proxy_sg: ec2.ISecurityGroup,
         rotation_sg: ec2.ISecurityGroup,
-        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None,
         key: kms.IKey,
         engine_version: str,
         min_acu: float,
@@ -112,14 +116,15 @@ class Database(Construct):
         ).attach(self.cluster)
 
         rotate_every = cdk.Duration.days(rotation_days)
-        self.cluster.add_rotation_single_user(
+        # endpoint=None: the VPC's existing endpoint, by its private DNS name.
+        master_rotation = self.cluster.add_rotation_single_user(
             automatically_after=rotate_every,
             security_group=rotation_sg,
             vpc_subnets=subnets,
             endpoint=secrets_manager_endpoint,
             exclude_characters=_EXCLUDED_PASSWORD_CHARS,
         )
-        secretsmanager.SecretRotation(
+        app_user_rotation = secretsmanager.SecretRotation(
             self,
             "AppUserRotation",
             application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
@@ -135,8 +140,18 @@ class Database(Construct):
             # stateless stack: rotating before it exists would fail.
             rotate_immediately_on_update=False,
         )
+        self.rotation_log_retention = [
+            self._rotation_log_retention(rotation, log_retention) for rotation in (master_rotation, app_user_rotation)
+        ]
+        # The master secret rotates as soon as its schedule exists: not before
+        # the instances it logs in to (the cluster alone is not enough).
+        instances = [child for child in self.cluster.node.find_all() if isinstance(child, rds.CfnDBInstance)]
+        for schedule in self.node.find_all():
+            if isinstance(schedule, secretsmanager.CfnRotationSchedule):
+                for instance in instances:
+                    schedule.add_resource_dependency(instance)
 
-        self.proxy = self.cluster.add_proxy(
+        self.proxy: rds.DatabaseProxy = self.cluster.add_proxy(
             "Proxy",
             # Required by CloudFormation and unique per account and region:
             # derive it from the stack name (CDK would default to "Proxy").
@@ -148,4 +163,20 @@ class Database(Construct):
             require_tls=True,
             iam_auth=True,
             debug_logging=False,
+        )
+
+    def _rotation_log_retention(self, rotation: secretsmanager.SecretRotation, retention: logs.RetentionDays):
+        """Retention on the log group of a rotation function (deployed by its SAR application).
+
+        The function's name is only known from the application's output; CDK's
+        LogRetention resource sets retention whether or not the function has
+        logged (and so created the group) yet.
+        """
+        application = rotation.node.default_child
+        function_arn = application.get_att("Outputs.RotationLambdaARN").to_string()
+        return logs.LogRetention(
+            self,
+            f"{rotation.node.id}Logs",
+            log_group_name=cdk.Fn.join("", ["/aws/lambda/", cdk.Fn.select(6, cdk.Fn.split(":", function_arn))]),
+            retention=retention,
         )

@@ -22,11 +22,13 @@ class EncryptionKey(Construct):
             removal_policy=removal_policy,
             pending_window=cdk.Duration.days(30),
         )
-        # CloudWatch alarms publish to the SNS topic encrypted with this key.
+        # CloudWatch alarms publish to the SNS topic encrypted with this key:
+        # only this account's alarms (confused-deputy guard).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
             )
         )

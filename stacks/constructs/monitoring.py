@@ -1,11 +1,16 @@
 """Alarms to an SNS topic (e-mail), and one dashboard with the same metrics.
 
 Alarms: API 5xx rate and p99 latency; Lambda errors and throttles for every
-function (a scheduled job's error is a billing-job failure); DynamoDB
-throttles; Aurora capacity near its maximum; RDS Proxy session pinning (the
-runtime never pins — see core.db — so any sustained pinning is a regression).
+function (a scheduled job's error is a billing-job failure); a "did not run"
+alarm per scheduled job (no invocation within its schedule's gap, missing
+data = breaching) and messages in the jobs' dead-letter queue; DynamoDB
+throttles; Aurora capacity near its maximum; RDS Proxy session pinning,
+summed over the proxy's nodes (the runtime never pins — see core.db — so any
+sustained pinning is a regression).
 """
 from __future__ import annotations
+
+import re
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,12 +20,56 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.api import AppFunction
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ACU_NEAR_MAX_PERCENT = 90
+# CloudWatch evaluates an alarm over at most 7 days (Period x EvaluationPeriods,
+# periods of an hour or more): a job that runs less often cannot have a
+# "did not run" alarm of its own.
+MAX_ALARM_WINDOW_MINUTES = 7 * 24 * 60
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+
+
+def schedule_gap_minutes(expression: str) -> int:
+    """The longest time between two runs of an EventBridge schedule, in minutes.
+
+    Knows ``rate(...)`` and the cron shapes the app uses: hourly (fixed
+    minute), daily (fixed hour), weekly (fixed day of week) and monthly (fixed
+    day of month). Anything else raises, so a new schedule gets a thought.
+    """
+    rate = _RATE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2).rstrip("s")
+        return value * {"minute": 1, "hour": 60, "day": 24 * 60}[unit]
+    cron = _CRON.match(expression)
+    if cron:
+        minute, hour, day_of_month, month, day_of_week, _year = cron.groups()
+        every_day = day_of_month in ("*", "?") and day_of_week in ("*", "?")
+        if every_day and hour == "*" and minute.isdigit():
+            return 60
+        if every_day and hour.isdigit() and minute.isdigit():
+            return 24 * 60
+        if day_of_month == "?" and day_of_week.isalnum() and hour.isdigit() and minute.isdigit():
+            return 7 * 24 * 60
+        if day_of_month.isdigit() and month == "*" and hour.isdigit() and minute.isdigit():
+            return 31 * 24 * 60
+    raise ValueError(f"cannot tell how often {expression!r} runs; teach schedule_gap_minutes")
+
+
+def did_not_run_window_minutes(expression: str) -> int | None:
+    """The window with no invocation after which a job has missed a run; ``None`` past CloudWatch's 7 days.
+
+    Three gaps for sub-hourly jobs (a skipped run or two is noise), one gap
+    plus two hours otherwise (EventBridge and metric delivery lag).
+    """
+    gap = schedule_gap_minutes(expression)
+    window = 3 * gap if gap < 60 else gap + 120
+    return window if window <= MAX_ALARM_WINDOW_MINUTES else None
 
 
 class Monitoring(Construct):
@@ -38,6 +87,7 @@ class Monitoring(Construct):
         api_p99_latency_ms: int,
         api_5xx_rate_percent: float,
         functions: tuple[AppFunction, ...],
+        job_dead_letters: sqs.IQueue,
         tables: dict[str, dynamodb.ITable],
         cluster: rds.IDatabaseCluster,
         proxy_name: str,
@@ -72,7 +122,9 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(title="API latency p99 (ms)", left=[latency_p99]),
         ]
 
-        error_metrics, throttle_metrics = [], []
+        error_metrics, throttle_metrics, invocation_metrics = [], [], []
+        # Scheduled jobs CloudWatch cannot watch for a missed run (see MAX_ALARM_WINDOW_MINUTES).
+        self.unwatched_schedules: dict[str, str] = {}
         for function in functions:
             dims = {"FunctionName": function.name}
             errors = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors", dimensions_map=dims,
@@ -83,6 +135,20 @@ class Monitoring(Construct):
                 # One failed run is one failed billing job: alarm at once.
                 self._alarm(f"JobFailure{function.logical_id}", errors, threshold=1, periods=1,
                             description=f"Scheduled job {function.logical_id} failed")
+                window = did_not_run_window_minutes(function.schedule)
+                invocations = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Invocations",
+                                                dimensions_map=dims, statistic="Sum",
+                                                period=cdk.Duration.minutes(window or 60))
+                invocation_metrics.append(invocations.with_(label=function.logical_id, period=FIVE_MINUTES))
+                if window is None:
+                    self.unwatched_schedules[function.logical_id] = function.schedule
+                else:
+                    # No data at all is the failure this alarm exists for.
+                    self._alarm(f"JobDidNotRun{function.logical_id}", invocations, threshold=1, periods=1,
+                                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                                missing=cloudwatch.TreatMissingData.BREACHING,
+                                description=f"Scheduled job {function.logical_id} ({function.schedule}) "
+                                            f"was not invoked in {window} minutes")
             else:
                 self._alarm(f"Errors{function.logical_id}", errors, threshold=5, periods=1,
                             description=f"Lambda {function.logical_id} raised errors")
@@ -90,9 +156,15 @@ class Monitoring(Construct):
                         description=f"Lambda {function.logical_id} was throttled")
             error_metrics.append(errors.with_(label=function.logical_id))
             throttle_metrics.append(throttles.with_(label=function.logical_id))
+        dead_letters = job_dead_letters.metric_approximate_number_of_messages_visible(
+            statistic="Maximum", period=FIVE_MINUTES)
+        self._alarm("JobDeadLetters", dead_letters, threshold=1, periods=1,
+                    description="A scheduled job's run failed after Lambda's retries (event in the dead-letter queue)")
         widgets += [
             cloudwatch.GraphWidget(title="Lambda errors", left=error_metrics),
             cloudwatch.GraphWidget(title="Lambda throttles", left=throttle_metrics),
+            cloudwatch.GraphWidget(title="Scheduled job invocations", left=invocation_metrics),
+            cloudwatch.GraphWidget(title="Job dead letters", left=[dead_letters]),
         ]
 
         dynamo_metrics = []
@@ -116,10 +188,12 @@ class Monitoring(Construct):
         capacity = cluster.metric("ServerlessDatabaseCapacity", statistic="Maximum", period=FIVE_MINUTES)
         self._alarm("AuroraCapacityNearMax", acu, threshold=ACU_NEAR_MAX_PERCENT, periods=3,
                     description=f"Aurora above {ACU_NEAR_MAX_PERCENT}% of its maximum ACUs")
+        # The proxy reports these per node: Sum adds the nodes up (Maximum
+        # would show one node's count). See docs/DEPLOYMENT.md, "RDS Proxy pinning".
         pinned = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnectionsCurrentlySessionPinned",
-                                   dimensions_map={"ProxyName": proxy_name}, statistic="Maximum", period=FIVE_MINUTES)
+                                   dimensions_map={"ProxyName": proxy_name}, statistic="Sum", period=FIVE_MINUTES)
         proxy_connections = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnections",
-                                              dimensions_map={"ProxyName": proxy_name}, statistic="Maximum",
+                                              dimensions_map={"ProxyName": proxy_name}, statistic="Sum",
                                               period=FIVE_MINUTES)
         # A deploy-time migration pins its one connection for a moment; three
         # consecutive periods of pinning is the application doing it.
@@ -135,15 +209,17 @@ class Monitoring(Construct):
             self.dashboard.add_widgets(*widgets[start:start + 2])
 
     def _alarm(self, purpose: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int,
-               description: str) -> cloudwatch.Alarm:
+               description: str,
+               comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+               missing=cloudwatch.TreatMissingData.NOT_BREACHING) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             purpose,
             metric=metric,
             threshold=threshold,
             evaluation_periods=periods,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
             alarm_description=description,
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))

@@ -1,30 +1,49 @@
 """The VPC (imported or created), the security groups and the VPC endpoints.
 
-Lambdas run in private subnets with no route to the internet; they reach
-DynamoDB through a gateway endpoint and Secrets Manager and SES through
-interface endpoints. Security groups allow only the paths the system uses:
+Lambdas run in private subnets; they reach DynamoDB through a gateway endpoint
+and Secrets Manager and SES through interface endpoints. Security groups allow
+only the paths the system uses, in and out:
 
     lambda ──5432──► proxy ──5432──► database ◄──5432── secret rotation
-    lambda, rotation ──443──► interface endpoints
+    lambda, proxy, rotation ──443──► Secrets Manager / SES interface endpoints
+    lambda ──443──► DynamoDB (its AWS-managed prefix list, via the gateway endpoint)
+
+RDS Proxy fetches the database secrets with its own network interfaces, so
+its group reaches the Secrets Manager endpoint too. No group has a
+0.0.0.0/0 rule: an imported VPC's subnets may have a NAT route, and the
+functions must not use it.
+
+In an imported VPC each endpoint is a switch (``vpc.endpoints`` in cdk.json):
+``true`` creates it here; an existing interface endpoint is given by its
+security group, to which this stack adds the 443 ingress from its groups; an
+existing DynamoDB gateway endpoint is ``false``. A created VPC gets all three.
 """
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from cdk_app.config import ImportedVpc
+from cdk_app.config import ENDPOINTS, ImportedVpc
 
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
+
+_INTERFACE_SERVICES = {
+    "secretsmanager": ("SecretsManagerEndpoint", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+    "email": ("SesEndpoint", ec2.InterfaceVpcEndpointAwsService.EMAIL),
+}
 
 
 class Network(Construct):
     """VPC, security groups (lambda, proxy, database, rotation, endpoints) and endpoints.
 
     Exposes ``vpc``, ``app_subnets`` and the security groups ``lambda_sg``,
-    ``proxy_sg``, ``database_sg``, ``rotation_sg``, plus ``secrets_manager_endpoint``.
+    ``proxy_sg``, ``database_sg``, ``rotation_sg``, ``endpoint_sg``, plus
+    ``secrets_manager_endpoint`` (``None`` when the VPC already has one) and
+    ``endpoints`` (service → the created endpoint, for those created here).
     """
 
     def __init__(
@@ -42,6 +61,7 @@ class Network(Construct):
         if imported_vpc is None:
             self.vpc: ec2.IVpc = self._create_vpc(availability_zones, vpc_cidr, flow_log_retention, removal_policy)
             self.app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            switches: dict[str, bool | str] = {name: True for name in ENDPOINTS}
         else:
             self.vpc = ec2.Vpc.from_vpc_attributes(
                 self,
@@ -52,12 +72,13 @@ class Network(Construct):
                 private_subnet_route_table_ids=list(imported_vpc.private_subnet_route_table_ids),
             )
             self.app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            switches = dict(imported_vpc.endpoints)
 
         self.lambda_sg = self._group("LambdaSecurityGroup", "Chalice functions: egress to the proxy and AWS endpoints")
         self.proxy_sg = self._group("ProxySecurityGroup", "RDS Proxy: from the functions, to the database")
         self.database_sg = self._group("DatabaseSecurityGroup", "Aurora: from the proxy and secret rotation only")
         self.rotation_sg = self._group("RotationSecurityGroup", "Secrets Manager rotation functions")
-        endpoint_sg = self._group("EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions")
+        self.endpoint_sg = self._group("EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions")
 
         postgres = ec2.Port.tcp(POSTGRES_PORT)
         https = ec2.Port.tcp(HTTPS_PORT)
@@ -67,32 +88,81 @@ class Network(Construct):
         self.proxy_sg.add_egress_rule(self.database_sg, postgres, "proxy to the database")
         self.database_sg.add_ingress_rule(self.rotation_sg, postgres, "rotation changes passwords")
         self.rotation_sg.add_egress_rule(self.database_sg, postgres, "rotation changes passwords")
-        for client in (self.lambda_sg, self.rotation_sg):
-            endpoint_sg.add_ingress_rule(client, https, "AWS APIs through interface endpoints")
-            # The DynamoDB gateway endpoint is reached by prefix list, whose id
-            # would need a lookup; with no internet route, 443 egress reaches
-            # only the VPC's endpoints anyway.
-            client.add_egress_rule(ec2.Peer.any_ipv4(), https, "AWS APIs through VPC endpoints")
 
-        self.vpc.add_gateway_endpoint(
-            "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.app_subnets]
+        # Interface endpoints: who needs which (the proxy and rotation read secrets only).
+        clients = {
+            "secretsmanager": ((self.lambda_sg, "functions"), (self.proxy_sg, "RDS Proxy fetches its secrets"),
+                               (self.rotation_sg, "secret rotation")),
+            "email": ((self.lambda_sg, "functions"),),
+        }
+        self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        existing_groups: dict[str, ec2.ISecurityGroup] = {}
+        for service, (construct_name, aws_service) in _INTERFACE_SERVICES.items():
+            switch = switches[service]
+            if switch is True:
+                self.endpoints[service] = self.vpc.add_interface_endpoint(
+                    construct_name,
+                    service=aws_service,
+                    subnets=self.app_subnets,
+                    security_groups=[self.endpoint_sg],
+                    open=False,
+                    private_dns_enabled=True,
+                )
+                target = self.endpoint_sg
+            else:
+                # The VPC already has this endpoint (with private DNS): reach it through its group.
+                if switch not in existing_groups:
+                    existing_groups[switch] = ec2.SecurityGroup.from_security_group_id(
+                        self, f"Existing{construct_name}Group", switch, allow_all_outbound=False, mutable=True
+                    )
+                target = existing_groups[switch]
+            for client, why in clients[service]:
+                target.add_ingress_rule(client, https, f"{why} to the {service} endpoint")
+                client.add_egress_rule(target, https, f"{why} to the {service} endpoint")
+        self.secrets_manager_endpoint: ec2.InterfaceVpcEndpoint | None = self.endpoints.get("secretsmanager")
+        self.ses_endpoint: ec2.InterfaceVpcEndpoint | None = self.endpoints.get("email")
+
+        if switches["dynamodb"] is True:
+            self.vpc.add_gateway_endpoint(
+                "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.app_subnets]
+            )
+        # The gateway endpoint is reached by DynamoDB's public addresses: allow
+        # exactly those (the AWS-managed prefix list), not 0.0.0.0/0.
+        self.dynamodb_prefix_list_id = self._managed_prefix_list(
+            "DynamoDbPrefixList", "dynamodb", flow_log_retention, removal_policy
         )
-        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
-            "SecretsManagerEndpoint",
-            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-            subnets=self.app_subnets,
-            security_groups=[endpoint_sg],
-            open=False,
-            private_dns_enabled=True,
+        self.lambda_sg.add_egress_rule(
+            ec2.Peer.prefix_list(self.dynamodb_prefix_list_id), https, "functions to DynamoDB (gateway endpoint)"
         )
-        self.ses_endpoint = self.vpc.add_interface_endpoint(
-            "SesEndpoint",
-            service=ec2.InterfaceVpcEndpointAwsService.EMAIL,
-            subnets=self.app_subnets,
-            security_groups=[endpoint_sg],
-            open=False,
-            private_dns_enabled=True,
+
+    def _managed_prefix_list(
+        self, construct_id: str, service: str, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+    ) -> str:
+        """The id of the AWS-managed prefix list ``com.amazonaws.<region>.<service>``, looked up at deploy time.
+
+        A synth-time lookup would need credentials; the id differs per region.
+        """
+        name = f"com.amazonaws.{cdk.Stack.of(self).region}.{service}"
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeManagedPrefixLists",
+            parameters={"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            output_paths=["PrefixLists.0.PrefixListId"],
         )
+        lookup = cr.AwsCustomResource(
+            self,
+            construct_id,
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(
+                self, f"{construct_id}Logs", retention=log_retention, removal_policy=removal_policy
+            ),
+        )
+        self.prefix_list_lookup = lookup
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")
 
     def _group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
         return ec2.SecurityGroup(

@@ -147,7 +147,8 @@ def test_security_groups_admit_only_the_needed_paths(each_env):
         sources.setdefault(target, set()).add(source)
     assert sources[sg["Proxy"]] == {sg["Lambda"]}
     assert sources[sg["Database"]] == {sg["Proxy"], sg["Rotation"]}
-    assert sources[sg["Endpoint"]] == {sg["Lambda"], sg["Rotation"]}
+    # RDS Proxy fetches its secrets through its own interfaces (issue 10, B3).
+    assert sources[sg["Endpoint"]] == {sg["Lambda"], sg["Rotation"], sg["Proxy"]}
     assert sg["Lambda"] not in sources and sg["Rotation"] not in sources
     # No group opens outbound to everything.
     for group in each_env.resources("stateful", "AWS::EC2::SecurityGroup").values():

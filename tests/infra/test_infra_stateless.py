@@ -229,7 +229,10 @@ def test_every_function_has_error_and_throttle_alarms_and_jobs_alarm_on_one_fail
     for name, function in _functions(each_env).items():
         mine = [a["Properties"] for a in alarms.values()
                 if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": name}}]]
-        assert {a["MetricName"] for a in mine} == {"Errors", "Throttles"}, name
+        # A scheduled job may also have its "did not run" alarm (Invocations, issue 10 C10).
+        assert {a["MetricName"] for a in mine} - {"Invocations"} == {"Errors", "Throttles"}, name
+        if not _scheduled(function):
+            assert "Invocations" not in {a["MetricName"] for a in mine}, name
         if _scheduled(function):
             [errors] = [a for a in mine if a["MetricName"] == "Errors"]
             assert errors["Threshold"] == 1 and errors["EvaluationPeriods"] == 1
