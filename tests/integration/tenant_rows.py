@@ -35,6 +35,8 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
                 "UPDATE support_ticket_comments SET body = 'touched'"),
     TenantTable("notifications", "customer_id", True, True, "UPDATE notifications SET subject = 'touched'"),
     TenantTable("audit_events", "customer_id", True, False, "UPDATE audit_events SET actor = 'touched'"),
+    TenantTable("invoice_number_counters_by_customer", "customer_id", False, False,
+                "UPDATE invoice_number_counters_by_customer SET last_value = last_value"),
 )
 
 # INSERT statements that create one row of ``table`` for %(customer)s.
@@ -60,9 +62,12 @@ _INSERTS: dict[str, str] = {
                      " VALUES (%(customer)s, 'test', 'a@example.test', 'subject', %(unique)s)",
     "audit_events": "INSERT INTO audit_events (customer_id, actor, action, target_type)"
                     " VALUES (%(customer)s, 'test', 'test.seeded', 'test')",
+    "invoice_number_counters_by_customer": "INSERT INTO invoice_number_counters_by_customer"
+                                           " (customer_id, year, last_value)"
+                                           " VALUES (%(customer)s, 1900 + %(offset)s, 1)",
 }
 _ORDER = ("api_keys", "usage_events", "usage_monthly", "invoices", "invoice_lines", "support_tickets",
-          "support_ticket_comments", "notifications", "audit_events")
+          "support_ticket_comments", "notifications", "audit_events", "invoice_number_counters_by_customer")
 
 
 def _ticket_of(conn: psycopg.Connection, customer_id: uuid.UUID) -> uuid.UUID | None:

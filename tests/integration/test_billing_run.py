@@ -180,23 +180,44 @@ def test_two_concurrent_runs_produce_one_invoice_per_customer(customer, admin_co
     assert [row["status"] for row in runs] == ["succeeded", "succeeded"]
 
 
-def test_invoice_numbers_are_sequential_and_gap_free_per_year(customer, admin_conn, monkeypatch):
+def test_invoice_numbers_are_sequential_and_gap_free_per_customer_and_year(customer, admin_conn, monkeypatch):
+    """Issue 11, item 8: each customer's own sequence; no number tells the platform's volume."""
     monkeypatch.setattr(billing, "CHUNK_SIZE", 3)
     period = fresh_period(3)
-    for _ in range(4):
-        customer()
+    first = [customer() for _ in range(4)]
     run(period, finalize=False, now=after(period))
     later = Period(period.year, 4)
-    customer()  # one more customer, billed in the next month of the same year
+    newcomer = customer()  # one more customer, billed in the next month of the same year
     run(later, finalize=False, now=after(later))
-    numbers = [row["number"] for row in invoices_of(admin_conn, period) + invoices_of(admin_conn, later)]
-    assert all(re.fullmatch(rf"INV-{period.year}-\d{{6}}", n) for n in numbers)
-    assert sorted(int(n[-6:]) for n in numbers) == list(range(1, len(numbers) + 1))
+    numbers: dict = {}
+    for row in invoices_of(admin_conn, period) + invoices_of(admin_conn, later):
+        numbers.setdefault(row["customer_id"], []).append(row["number"])
+    assert all(re.fullmatch(rf"INV-{period.year}-\d{{6}}", n) for ns in numbers.values() for n in ns)
+    for cid in first:
+        assert sorted(numbers[cid]) == [f"INV-{period.year}-000001", f"INV-{period.year}-000002"]
+    assert numbers[newcomer] == [f"INV-{period.year}-000001"]
+
+
+def test_i11_8_invoice_numbers_restart_per_customer_and_year_and_ignore_other_tenants(customer, admin_conn):
+    period = fresh_period(11)
+    a, b = customer(), customer()
+    run(period, finalize=False, now=after(period))
+    december = Period(period.year, 12)
+    run(december, finalize=False, now=after(december))
+    by_customer = {}
+    for row in invoices_of(admin_conn, period) + invoices_of(admin_conn, december):
+        by_customer.setdefault(row["customer_id"], []).append(row["number"])
+    # Every other customer of the database was billed in these periods too, yet a and b count only their own.
+    assert by_customer[a] == by_customer[b] == [f"INV-{period.year}-000001", f"INV-{period.year}-000002"]
+    counters = admin_conn.execute(
+        "SELECT customer_id, last_value FROM invoice_number_counters_by_customer WHERE year = %s"
+        " AND customer_id = ANY(%s)", (period.year, [a, b])).fetchall()
+    assert {row["customer_id"]: row["last_value"] for row in counters} == {a: 2, b: 2}
 
 
 def test_a_failed_run_is_recorded_and_leaves_no_partial_chunk(customer, admin_conn, monkeypatch):
     period = fresh_period()
-    customer()
+    cid = customer()
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -208,9 +229,9 @@ def test_a_failed_run_is_recorded_and_leaves_no_partial_chunk(customer, admin_co
     [failed] = admin_conn.execute("SELECT status, error FROM billing_runs WHERE period = %s",
                                   (period.first_day,)).fetchall()
     assert failed["status"] == "failed" and "disk on fire" in failed["error"]
-    counter = admin_conn.execute("SELECT last_value FROM invoice_number_counters WHERE year = %s",
-                                 (period.year,)).fetchone()
-    assert counter is None or counter["last_value"] == 0  # no number was burnt
+    counter = admin_conn.execute("SELECT last_value FROM invoice_number_counters_by_customer"
+                                 " WHERE year = %s AND customer_id = %s", (period.year, cid)).fetchone()
+    assert counter is None  # no number was burnt
 
 
 def test_runs_are_recorded_and_audited(customer, admin_conn):

@@ -108,7 +108,8 @@ table auth_sessions | saas_admin | saas_auth=arwd
 table billing_runs | saas_admin | saas_analytics=r saas_operator=arw
 table customers | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
 table invoice_lines | saas_admin | saas_analytics=r saas_app=r saas_operator=arwd
-table invoice_number_counters | saas_admin | saas_analytics=r saas_operator=arw
+table invoice_number_counters | saas_admin | saas_analytics=r saas_operator=r
+table invoice_number_counters_by_customer | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
 table invoices | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
 table metrics | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table notifications | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw

@@ -55,12 +55,15 @@ SELECT l.invoice_id, l.description, l.metric_code, l.quantity, l.unit_price, l.a
  ORDER BY l.invoice_id, l.position
 """
 
-# Gap-free numbering: the year's counter row is locked until this transaction
-# commits, and the numbers are used in the same transaction (or rolled back with it).
+# Gap-free numbering per customer and year (migration 0033): each customer's
+# counter row is locked until this transaction commits, and the numbers are
+# used in the same transaction (or rolled back with it). Customers are taken
+# in id order, so two transactions never wait on each other's rows in a cycle.
 ALLOCATE_NUMBERS = """
-INSERT INTO invoice_number_counters AS c (year, last_value) VALUES (%(year)s, %(count)s)
-ON CONFLICT (year) DO UPDATE SET last_value = c.last_value + EXCLUDED.last_value
-RETURNING last_value
+INSERT INTO invoice_number_counters_by_customer AS c (customer_id, year, last_value)
+SELECT customer_id, %(year)s, 1 FROM unnest(%(customer_ids)s::uuid[]) AS u(customer_id) ORDER BY customer_id
+ON CONFLICT (customer_id, year) DO UPDATE SET last_value = c.last_value + 1
+RETURNING customer_id, last_value
 """
 
 INSERT_INVOICES = """
@@ -154,12 +157,16 @@ def existing_invoices(conn: psycopg.Connection, period_start: date) -> dict[uuid
     }
 
 
-def allocate_numbers(conn: psycopg.Connection, year: int, count: int) -> list[str]:
-    """``count`` consecutive numbers ``INV-<year>-NNNNNN`` from the year's gap-free sequence."""
-    if count == 0:
+def allocate_numbers(conn: psycopg.Connection, year: int, customer_ids: Sequence[uuid.UUID]) -> list[str]:
+    """The next number ``INV-<year>-NNNNNN`` of each customer's own gap-free sequence, in the order given.
+
+    A customer has at most one invoice per period, so it appears at most once.
+    """
+    if not customer_ids:
         return []
-    last = conn.execute(ALLOCATE_NUMBERS, {"year": year, "count": count}).fetchone()["last_value"]
-    return [f"INV-{year:04d}-{value:06d}" for value in range(last - count + 1, last + 1)]
+    rows = conn.execute(ALLOCATE_NUMBERS, {"year": year, "customer_ids": list(customer_ids)}).fetchall()
+    last = {row["customer_id"]: row["last_value"] for row in rows}
+    return [f"INV-{year:04d}-{last[customer_id]:06d}" for customer_id in customer_ids]
 
 
 def insert_invoices(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, period_start: date,
@@ -173,7 +180,7 @@ def insert_invoices(conn: psycopg.Connection, planned: Sequence[PlannedInvoice],
     try:
         conn.execute(INSERT_INVOICES, params)
     except pg_errors.UniqueViolation as exc:  # only if the run lock were bypassed
-        raise Conflict("An invoice for this customer and period already exists") from exc
+        raise Conflict("An invoice for this customer and period (or number) already exists") from exc
 
 
 def update_drafts(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, run_id: uuid.UUID) -> None:

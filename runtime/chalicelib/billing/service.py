@@ -23,7 +23,8 @@ A run of a period:
    the daily job, never inside the run) and audits each invoice;
 7. marks the run succeeded (or failed, with the error) and audits it.
 
-Invoice numbers come from the period's year: ``INV-2026-000123``.
+Invoice numbers count each customer's invoices of the period's year, gap-free:
+``INV-2026-000007`` is that customer's seventh invoice for 2026 (migration 0033).
 """
 from __future__ import annotations
 
@@ -160,7 +161,8 @@ class BillingService:
                      run_id: uuid.UUID, finalize: bool, actor: str, counts: _Counts) -> None:
         creates = [p for p in chunk if p.action == "create"]
         recomputes = [p for p in chunk if p.action == "recompute"]
-        for plan, number in zip(creates, repository.allocate_numbers(conn, period.year, len(creates))):
+        numbers = repository.allocate_numbers(conn, period.year, [p.customer.customer_id for p in creates])
+        for plan, number in zip(creates, numbers):
             plan.number = number
         repository.insert_invoices(conn, creates, period_start=period.first_day, run_id=run_id)
         repository.update_drafts(conn, recomputes, run_id=run_id)
