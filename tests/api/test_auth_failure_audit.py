@@ -1,4 +1,4 @@
-"""Issue 11, item 6: unauthenticated callers cannot write at will into the audit chain.
+"""Issue 11, item 5: unauthenticated callers cannot write at will into the audit chain.
 
 Failed authentications used to append one permanent, hash-chained row each
 (under the chain's single lock), unknown public ids into the platform chain.
@@ -21,7 +21,7 @@ def _audited(admin_conn, public_ids) -> list[dict]:
         " AND detail->>'public_id' = ANY(%s)", (list(public_ids),)).fetchall()
 
 
-def test_i11_6_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):
+def test_i11_5_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):
     public_ids = []
     for n in range(30):
         public_id = secrets.token_hex(6)
@@ -31,7 +31,7 @@ def test_i11_6_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):
     assert _audited(admin_conn, public_ids) == []
 
 
-def test_i11_6_a_real_keys_failures_are_audited_once_per_window(new_customer, admin_conn):
+def test_i11_5_a_real_keys_failures_are_audited_once_per_window(new_customer, admin_conn):
     customer = new_customer()
     parsed = auth_keys.parse(customer.api_key)
     wrong = f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43

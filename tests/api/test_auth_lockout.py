@@ -1,4 +1,4 @@
-"""Issue 11, item 5: knowing a key's public id is not enough to lock its holder out.
+"""Issue 11, item 4: knowing a key's public id is not enough to lock its holder out.
 
 The public id is visible in ``GET /api-keys``, in audit details and in logs.
 Failed attempts are throttled per public id *and client address*: the
@@ -32,7 +32,7 @@ def _wrong(api_key: str) -> str:
     return f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
 
 
-def test_i11_5_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, monkeypatch):
+def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, monkeypatch):
     for _ in range(auth_service.MAX_FAILURES):
         with pytest.raises(errors.Unauthorized):
             auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
@@ -50,7 +50,7 @@ def test_i11_5_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, m
     assert pair.token and bcrypt_calls == [1]
 
 
-def test_i11_5_the_route_passes_api_gateways_source_address(client, uncached_key, monkeypatch):
+def test_i11_4_the_route_passes_api_gateways_source_address(client, uncached_key, monkeypatch):
     seen = []
     real = auth_service.authenticate
     monkeypatch.setattr(auth_service, "authenticate",

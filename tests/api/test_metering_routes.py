@@ -146,7 +146,7 @@ def test_one_customer_never_sees_anothers_usage(client, new_customer):
 
 
 @pytest.mark.parametrize("offset", ["+23:59", "-23:59", "+16:00", "-15:59"])
-def test_i11_4_timezone_offsets_beyond_postgresqls_range_are_accepted_as_the_same_instant(
+def test_i11_6_timezone_offsets_beyond_postgresqls_range_are_accepted_as_the_same_instant(
         client, new_customer, offset):
     """``2026-11-29T00:00:00+23:59`` passed validation and then PostgreSQL refused it: a 500."""
     customer = new_customer()
