@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run test test-runtime test-fuzz test-infra bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run test test-runtime test-fuzz test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
 
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ test: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
 	$(PY) -m pytest tests/fuzz
 	$(PY) -m pytest tests/infra
+	$(PY) -m pytest tests/lambda_harness
 	$(MAKE) --no-print-directory bench-quick
 
 test-runtime: $(STAMP) pgbouncer
@@ -41,6 +42,13 @@ test-fuzz: $(STAMP)
 
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
+
+# The packaged Lambda artifact (what cdk deploy uploads) in a Python of the
+# Lambda runtime's version, behind an API-Gateway-shaped adapter: the contract's
+# flows, the jobs, the migrations custom resource and one schemathesis phase
+# (devstack/lambda_harness.py; PgBouncer with TLS stands in for RDS Proxy).
+test-lambda: $(STAMP) pgbouncer
+	$(PY) -m pytest tests/lambda_harness
 
 # The RLS and pool tests also run through a transaction-mode PgBouncer, as
 # RDS Proxy would multiplex in the cloud. Install it where we can (root and

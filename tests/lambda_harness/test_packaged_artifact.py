@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.lambda_harness.harness import REPO, custom_resource_event, scheduled_event
+from devstack.lambda_harness import REPO, custom_resource_event, scheduled_event
 
 
 @pytest.fixture(autouse=True)
@@ -193,11 +193,26 @@ def test_c9_api_gateway_answers_unknown_routes_itself_in_the_contract_shape(depl
 
 
 # ------------------------------------------------------------ scheduled jobs
-@pytest.mark.parametrize("job", ["BillingMonthlyRun", "BillingDailyJob", "NotificationsDelivery"])
+@pytest.mark.parametrize("job", ["BillingMonthlyRun", "BillingDailyJob", "NotificationsDelivery",
+                                 "AuditRetentionPurge"])
 def test_each_scheduled_job_runs_on_the_event_eventbridge_sends(deployment, job):
     assert job in deployment.package.scheduled()
     answer = deployment.functions.invoke(job, scheduled_event(f"Saas-dev-Stateless-{job}"))
     assert "error" not in answer, answer
+
+
+def test_c11_the_audit_retention_purge_runs_on_its_schedule_and_deletes_only_expired_events(deployment):
+    customer = onboard(deployment, operator_token(deployment))
+    with psycopg.connect(deployment.admin_url, autocommit=True) as conn:
+        conn.execute("SET ROLE saas_operator")
+        conn.execute("INSERT INTO audit_events (customer_id, actor, action, target_type, occurred_at)"
+                     " VALUES (%s, 'test', 'ancient.event', 'thing', now() - interval '8 years')", (customer["id"],))
+    answer = deployment.functions.invoke("AuditRetentionPurge", scheduled_event("purge"))
+    assert answer.get("result", {}).get("purged", 0) >= 1, answer
+    with psycopg.connect(deployment.admin_url) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_events WHERE customer_id = %s",
+                                              (customer["id"],))]
+    assert "ancient.event" not in actions and actions
 
 
 def test_the_delivery_job_sends_the_queued_invoice_email_through_ses(deployment):
