@@ -199,6 +199,13 @@ class Monitoring(Construct):
         # consecutive periods of pinning is the application doing it.
         self._alarm("ProxySessionPinning", pinned, threshold=1, periods=3,
                     description="RDS Proxy connections pinned (session state leaked onto a connection)")
+        # A customer the billing run could not price is set aside (everyone else is
+        # billed) and counted by the runtime (billing.service): an operator must look.
+        set_aside = cloudwatch.Metric(namespace="SaaSPlatform", metric_name="BillingCustomersSetAside",
+                                      dimensions_map={"service": "saas-api"}, statistic="Maximum",
+                                      period=cdk.Duration.hours(1))
+        self._alarm("BillingCustomersSetAside", set_aside, threshold=1, periods=1,
+                    description="A billing run set customers aside (their invoices could not be priced)")
         widgets += [
             cloudwatch.GraphWidget(title="Aurora ACU", left=[capacity], right=[acu]),
             cloudwatch.GraphWidget(title="RDS Proxy connections", left=[proxy_connections, pinned]),

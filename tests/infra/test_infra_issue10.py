@@ -440,3 +440,16 @@ def test_issue11_item12_config_round_trip_keeps_endpoint_switches():
     assert config.vpc.endpoint("dynamodb") is False
     assert config.vpc.endpoint("secretsmanager") == "sg-0123456789abcdef0"
     assert replace(config, bcrypt_cost=12).vpc == config.vpc
+
+
+# --- issue 11, item 1: the set-aside metric alarms --------------------------------------------------------------
+
+def test_issue11_item1_customers_set_aside_by_a_billing_run_raise_an_alarm(each_env):
+    alarms = [a["Properties"] for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "BillingCustomersSetAside"]
+    assert len(alarms) == 1
+    alarm = alarms[0]
+    assert alarm["Namespace"] == "SaaSPlatform"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "saas-api"}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["AlarmActions"]
