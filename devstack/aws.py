@@ -1,9 +1,11 @@
 """The local AWS endpoint (moto's ThreadedMotoServer) and the resources the app expects there."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
+import threading
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -25,6 +27,7 @@ class LocalAws:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        _serialize_dynamodb_writes()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
 
@@ -36,6 +39,34 @@ class LocalAws:
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
                             aws_access_key_id="local", aws_secret_access_key="local")
+
+
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _serialize_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's own are.
+
+    moto's threaded server evaluates a ConditionExpression and applies the
+    update in two steps with no lock, so two concurrent conditional writes can
+    both pass (seen: 8 requests admitted on a burst of 7 in the rate-limiter's
+    concurrency test). DynamoDB guarantees a conditional write is atomic; the
+    stand-in must too, or concurrency tests measure moto, not our code.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("update_item", "put_item", "delete_item", "transact_write_items", "batch_write_item"):
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_serialized", False):
+            continue
+
+        def serialized(*args, __method=method, **kwargs):
+            with _DYNAMODB_WRITE_LOCK:
+                return __method(*args, **kwargs)
+
+        functools.update_wrapper(serialized, method)
+        serialized._serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
 
 
 def provision(aws: LocalAws, *, table_names: dict[str, str], jwt_secret_id: str, pepper_secret_id: str,
