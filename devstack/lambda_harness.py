@@ -24,8 +24,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import fnmatch
+import hashlib
 import json
 import os
 import queue
@@ -34,15 +36,22 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import psycopg
+from psycopg import sql
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -138,13 +147,13 @@ def find_interpreter(runtime: str) -> str:
     )
 
 
-def runtime_libraries(python: str) -> Path:
-    """Install what the Lambda runtime provides (lambda-runtime-provided.txt) once, in a directory of its own."""
-    spec = RUNTIME_PROVIDED.read_text()
-    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    import hashlib
+def runtime_libraries(python: str, runtime: str) -> Path:
+    """Install what the Lambda runtime provides (lambda-runtime-provided.txt) once, in a directory of its own.
 
+    ``python`` is :func:`find_interpreter`'s answer for ``runtime`` (e.g. ``python3.12``).
+    """
+    spec = RUNTIME_PROVIDED.read_text()
+    version = runtime.removeprefix("python")
     target = REPO / ".local" / "lambda-runtime" / f"{version}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     if not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
@@ -343,14 +352,14 @@ class Worker:
         )
         os.close(write_fd)
         self._out = os.fdopen(read_fd, "r")
-        ready = self._read(timeout=120)
+        ready = self._read()
         if not ready.get("ready"):
             raise RuntimeError(f"{handler} did not initialise: {ready.get('error')}\n{log_path.read_text()[-4000:]}")
         self.ready = ready
         self.spawn_ms = (time.perf_counter() - started) * 1000
         self.lock = threading.Lock()
 
-    def _read(self, timeout: float) -> dict:
+    def _read(self) -> dict:
         line = self._out.readline()
         if not line:
             raise RuntimeError(f"the function process exited ({self.process.poll()})")
@@ -361,7 +370,7 @@ class Worker:
             self.process.stdin.write((json.dumps({"event": event, "timeout_ms": timeout_ms,
                                                   "request_id": str(uuid.uuid4())}) + "\n").encode())
             self.process.stdin.flush()
-            return self._read(timeout=timeout_ms / 1000)
+            return self._read()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -616,16 +625,6 @@ class ApiGateway:
 
 
 # ------------------------------------------------------------- the deployment
-import contextlib  # noqa: E402
-import secrets as _secrets  # noqa: E402
-import tempfile  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
-
 MIGRATE = "Migrate"
 OPERATOR_KEY = "CreateOperatorKey"
 
@@ -681,11 +680,11 @@ def _provision(aws, variables: dict, migrate_variables: dict) -> dict[str, str]:
     secretsmanager = aws.client("secretsmanager")
     # As CDK creates it: the flat seed Secrets Manager generates, not yet the runtime's document.
     secretsmanager.create_secret(Name=variables["JWT_SECRET_ID"],
-                                 SecretString=json.dumps({"seed": True, "secret": _secrets.token_urlsafe(48)}))
-    secretsmanager.create_secret(Name=variables["PEPPER_SECRET_ID"], SecretString=_secrets.token_urlsafe(48))
+                                 SecretString=json.dumps({"seed": True, "secret": secrets.token_urlsafe(48)}))
+    secretsmanager.create_secret(Name=variables["PEPPER_SECRET_ID"], SecretString=secrets.token_urlsafe(48))
     app_secret = secretsmanager.create_secret(
         Name="saas-dev/harness-app-user",
-        SecretString=json.dumps({"username": migrate_variables["DB_APP_USER"], "password": _secrets.token_urlsafe(24),
+        SecretString=json.dumps({"username": migrate_variables["DB_APP_USER"], "password": secrets.token_urlsafe(24),
                                  "engine": "postgres"}),
     )
     resolved["DB_APP_SECRET_ARN"] = app_secret["ARN"]
@@ -707,7 +706,7 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
     try:
         package = build_package(workdir, source)
         python = find_interpreter(package.runtime)
-        runtime_dir = runtime_libraries(python)
+        runtime_dir = runtime_libraries(python, package.runtime)
 
         postgres = EmbeddedPostgres(workdir / "pg", free_port(), fast_unsafe=True)
         postgres.start()

@@ -10,7 +10,6 @@ import json
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import psycopg
 import pytest

@@ -10,6 +10,7 @@ from chalicelib.audit.models import AuditEventPage, AuditEventQuery
 from chalicelib.core import db
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
+from chalicelib.core.observability import logger
 
 bp = Blueprint(__name__)
 
@@ -26,8 +27,6 @@ RETENTION_JOB = "audit_retention_purge"
 @bp.schedule(Cron(30, 4, "*", "*", "?", "*"), name=RETENTION_JOB,
              description="Daily, 04:30 UTC: delete audit events past the 7-year retention, nothing else")
 def audit_retention_purge(event: Any) -> dict[str, int]:
-    from chalicelib.core.observability import logger
-
     with db.operator_transaction() as conn:
         purged = conn.execute("SELECT purge_expired_audit_events() AS purged").fetchone()["purged"]
     logger.info("audit retention purge done", extra={"purged": purged})
