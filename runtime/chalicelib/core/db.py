@@ -10,10 +10,18 @@
 Nothing is left on a connection between transactions (no session ``SET``, no
 named prepared statements: ``prepare_threshold=None``) so the same code runs
 behind RDS Proxy or a transaction-mode PgBouncer without pinning or leaking.
+
+A lost connection (an Aurora failover, an RDS Proxy reset, a terminated
+backend) is retried once by :func:`retry_once_if_lost` when nothing of the
+attempt was committed: every unit of work records here whether it committed,
+and whether it failed *during* ``COMMIT`` (then nobody knows whether it
+committed, so it is not retried). The view layer answers what is left with
+``503`` and ``Retry-After`` (``core.http``).
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +31,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
 OPERATOR_ROLE = "saas_operator"
@@ -151,11 +160,82 @@ def close_pool() -> None:
             _pool = None
 
 
+# ---------------------------------------------------------------- losing the connection
+# What the database can fail with that is worth one more attempt on a fresh connection: the
+# connection died (AdminShutdown, "server closed the connection", "the connection is closed"),
+# the pool could not hand one out in time (PoolTimeout), a deadlock or serialization failure.
+LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class _Attempt:
+    """What the units of work of one attempt did: ``committed`` something, or died ``in_commit``."""
+
+    __slots__ = ("committed", "in_commit")
+
+    def __init__(self) -> None:
+        self.committed = False
+        self.in_commit = False
+
+    @property
+    def retryable(self) -> bool:
+        return not self.committed and not self.in_commit
+
+
+_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("db_attempt", default=None)
+
+
+def _committed() -> None:
+    attempt = _attempt.get()
+    if attempt is not None:
+        attempt.committed = True
+
+
+def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any:
+    """Run ``work``; if the database fails it before anything was committed, run it once more.
+
+    The second attempt gets a fresh connection (the pool checks connections
+    when it hands them out and drops dead ones). Anything else — a second
+    failure, or a failure after a commit or during one — propagates: the
+    caller answers ``503`` and the client retries with the same request
+    (ingestion is idempotent per event id, so nothing is counted twice).
+    """
+    for attempt_number in (1, 2):
+        attempt = _Attempt()
+        token = _attempt.set(attempt)
+        try:
+            return work()
+        except LOST as exc:
+            if attempt_number == 2 or not attempt.retryable:
+                raise
+            logger.warning("database connection lost; retrying once", extra={
+                "what": what, "error": type(exc).__name__})
+        finally:
+            _attempt.reset(token)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _unit(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """``conn``'s transaction, recording a commit (or a death during ``COMMIT``) for the attempt."""
+    body_done = False
+    try:
+        with conn.transaction():
+            yield conn
+            body_done = True
+    except LOST:
+        if body_done:  # the COMMIT itself failed: it may or may not have been applied
+            attempt = _attempt.get()
+            if attempt is not None:
+                attempt.in_commit = True
+        raise
+    _committed()
+
+
 @contextlib.contextmanager
 def tenant_transaction(customer_id: uuid.UUID | str) -> Iterator[psycopg.Connection]:
     """A transaction in which row-level security confines every statement to ``customer_id``."""
     tenant = str(uuid.UUID(str(customer_id)))
-    with get_pool().connection() as conn, conn.transaction():
+    with get_pool().connection() as conn, _unit(conn):
         conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
         yield conn
 
@@ -163,7 +243,7 @@ def tenant_transaction(customer_id: uuid.UUID | str) -> Iterator[psycopg.Connect
 @contextlib.contextmanager
 def operator_transaction() -> Iterator[psycopg.Connection]:
     """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only)."""
-    with get_pool().connection() as conn, conn.transaction():
+    with get_pool().connection() as conn, _unit(conn):
         conn.execute("SELECT set_config('role', %s, true)", (OPERATOR_ROLE,))
         yield conn
 
@@ -174,14 +254,16 @@ def one_statement() -> Iterator[psycopg.Connection]:
 
     No ``BEGIN``/``COMMIT`` round trips: for hot single reads or writes through
     SECURITY DEFINER functions (the authentication guard). Anything with two
-    statements, or tenant data, uses one of the transactions.
+    statements, or tenant data, uses one of the transactions. The statements
+    run here are reads or idempotent writes, so a failed one may be retried.
     """
     with get_pool().connection() as conn:
         yield conn
+    _committed()
 
 
 @contextlib.contextmanager
 def plain_transaction(*, timeout: float | None = None) -> Iterator[psycopg.Connection]:
     """A transaction with no tenant and no operator role: only non-tenant tables are visible."""
-    with get_pool().connection(timeout=timeout) as conn, conn.transaction():
+    with get_pool().connection(timeout=timeout) as conn, _unit(conn):
         yield conn

@@ -9,7 +9,11 @@ Every route in the application is registered through ``route``, which
    route's Pydantic models (malformed → 400; semantic checks are the
    services' job and raise 422);
 3. calls the view with ``body=``/``query=`` when declared;
-4. translates any :class:`DomainError` into Chalice's native error shape.
+4. translates any :class:`DomainError` into Chalice's native error shape;
+5. retries the guards, and separately the view, once on a fresh connection
+   when the database connection is lost before anything was committed
+   (:func:`chalicelib.core.db.retry_once_if_lost`), and answers ``503`` with
+   ``Retry-After`` when that is not enough. A lost connection is never a 500.
 
 It also records a :class:`RouteSpec` per route in :data:`REGISTRY`, from
 which the OpenAPI document is generated: one source of truth for shapes.
@@ -27,14 +31,19 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.core import context
-from chalicelib.core.errors import BadRequest, DomainError, Forbidden, NotFound, Unauthorized, to_response
+from chalicelib.core import context, db
+from chalicelib.core.errors import (BadRequest, DomainError, Forbidden, NotFound, ServiceUnavailable, Unauthorized,
+                                    to_response)
+from chalicelib.core.observability import dependency_degraded
 from chalicelib.core.text import is_storable
 
 Auth = Literal["customer", "operator", "any"] | None
 Guard = Callable[[Any, "RouteSpec"], None]
 
 DEFAULT_LIMIT = 50
+# A lost database connection that a retry could not save: come back in a second (a failover
+# takes longer, and the client's next 503 says so again).
+RETRY_AFTER_S = 1
 MAX_LIMIT = 100
 
 
@@ -86,16 +95,23 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
             request = bp.current_request
             principal_token = context.set_principal(None)
             try:
-                for _, guard in _GUARDS:
-                    guard(request, spec)
+                # Guards and view are retried separately, so a retried view is not counted twice
+                # by the rate limiter.
+                db.retry_once_if_lost(lambda: _run_guards(request, spec), what="guards")
                 _enforce_auth(spec)
                 if body is not None:
                     kwargs["body"] = parse_model(body, json_body(request, exact_decimals=exact_decimals))
                 if query is not None:
                     kwargs["query"] = parse_model(query, query_params(request))
-                result = view(*args, **kwargs)
+                result = db.retry_once_if_lost(lambda: view(*args, **kwargs), what=f"{spec.method} {spec.path}")
             except DomainError as error:
                 return to_response(error)
+            except db.LOST as error:
+                # Still no database after a retry on a fresh connection (or a COMMIT whose outcome is
+                # unknown): the client may retry; nothing acknowledged was lost.
+                dependency_degraded("database", "answered_503", error)
+                return to_response(ServiceUnavailable(
+                    "The database is unavailable; retry the request", headers={"Retry-After": str(RETRY_AFTER_S)}))
             finally:
                 context.reset_principal(principal_token)
             if status != 200 and not isinstance(result, Response):
@@ -107,6 +123,11 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
         return wrapped
 
     return decorator
+
+
+def _run_guards(request: Any, spec: RouteSpec) -> None:
+    for _, guard in _GUARDS:
+        guard(request, spec)
 
 
 def _enforce_auth(spec: RouteSpec) -> None:

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.core import context
@@ -89,3 +89,24 @@ def _emit_request_metrics(status_code: int, elapsed_ms: float) -> None:
         if status_code >= 500:
             metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
         metrics.flush_metrics()
+
+
+def dependency_degraded(dependency: str, what: str, error: BaseException) -> None:
+    """A dependency failed and the request went on without it (or answered 503): log and count it.
+
+    One ``DependencyDegraded`` metric per occurrence with dimensions
+    ``dependency`` (``database``, ``dynamodb``, ``ses``) and ``fallback``
+    (what was done instead), so an alarm sees an outage that no request
+    reports as an error. Never raises.
+    """
+    logger.warning("dependency degraded", extra={"dependency": dependency, "fallback": what,
+                                                 "error": type(error).__name__})
+    if is_metrics_disabled():
+        return
+    try:
+        with single_metric(name="DependencyDegraded", unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
+                           default_dimensions={"service": SERVICE}) as metric:
+            metric.add_dimension(name="dependency", value=dependency)
+            metric.add_dimension(name="fallback", value=what)
+    except Exception:  # a metric must never fail the request it describes
+        logger.exception("could not emit DependencyDegraded")

@@ -1,0 +1,206 @@
+"""Issue 11, item 13: a lost database connection is retried once, then a 503 — never a 500.
+
+The faults are real: a request is made to wait inside its transaction (on a
+lock the test holds) and its PostgreSQL backend is then terminated, as an
+Aurora failover or an RDS Proxy reset does to every connection at once.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from chalice.test import Client
+
+from chalicelib.core import db
+
+WAITING = """
+SELECT pid FROM pg_stat_activity
+ WHERE usename = 'saas_app_user' AND wait_event_type = 'Lock' AND state = 'active'
+"""
+
+
+def _freeze_lock(admin_conn, period_start: str) -> None:
+    """Hold the period's ``freeze`` lock (as a finalizing billing run does): ingestion into it waits."""
+    admin_conn.execute("SELECT pg_advisory_lock(billing_period_lock_key('freeze', %s::date))", (period_start,))
+
+
+def _release_freeze_lock(admin_conn, period_start: str) -> None:
+    admin_conn.execute("SELECT pg_advisory_unlock(billing_period_lock_key('freeze', %s::date))", (period_start,))
+
+
+def _waiting_backend(admin_conn, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = admin_conn.execute(WAITING).fetchone()
+        if row is not None:
+            return row["pid"]
+        time.sleep(0.02)
+    raise AssertionError("the request never reached the database lock")
+
+
+def _in_background(chalice_app, method: str, path: str, headers: dict, body: dict) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def call() -> None:
+        with Client(chalice_app) as background:
+            response = getattr(background.http, method)(path, headers=headers, body=json.dumps(body))
+        outcome["status"] = response.status_code
+        outcome["headers"] = dict(response.headers)
+        outcome["body"] = json.loads(response.body) if response.body else None
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, outcome
+
+
+def _batch(prefix: str, n: int) -> dict:
+    stamp = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    return {"events": [{"event_id": f"{prefix}-{i}", "metric": "api_calls", "quantity": 1, "timestamp": stamp}
+                       for i in range(n)]}
+
+
+def _period_start() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-01")
+
+
+def _api_calls(client, headers) -> str:
+    response = client.http.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.body
+    usage = {m["metric"]: m["quantity"] for m in json.loads(response.body)["metrics"]}
+    return usage.get("api_calls", "0")
+
+
+def test_a_connection_killed_mid_transaction_is_retried_once_and_counts_once(
+        chalice_app, client, new_customer, admin_conn):
+    customer = new_customer()
+    period = _period_start()
+    _freeze_lock(admin_conn, period)
+    try:
+        thread, outcome = _in_background(chalice_app, "post", "/metrics", customer.headers, _batch("kill-once", 5))
+        first = _waiting_backend(admin_conn)
+        admin_conn.execute("SELECT pg_terminate_backend(%s)", (first,))
+        # The retry runs on a fresh connection and waits on the same lock again.
+        second = _waiting_backend(admin_conn)
+        assert second != first
+    finally:
+        _release_freeze_lock(admin_conn, period)
+    thread.join(30)
+    assert outcome["status"] == 200, outcome
+    assert outcome["body"] == {"accepted": 5, "duplicates": 0}
+    assert _api_calls(client, customer.headers) == "5"
+
+
+def test_a_second_loss_is_a_503_with_retry_after_and_the_client_retry_counts_once(
+        chalice_app, client, new_customer, admin_conn):
+    customer = new_customer()
+    period = _period_start()
+    batch = _batch("kill-twice", 4)
+    _freeze_lock(admin_conn, period)
+    try:
+        thread, outcome = _in_background(chalice_app, "post", "/metrics", customer.headers, batch)
+        for _ in range(2):
+            pid = _waiting_backend(admin_conn)
+            admin_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            while admin_conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                time.sleep(0.01)
+        thread.join(30)
+    finally:
+        _release_freeze_lock(admin_conn, period)
+    assert outcome["status"] == 503, outcome
+    assert outcome["body"]["Code"] == "ServiceUnavailableError"
+    assert int(outcome["headers"]["Retry-After"]) >= 1
+    assert _api_calls(client, customer.headers) == "0"  # nothing of the refused batch was kept
+    retried = client.http.post("/metrics", headers=customer.headers, body=json.dumps(batch))
+    assert retried.status_code == 200
+    assert json.loads(retried.body) == {"accepted": 4, "duplicates": 0}
+    again = client.http.post("/metrics", headers=customer.headers, body=json.dumps(batch))
+    assert json.loads(again.body) == {"accepted": 0, "duplicates": 4}
+    assert _api_calls(client, customer.headers) == "4"
+
+
+def test_every_pooled_connection_killed_at_once_is_invisible_to_the_next_requests(client, new_customer, admin_conn):
+    customer = new_customer()
+    assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
+    killed = admin_conn.execute(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity"
+        " WHERE usename = 'saas_app_user'").fetchone()["n"]
+    assert killed >= 1
+    for _ in range(3):
+        assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
+
+
+def test_no_database_at_all_is_a_503_not_a_500(client, new_customer, monkeypatch):
+    customer = new_customer()
+    dead = db.make_pool("postgresql://saas_app_user@127.0.0.1:1/none", {"connect_timeout": 1}, min_size=0, max_size=1)
+    dead.timeout = 1.0
+    previous = db.use_pool(dead)
+    try:
+        response = client.http.get("/customers/me", headers=customer.headers)
+    finally:
+        db.use_pool(previous)
+        dead.close()
+    assert response.status_code == 503, response.body
+    assert json.loads(response.body)["Code"] == "ServiceUnavailableError"
+    assert response.headers["Retry-After"] == "1"
+
+
+# ---------------------------------------------------------------- the retry rule itself
+def test_work_that_committed_is_not_retried(stack):
+    calls = []
+
+    def work():
+        calls.append(1)
+        with db.plain_transaction() as conn:
+            conn.execute("SELECT 1")
+        raise psycopg.OperationalError("connection lost after a commit")
+
+    with pytest.raises(psycopg.OperationalError):
+        db.retry_once_if_lost(work)
+    assert len(calls) == 1
+
+
+def test_work_that_failed_before_committing_is_retried_once(stack):
+    calls = []
+
+    def work():
+        calls.append(1)
+        with db.plain_transaction() as conn:
+            conn.execute("SELECT 1")
+            raise psycopg.OperationalError("connection lost inside the transaction")
+
+    with pytest.raises(psycopg.OperationalError):
+        db.retry_once_if_lost(work)
+    assert len(calls) == 2
+
+
+class _CommitFails:
+    """A connection whose COMMIT dies: the outcome of the transaction is unknown."""
+
+    def transaction(self):
+        class _Tx:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, kind, value, tb):
+                if kind is None:
+                    raise psycopg.OperationalError("server closed the connection during COMMIT")
+                return False
+
+        return _Tx()
+
+
+def test_a_connection_lost_during_commit_is_not_retried():
+    calls = []
+
+    def work():
+        calls.append(1)
+        with db._unit(_CommitFails()):
+            pass
+
+    with pytest.raises(psycopg.OperationalError):
+        db.retry_once_if_lost(work)
+    assert len(calls) == 1
