@@ -1,7 +1,22 @@
 """Pydantic building blocks shared by the areas' request/response models."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _iso_string(value: Any) -> Any:
+    # JSON carries timestamps as ISO 8601 strings (the document says so);
+    # Pydantic alone would also take a number as Unix seconds.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("timestamp must be an ISO 8601 string with a zone")
+    return value
+
+
+# A timestamp in a request: an ISO 8601 string with a zone, nothing else.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
 
 
 class RequestModel(BaseModel):

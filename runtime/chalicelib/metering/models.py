@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
 from chalicelib.billing.pricing import plain
 from chalicelib.core.errors import PayloadTooLarge
-from chalicelib.core.models import RequestModel, ResponseModel
+from chalicelib.core.models import RequestModel, ResponseModel, Timestamp
 
 MAX_BATCH = 1000
 
@@ -22,17 +21,6 @@ Quantity = Annotated[Any, WithJsonSchema({
     "description": "Non-negative decimal below 10^9, at most 6 decimal places (a JSON number or a numeric string);"
                    " a customer's total per metric and month is at most 10^10.",
 })]
-
-
-def _iso_string(value: Any) -> Any:
-    # JSON carries timestamps as ISO 8601 strings (the document says so);
-    # Pydantic alone would also take a number as Unix seconds.
-    if not isinstance(value, (str, datetime)):
-        raise ValueError("timestamp must be an ISO 8601 string with a zone")
-    return value
-
-
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
 
 
 class UsageEventIn(RequestModel):
