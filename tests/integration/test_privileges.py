@@ -12,6 +12,8 @@ owner's own (implicit) rights are not listed; its name is.
 """
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from psycopg import errors as pg_errors
@@ -69,15 +71,15 @@ column api_keys.rotated_from | saas_admin | saas_analytics=r
 column api_keys.secret_hash | saas_admin | saas_auth=r
 column customers.id | saas_admin | saas_auth=r
 column customers.status | saas_admin | saas_auth=r
-column operator_api_keys.created_at | saas_admin | saas_analytics=r
-column operator_api_keys.expires_at | saas_admin | saas_analytics=r saas_auth=r
-column operator_api_keys.id | saas_admin | saas_analytics=r saas_auth=r
-column operator_api_keys.last_used_at | saas_admin | saas_analytics=r
-column operator_api_keys.name | saas_admin | saas_analytics=r
-column operator_api_keys.operator_id | saas_admin | saas_analytics=r saas_auth=r
-column operator_api_keys.public_id | saas_admin | saas_analytics=r saas_auth=r
-column operator_api_keys.revoked_at | saas_admin | saas_analytics=r saas_auth=r
-column operator_api_keys.secret_hash | saas_admin | saas_auth=r
+column operator_api_keys.created_at | saas_admin | saas_analytics=r saas_operator=r
+column operator_api_keys.expires_at | saas_admin | saas_analytics=r saas_auth=r saas_operator=ar
+column operator_api_keys.id | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column operator_api_keys.last_used_at | saas_admin | saas_analytics=r saas_operator=rw
+column operator_api_keys.name | saas_admin | saas_analytics=r saas_operator=ar
+column operator_api_keys.operator_id | saas_admin | saas_analytics=r saas_auth=r saas_operator=ar
+column operator_api_keys.public_id | saas_admin | saas_analytics=r saas_auth=r saas_operator=ar
+column operator_api_keys.revoked_at | saas_admin | saas_analytics=r saas_auth=r saas_operator=rw
+column operator_api_keys.secret_hash | saas_admin | saas_auth=r saas_operator=a
 column operators.disabled_at | saas_admin | saas_auth=r
 column operators.id | saas_admin | saas_auth=r
 function app_current_tenant() | saas_admin | PUBLIC=X
@@ -113,7 +115,7 @@ table invoice_number_counters_by_customer | saas_admin | saas_analytics=r saas_a
 table invoices | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
 table metrics | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table notifications | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
-table operator_api_keys | saas_admin | saas_operator=arw
+table operator_api_keys | saas_admin |
 table operators | saas_admin | saas_analytics=r saas_operator=arw
 table schema_migrations | saas_admin | saas_analytics=r
 table support_ticket_comments | saas_admin | saas_analytics=r saas_app=ar saas_operator=arw
@@ -226,3 +228,24 @@ def test_i11_10_analytics_reads_keys_but_never_their_hashes(as_role, key_row):
             conn.execute(f"SELECT secret_hash FROM {table} LIMIT 1")
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute(f"SELECT * FROM {table} LIMIT 1")
+
+
+def test_i11_11_the_operator_role_lists_creates_and_revokes_operator_keys_but_never_rehashes_or_extends_them(
+        as_role, admin_conn):
+    operator_id = admin_conn.execute("INSERT INTO operators (name, email) VALUES ('Grants', %s) RETURNING id",
+                                     (f"grants-{uuid.uuid4().hex[:8]}@saas.local",)).fetchone()["id"]
+    conn = as_role("saas_operator")
+    key_id = conn.execute("INSERT INTO operator_api_keys (operator_id, name, public_id, secret_hash)"
+                          " VALUES (%s, 'k', %s, '$2b$04$x') RETURNING id, created_at",
+                          (operator_id, uuid.uuid4().hex[:12])).fetchone()[0]
+    conn.execute("SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at"
+                 " FROM operator_api_keys WHERE id = %s FOR UPDATE", (key_id,))
+    conn.execute("UPDATE operator_api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
+    conn.execute("UPDATE operator_api_keys SET revoked_at = now() WHERE id = %s", (key_id,))
+    for statement in ("SELECT secret_hash FROM operator_api_keys", "SELECT * FROM operator_api_keys",
+                      "UPDATE operator_api_keys SET secret_hash = 'x'",
+                      "UPDATE operator_api_keys SET expires_at = NULL",
+                      "UPDATE operator_api_keys SET operator_id = operator_id",
+                      "DELETE FROM operator_api_keys"):
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute(statement)
