@@ -1,25 +1,102 @@
 """The local AWS endpoint (moto's ThreadedMotoServer) and the resources the app expects there."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import re
 import secrets
 import threading
+from collections.abc import Iterator
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from chalicelib.core.tables import ALL_TABLES
 
 
+# The service a SigV4-signed request is for: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
+_SIGNED_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+class _Outages:
+    """Services the local endpoint pretends are down (``dynamodb``, ``ses``...): fault injection."""
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+        self.refused: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def refuses(self, environ: dict) -> str | None:
+        if not self.down:
+            return None
+        match = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = match.group(1) if match else None
+        if service not in self.down:
+            return None
+        with self._lock:
+            self.refused[service] = self.refused.get(service, 0) + 1
+        return service
+
+    def wrap(self, app):
+        def application(environ, start_response):
+            service = self.refuses(environ)
+            if service is None:
+                return app(environ, start_response)
+            # What an AWS endpoint answers when the service cannot serve: 503, retryable.
+            message = f"{service} is unavailable"
+            if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol (DynamoDB, Secrets Manager...)
+                body = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
+                content_type = "application/x-amz-json-1.0"
+            else:  # query protocol (SES): an XML error document
+                body = ("<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+                        f"<Message>{message}</Message></Error></ErrorResponse>").encode()
+                content_type = "text/xml"
+            start_response("503 Service Unavailable", [("Content-Type", content_type),
+                                                       ("Content-Length", str(len(body)))])
+            return [body]
+
+        return application
+
+
+class _FaultableMotoServer(ThreadedMotoServer):
+    """moto's threaded server with :class:`_Outages` in front of its WSGI application."""
+
+    def __init__(self, outages: _Outages, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._outages = outages
+
+    def _server_entry(self) -> None:
+        app = self._outages.wrap(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 class LocalAws:
-    """moto in server mode on 127.0.0.1:``port``; real boto3 calls, no cloud account."""
+    """moto in server mode on 127.0.0.1:``port``; real boto3 calls, no cloud account.
+
+    :meth:`outage` makes one service answer ``503`` to every call for a while
+    (the chaos tests' DynamoDB and SES outages); the rest keeps working.
+    """
 
     def __init__(self, port: int, region: str = "us-east-1") -> None:
         self.port = port
         self.region = region
         self._server: ThreadedMotoServer | None = None
+        self.outages = _Outages()
+
+    @contextlib.contextmanager
+    def outage(self, *services: str) -> Iterator[_Outages]:
+        """While inside, calls signed for ``services`` (SigV4 names: ``dynamodb``, ``ses``) get 503."""
+        self.outages.down.update(services)
+        try:
+            yield self.outages
+        finally:
+            self.outages.down.difference_update(services)
 
     @property
     def endpoint_url(self) -> str:
@@ -28,7 +105,7 @@ class LocalAws:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         _serialize_dynamodb_writes()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = _FaultableMotoServer(self.outages, ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
 
     def stop(self) -> None:

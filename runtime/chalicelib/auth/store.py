@@ -43,20 +43,41 @@ PostgreSQL on every authentication. A refusal drops the entry everywhere this
 process can reach; another process's copy costs it one refused attempt, then
 it is dropped there too. It saves a DynamoDB round trip on the hot path of a
 warm Lambda (a CI fleet authenticating every job with one key).
+
+When DynamoDB cannot serve (``core.aws.DependencyUnavailable``), PostgreSQL
+still decides everything that matters, so this module degrades instead of
+failing (each case logged and counted as ``DependencyDegraded``):
+
+* the verification cache reads as a miss: authentication verifies the key
+  with bcrypt against PostgreSQL, as on any miss;
+* the failed-attempt throttle fails open (bcrypt's cost still bounds
+  guessing) and the ``auth.failed`` audit, deduplicated through it, is skipped;
+* the session record is not written: the session itself is opened in
+  PostgreSQL, which every request checks; its refresh token cannot be
+  redeemed later (``401``: the client authenticates with its key again);
+* revocation clean-ups (cache entries, session flags) are skipped:
+  PostgreSQL refuses a revoked key's sessions and authentications anyway;
+* a refresh cannot be checked for single use, so it is refused with ``503``
+  (:func:`claim_refresh` raises), never accepted blindly.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.core import aws
+from chalicelib.core.observability import dependency_degraded
 from chalicelib.core.settings import get_settings
+
+T = TypeVar("T")
 
 CACHE_TTL = 4 * 3600
 REFRESH_TTL = 7 * 24 * 3600
@@ -124,6 +145,25 @@ def _ddb() -> Any:
     return aws.client("dynamodb")
 
 
+def _degrades_to(fallback: str, default: Callable[[], Any]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """When DynamoDB cannot serve, log and count ``fallback`` and return ``default()`` (module docstring)."""
+
+    def decorator(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def wrapped(*args: Any, **kwargs: Any) -> T:
+            try:
+                return function(*args, **kwargs)
+            except (aws.DependencyUnavailable, BotoCoreError, ClientError) as exc:
+                if not aws.is_outage(exc):
+                    raise
+                dependency_degraded("dynamodb", fallback, exc)
+                return default()
+
+        return wrapped
+
+    return decorator
+
+
 # ---------------------------------------------------------------- verification cache
 class _LocalVerifications:
     """This process's copy of cache entries: digest -> (verification, expiry), least recently used out first."""
@@ -170,6 +210,7 @@ class _LocalVerifications:
 _local = _LocalVerifications()
 
 
+@_degrades_to("auth_cache_miss", lambda: None)
 def cached_verification(digest: str, now: int) -> CachedVerification | None:
     """The verification cached for this key digest: this process's copy, else the DynamoDB entry."""
     local = _local.get(digest, now)
@@ -190,6 +231,7 @@ def cached_verification(digest: str, now: int) -> CachedVerification | None:
     return entry
 
 
+@_degrades_to("auth_throttle_open", lambda: (0, FAILURE_WINDOW))
 def failures(scope: str, now: int) -> tuple[int, int]:
     """Failed attempts counted against ``scope`` (see ``service.throttle_scope``) in the current window,
     and seconds until it ends."""
@@ -201,6 +243,7 @@ def failures(scope: str, now: int) -> tuple[int, int]:
     return count, window + FAILURE_WINDOW - now
 
 
+@_degrades_to("auth_failure_not_counted", lambda: 0)
 def record_failure(scope: str, now: int) -> int:
     cache_table, _ = _tables()
     window = now - now % FAILURE_WINDOW
@@ -250,6 +293,7 @@ def _consistent_get(table: str, pk: str) -> dict[str, Any] | None:
     return _plain(_ddb().get_item(TableName=table, Key={"pk": _s(pk)}, ConsistentRead=True).get("Item"))
 
 
+@_degrades_to("session_record_skipped", lambda: None)
 def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, cache_digest: str | None = None,
                  cache_entry: CachedVerification | None = None) -> None:
     """Write a session, its refresh token and its family; with ``cache_entry``, fill the cache first.
@@ -277,6 +321,7 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
     _write_all([session, refresh])
 
 
+@_degrades_to("cache_entry_left", lambda: None)
 def drop_cached_verification(cache_digest: str) -> None:
     _local.drop(cache_digest)
     cache_table, _ = _tables()
@@ -327,6 +372,7 @@ class RefreshReused(Exception):
         self.family: str = item["family"]
 
 
+@_degrades_to("session_record_unread", lambda: None)
 def get_session(jti: str) -> dict[str, Any] | None:
     _, sessions_table = _tables()
     return _plain(_ddb().get_item(TableName=sessions_table, Key={"pk": _s(f"session#{jti}")},
@@ -359,6 +405,7 @@ def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | No
     _revoke_session_row(old_jti)
 
 
+@_degrades_to("family_flag_skipped", set)
 def revoke_family(family: str) -> set[str]:
     """Revoke every session ever refreshed within ``family``, refuse further refreshes; return their jtis."""
     _, sessions_table = _tables()
@@ -382,6 +429,7 @@ def revoke_session(jti: str, family: str | None) -> set[str]:
     return {jti} | (revoke_family(family) if family else set())
 
 
+@_degrades_to("session_flag_skipped", lambda: None)
 def _revoke_session_row(jti: str) -> None:
     _, sessions_table = _tables()
     try:
@@ -395,6 +443,7 @@ def _revoke_session_row(jti: str) -> None:
 
 # ---------------------------------------------------------------- revocation
 # Called after the change is committed in PostgreSQL (see the module docstring).
+@_degrades_to("key_cleanup_skipped", lambda: None)
 def revoke_key(key_id: uuid.UUID) -> None:
     """Drop the key's cache entry and flag its session records revoked (the guard reads PostgreSQL)."""
     forget_cached_verifications([key_id])
@@ -407,6 +456,7 @@ def revoke_key(key_id: uuid.UUID) -> None:
             _revoke_session_row(item["pk"]["S"].removeprefix("session#"))
 
 
+@_degrades_to("cache_entries_left", lambda: None)
 def forget_cached_verifications(key_ids: list[uuid.UUID]) -> None:
     """Delete the cache entries named by these keys' markers (rotation, suspension, revocation)."""
     _local.drop_keys(set(key_ids))

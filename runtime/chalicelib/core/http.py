@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.core import context, db
+from chalicelib.core import aws, context, db
 from chalicelib.core.errors import (BadRequest, DomainError, Forbidden, NotFound, ServiceUnavailable, Unauthorized,
                                     to_response)
 from chalicelib.core.observability import dependency_degraded
@@ -106,6 +107,13 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
                 result = db.retry_once_if_lost(lambda: view(*args, **kwargs), what=f"{spec.method} {spec.path}")
             except DomainError as error:
                 return to_response(error)
+            except aws.DependencyUnavailable as error:
+                # A path that cannot do without DynamoDB or SES (say, checking a refresh token's
+                # single use): come back when the breaker lets calls through again.
+                dependency_degraded(error.service, "answered_503", error)
+                return to_response(ServiceUnavailable(
+                    f"A dependency ({error.service}) is unavailable; retry the request",
+                    headers={"Retry-After": str(math.ceil(aws.COOLDOWN_S))}))
             except db.LOST as error:
                 # Still no database after a retry on a fresh connection (or a COMMIT whose outcome is
                 # unknown): the client may retry; nothing acknowledged was lost.

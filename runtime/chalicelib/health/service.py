@@ -32,6 +32,6 @@ def _cache() -> str:
     try:
         aws.client("dynamodb").describe_table(TableName=get_settings().cache_table)
         return "ok"
-    except (BotoCoreError, ClientError) as exc:
+    except (aws.DependencyUnavailable, BotoCoreError, ClientError) as exc:
         logger.warning("health: cache down", extra={"error": type(exc).__name__})
         return "down"

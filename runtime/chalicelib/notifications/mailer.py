@@ -11,7 +11,15 @@ MAX_ERROR_LENGTH = 1000
 
 
 class DeliveryFailed(Exception):
-    """SES refused or could not be reached; the message says why (no secrets in it)."""
+    """SES refused or could not be reached; the message says why (no secrets in it).
+
+    ``transient``: SES could not serve (an outage, throttling), so the e-mail
+    stays queued and goes out later; otherwise SES refused *this* message.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def send(email: OutgoingEmail) -> str | None:
@@ -25,10 +33,12 @@ def send(email: OutgoingEmail) -> str | None:
             Destination={"ToAddresses": [email.recipient]},
             Message={"Subject": {"Data": email.subject, "Charset": "UTF-8"}, "Body": body},
         )
+    except aws.DependencyUnavailable as exc:
+        raise DeliveryFailed(str(exc)[:MAX_ERROR_LENGTH], transient=True) from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         message = f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}"
         raise DeliveryFailed(message[:MAX_ERROR_LENGTH]) from exc
     except BotoCoreError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]) from exc
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH], transient=True) from exc
     return response.get("MessageId")

@@ -97,6 +97,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0  # claimed by a concurrent deliverer, or already sent
+    deferred: int = 0  # SES could not serve: still queued, sent by a later run (the rest of this run waits too)
 
 
 @dataclass(frozen=True, slots=True)

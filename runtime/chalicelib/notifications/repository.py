@@ -62,6 +62,14 @@ UPDATE notifications
  WHERE id = %(id)s
 """
 
+# SES could not serve: the row stays queued (an outage is not this e-mail's fault and uses
+# none of its attempts); last_attempt_at keeps this run from picking it again.
+MARK_DEFERRED = """
+UPDATE notifications
+   SET last_attempt_at = now(), error = %(error)s
+ WHERE id = %(id)s
+"""
+
 # Newest first, keyset-paginated on (created_at, id): served by notifications_customer_idx.
 LIST_FIRST = """
 SELECT id, customer_id, channel, template, recipient, status, subject, related_type, related_id, attempts,
@@ -123,6 +131,10 @@ def mark_sent(conn: psycopg.Connection, notification_id: uuid.UUID, message_id: 
 
 def mark_failed(conn: psycopg.Connection, notification_id: uuid.UUID, error: str) -> None:
     conn.execute(MARK_FAILED, {"id": notification_id, "error": error})
+
+
+def mark_deferred(conn: psycopg.Connection, notification_id: uuid.UUID, error: str) -> None:
+    conn.execute(MARK_DEFERRED, {"id": notification_id, "error": error})
 
 
 def list_page(conn: psycopg.Connection, *, limit: int,

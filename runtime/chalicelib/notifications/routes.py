@@ -30,5 +30,6 @@ DELIVERY_BUDGET_S = 240
              description="Every 5 minutes: send newly queued e-mails (failed ones wait for the daily billing job)")
 def deliver_queued_notifications(event: Any) -> dict:
     report = service.deliver_pending(include_failed=False, time_budget_s=DELIVERY_BUDGET_S)
-    logger.info("queued notifications delivered", extra={"sent": report.sent, "failed": report.failed})
-    return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped}
+    logger.info("queued notifications delivered", extra={"sent": report.sent, "failed": report.failed,
+                                                         "deferred": report.deferred})
+    return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped, "deferred": report.deferred}

@@ -21,7 +21,11 @@ SES's message id) or ``failed`` (with the error) in that same short
 transaction, so a sent notification is never claimed again and two concurrent
 deliverers never send the same row. A failed send changes nothing else and is
 retried by the next daily run, up to :data:`MAX_ATTEMPTS` attempts (a
-frequent job sends new rows only: see ``routes.py``).
+frequent job sends new rows only: see ``routes.py``). When SES itself cannot
+serve (an outage or throttling, not a refusal of this message) the row stays
+``queued`` without using an attempt, the run stops sending, and the next run
+(every 5 minutes) tries again: nothing is lost during an outage, and nothing
+is sent twice because a row is only ever sent under its row lock.
 The one residual window: the process dying after SES accepted a message but
 before its ``sent`` row committed (milliseconds) leaves it queued.
 """
@@ -38,7 +42,7 @@ import psycopg
 from chalicelib.audit import recorder
 from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import dependency_degraded, logger
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.core.text import is_storable
 from chalicelib.notifications import mailer, repository
@@ -129,25 +133,33 @@ def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: S
     """
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     statuses = ("queued", "failed") if include_failed else ("queued",)
-    sent = failed = skipped = 0
+    sent = failed = skipped = deferred = 0
     with _transaction(customer_id) as conn:
         since = repository.database_now(conn)
     while deadline is None or time.monotonic() < deadline:
         with _transaction(customer_id) as conn:
             ids = repository.pending_ids(conn, statuses=statuses, max_attempts=MAX_ATTEMPTS, limit=batch_size,
                                          since=since, ids=notification_ids)
+        outage = False
         for notification_id in ids:
             outcome = _deliver_one(customer_id, notification_id)
             sent += outcome == "sent"
             failed += outcome == "failed"
             skipped += outcome == "skipped"
+            if outcome == "deferred":
+                # SES is down: the rest stays queued for the next run instead of each row
+                # waiting through the same outage.
+                deferred += 1
+                outage = True
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        if len(ids) < batch_size:
+        if outage or len(ids) < batch_size:
             break
-    if sent or failed:
-        logger.info("notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped})
-    return DeliveryReport(sent=sent, failed=failed, skipped=skipped)
+    if sent or failed or deferred:
+        logger.info("notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped,
+                                                      "deferred": deferred})
+    return DeliveryReport(sent=sent, failed=failed, skipped=skipped, deferred=deferred)
 
 
 def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> str:
@@ -159,6 +171,10 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
         try:
             message_id = mailer.send(email)
         except mailer.DeliveryFailed as exc:
+            if exc.transient:
+                repository.mark_deferred(conn, email.id, str(exc))
+                dependency_degraded("ses", "email_stays_queued", exc)
+                return "deferred"
             repository.mark_failed(conn, email.id, str(exc))
             recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
                             target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})

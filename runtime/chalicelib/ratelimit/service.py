@@ -24,8 +24,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.core import aws
 from chalicelib.core.errors import RateLimited
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import dependency_degraded, logger
 from chalicelib.ratelimit import counters, repository
 from chalicelib.ratelimit.cache import TtlCache
 from chalicelib.ratelimit.models import BURST, DAILY_QUOTA, PER_SECOND, WINDOW_SECONDS, Limits
@@ -56,8 +57,9 @@ def enforce(customer_id: uuid.UUID) -> None:
     now = clock()
     try:
         refusal = counters.count_request(customer_id, limits, now)
-    except (BotoCoreError, ClientError) as exc:
-        logger.warning("rate limiter unavailable; request let through", extra={"error": type(exc).__name__})
+    except (aws.DependencyUnavailable, BotoCoreError, ClientError) as exc:
+        # Fail open: an outage of the counters' store must not become an outage of the API.
+        dependency_degraded("dynamodb", "rate_limit_open", exc)
         return
     if refusal is None:
         return
