@@ -1,7 +1,9 @@
 """Local credentials written to ``.local/stack.json``: an operator key and a demo customer's key.
 
-Fresh keys on every start (older ones keep working until revoked): the full
-key is never stored anywhere but in ``.local/stack.json`` on this machine.
+Fresh keys on every start: the full key is never stored anywhere but in
+``.local/stack.json`` on this machine. Each start revokes the operator key of
+the previous one (the local operator's live keys named ``local-stack``), so
+local operator keys do not pile up, each one still working.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 OPERATOR_EMAIL = "operator@saas.local"
 DEMO_EMAIL = "demo@saas.local"
+LOCAL_KEY_NAME = "local-stack"
 
 
 def write_stack_info(path: Path, info: dict[str, Any]) -> None:
@@ -38,7 +41,8 @@ def local_credentials() -> dict[str, str | None]:
     """Create the operator key and the demo customer's key; the stack's environment must be exported."""
     from chalicelib.auth.bootstrap import create_operator_key
 
-    operator = create_operator_key(email=OPERATOR_EMAIL, name="Local operator", key_name="local-stack")
+    operator = create_operator_key(email=OPERATOR_EMAIL, name="Local operator", key_name=LOCAL_KEY_NAME,
+                                   replace_previous=True)
     return {"operator_api_key": operator.key, "demo_customer_api_key": demo_customer_key()}
 
 

@@ -14,6 +14,7 @@ from chalicelib.keys.routes import bp as keys_bp
 from chalicelib.metering.routes import bp as metering_bp
 from chalicelib.notifications.routes import bp as notifications_bp
 from chalicelib.openapi.routes import bp as openapi_bp
+from chalicelib.operator_keys.routes import bp as operator_keys_bp
 from chalicelib.ops.handlers import bp as ops_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
@@ -27,6 +28,7 @@ app.register_blueprint(openapi_bp)
 app.register_blueprint(auth_bp)
 app.register_blueprint(keys_bp)
 app.register_blueprint(customers_bp)
+app.register_blueprint(operator_keys_bp)
 app.register_blueprint(tickets_bp)
 app.register_blueprint(audit_bp)
 app.register_blueprint(ops_bp)

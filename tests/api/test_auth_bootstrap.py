@@ -11,14 +11,21 @@ def test_local_credentials_give_a_working_operator_and_demo_customer_key(client)
     second = local_credentials()  # a second start: fresh keys, same demo customer
     assert first["operator_api_key"].startswith("op_") and first["demo_customer_api_key"].startswith("sk_test_")
     assert second["demo_customer_api_key"] != first["demo_customer_api_key"]
+
+    def authenticate(api_key):
+        return client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
+                                body=json.dumps({"api_key": api_key}))
+
     customers = set()
     for credentials in (first, second):
-        for name in ("operator_api_key", "demo_customer_api_key"):
-            response = client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                        body=json.dumps({"api_key": credentials[name]}))
-            assert response.status_code == 200
+        response = authenticate(credentials["demo_customer_api_key"])
+        assert response.status_code == 200
         customers.add(json.loads(response.body)["customer_id"])
     assert len(customers) == 1
+    # Issue 11, item 11: each start revokes the previous start's operator key
+    # (tests/api/test_operator_keys.py has the rest).
+    assert authenticate(second["operator_api_key"]).status_code == 200
+    assert authenticate(first["operator_api_key"]).status_code == 401
 
 
 def test_create_operator_key_lambda_returns_a_working_key(client):

@@ -19,7 +19,8 @@ How it runs, and why:
   (operator and any-role operations); the other role's operations would only
   answer 403. Operations that destroy the fuzzer's own credentials (logout,
   deleting or rotating API keys) would leave the rest of a run
-  unauthenticated; they get their own runs, each with a throwaway customer.
+  unauthenticated; they get their own runs, each with a throwaway customer
+  (or, for operator keys, a throwaway operator).
 
 It lives in its own directory and pytest process (``make test``) so that the
 customers, invoices and billing runs it creates never meet other tests' data.
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,9 @@ LOGOUT = (("POST", r"/auth/logout"),)
 KEY_REVOCATION = (("DELETE", r"/api-keys/{[^}]+}"), ("POST", r"/api-keys/{[^}]+}/rotate"))
 # Run with KEY_REVOCATION so the stateful phase has keys to rotate and delete.
 KEY_CREATION = (("POST", r"/api-keys"), ("GET", r"/api-keys"))
+# The same for operator keys: the list names the fuzzer's own key, which it may then revoke.
+OPERATOR_KEY_REVOCATION = (("DELETE", r"/admin/operator-keys/{[^}]+}"),)
+OPERATOR_KEY_CREATION = (("POST", r"/admin/operator-keys"), ("GET", r"/admin/operator-keys"))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +122,7 @@ def test_as_a_customer(api_url, operations, new_customer, tmp_path):
 def test_as_an_operator(api_url, operations, operator_headers, tmp_path):
     """Operator and any-role operations (public ones ran in the customer pass)."""
     selected = {op_id for op_id, _, _, auth in operations if auth in ("operator", "any")}
-    selected -= _matching(operations, LOGOUT + KEY_REVOCATION)
+    selected -= _matching(operations, LOGOUT + KEY_REVOCATION + OPERATOR_KEY_REVOCATION)
     token = operator_headers["Authorization"].removeprefix("Bearer ")
     _assert_clean(schemathesis(api_url, token, tmp_path, *_only(selected)))
 
@@ -128,6 +133,20 @@ def test_key_rotation_and_revocation_with_a_throwaway_customer(api_url, operatio
     # Deleting or rotating its own key may end the session mid-run: later 401s are expected there.
     _assert_clean(schemathesis(api_url, new_customer("enterprise").token, tmp_path, *_only(selected),
                                authenticated_throughout=False))
+
+
+def test_operator_key_revocation_with_a_throwaway_operator(api_url, operations, tmp_path):
+    from chalicelib.auth.bootstrap import create_operator_key
+
+    selected = _matching(operations, OPERATOR_KEY_REVOCATION + OPERATOR_KEY_CREATION)
+    assert len(selected) == 3, "expected POST/GET /admin/operator-keys, DELETE /admin/operator-keys/{id}"
+    created = create_operator_key(email=f"fuzz-{uuid.uuid4().hex[:8]}@saas.local", name="Fuzz", key_name="fuzz")
+    request = urllib.request.Request(f"{api_url}/auth/authenticate", data=json.dumps({"api_key": created.key}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        token = json.load(response)["token"]
+    # Revoking its own key (it is in the list) ends the session mid-run: later 401s are expected there.
+    _assert_clean(schemathesis(api_url, token, tmp_path, *_only(selected), authenticated_throughout=False))
 
 
 def test_logout_with_a_throwaway_customer(api_url, operations, new_customer, tmp_path):

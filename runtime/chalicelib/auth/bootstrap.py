@@ -1,9 +1,10 @@
-"""Creating operator keys: the local stack's bootstrap and the cloud's first operator.
+"""Creating operator keys outside the API: the local stack's bootstrap and the cloud's first operator.
 
 In the cloud, after ``cdk deploy``, invoke the ``create_operator_key`` Lambda
 function once (see README.md); locally, ``make operator-key`` or the dev stack
 call :func:`create_operator_key` directly. The key is returned once and never
-logged.
+logged. Once an operator holds a key, further keys are made, listed and
+revoked through ``/admin/operator-keys`` (``chalicelib.operator_keys``).
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from chalicelib.audit import recorder
-from chalicelib.auth import keys, repository
+from chalicelib.auth import repository
 from chalicelib.core import db
-from chalicelib.core.settings import get_settings
+from chalicelib.operator_keys import service as operator_keys
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ACTOR = "system:bootstrap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,21 +25,33 @@ class OperatorKey:
     operator_id: uuid.UUID
     key_id: uuid.UUID
     key: str
+    replaced_key_ids: tuple[uuid.UUID, ...] = ()
 
 
-def create_operator_key(*, email: str, name: str = "Platform operator", key_name: str = "bootstrap") -> OperatorKey:
-    """Create (or reuse) the operator with ``email`` and give it a new ``op_`` key."""
+def create_operator_key(*, email: str, name: str = "Platform operator", key_name: str = "bootstrap",
+                        replace_previous: bool = False) -> OperatorKey:
+    """Create (or reuse) the operator with ``email`` and give it a new ``op_`` key named ``key_name``.
+
+    With ``replace_previous`` the operator's live keys of that same name are
+    revoked in the same transaction (the local stack's key of its previous
+    start: one live local key, not one more per start); audited, and refused
+    on their next use like any revoked key.
+    """
     if not _EMAIL.match(email or "") or len(email) > 320:
         raise ValueError("a valid operator e-mail address is required")
-    new = keys.generate(keys.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
+    key_name = key_name[:100] or "bootstrap"
+    new = operator_keys.new_key()
     with db.operator_transaction() as conn:
+        # The upsert locks the operator's row: two bootstraps of one operator take turns.
         operator_id = repository.upsert_operator(conn, name=name[:200] or "Platform operator", email=email)
-        row = repository.insert_operator_key(conn, operator_id=operator_id, name=key_name[:100] or "bootstrap",
-                                             public_id=new.public_id, secret_hash=new.secret_hash, expires_at=None)
-        recorder.record(conn, customer_id=None, action="operator_key.created", target_type="operator_api_key",
-                        target_id=row["id"], detail={"operator_id": str(operator_id), "public_id": new.public_id},
-                        actor="system:bootstrap")
-    return OperatorKey(operator_id=operator_id, key_id=row["id"], key=new.key)
+        replaced = (operator_keys.revoke_named(conn, operator_id=operator_id, name=key_name,
+                                               reason="replaced_by_bootstrap", actor=ACTOR)
+                    if replace_previous else [])
+        created = operator_keys.issue_key(conn, operator_id=operator_id, name=key_name, expires_at=None, new=new,
+                                          actor=ACTOR)
+    operator_keys.forget(replaced)
+    return OperatorKey(operator_id=operator_id, key_id=uuid.UUID(created["id"]), key=new.key,
+                       replaced_key_ids=tuple(replaced))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg import errors as pg_errors
-
-from chalicelib.core import errors
 
 FIND_CUSTOMER_KEY = """
 SELECT key_id, customer_id, secret_hash, expires_at, revoked_at, customer_status
@@ -45,11 +42,6 @@ UPSERT_OPERATOR = """
 INSERT INTO operators (name, email) VALUES (%(name)s, %(email)s)
 ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name
 RETURNING id
-"""
-INSERT_OPERATOR_KEY = """
-INSERT INTO operator_api_keys (operator_id, name, public_id, secret_hash, expires_at)
-VALUES (%(operator_id)s, %(name)s, %(public_id)s, %(secret_hash)s, %(expires_at)s)
-RETURNING id, created_at
 """
 
 
@@ -138,12 +130,3 @@ def touch_key(conn: psycopg.Connection, role: str, key_id: uuid.UUID) -> None:
 
 def upsert_operator(conn: psycopg.Connection, *, name: str, email: str) -> uuid.UUID:
     return conn.execute(UPSERT_OPERATOR, {"name": name, "email": email}).fetchone()["id"]
-
-
-def insert_operator_key(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, public_id: str,
-                        secret_hash: str, expires_at: datetime | None) -> dict:
-    try:
-        return conn.execute(INSERT_OPERATOR_KEY, {"operator_id": operator_id, "name": name, "public_id": public_id,
-                                                  "secret_hash": secret_hash, "expires_at": expires_at}).fetchone()
-    except pg_errors.UniqueViolation as exc:
-        raise errors.Conflict("Key id collision; try again") from exc

@@ -1,0 +1,1 @@
+"""Operator API keys: create (shown once), list, revoke immediately; optional expiry."""

@@ -1,0 +1,124 @@
+"""Operator key rules: create (shown once, optionally expiring), list, revoke immediately.
+
+Every database step runs in ``operator_transaction``; the keys and their audit
+events belong to the platform's chain (``customer_id`` None). Like a customer
+key's, a revocation takes effect when ``revoked_at`` commits: authentication
+and the per-request guard (``auth_request_state``) read it in PostgreSQL, so
+the key and every token already minted from it are refused on their next use,
+in every process. Only after the commit are the key's verification-cache
+entries deleted and its session records flagged (the order ``auth.store``'s
+cache protocol relies on). An expiry is read the same way: from ``expires_at``
+on, the key cannot authenticate and its tokens are refused.
+
+Any operator may list and revoke any operator key, its own current one
+included (``204``; its next request is ``401``). A platform left without a
+live key gets a new one the way the first was made (README, "The first
+operator key").
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+
+from chalicelib.audit import recorder
+from chalicelib.auth import keys, store
+from chalicelib.core import db, errors
+from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.settings import get_settings
+from chalicelib.operator_keys import repository
+from chalicelib.operator_keys.models import CreateOperatorKeyBody, OperatorKeyListQuery, present
+
+TARGET_TYPE = "operator_api_key"
+
+
+def new_key() -> keys.NewKey:
+    """A fresh ``op_`` key and its bcrypt hash (slow on purpose: call it outside any transaction)."""
+    return keys.generate(keys.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
+
+
+def future_expiry(expires_at: datetime | None) -> datetime | None:
+    """``expires_at`` in UTC; 422 unless it is in the future (and a time PostgreSQL and Python both hold)."""
+    if expires_at is None:
+        return None
+    if expires_at <= datetime.now(UTC):
+        raise errors.Unprocessable("expires_at must be in the future")
+    try:
+        return expires_at.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        raise errors.Unprocessable("expires_at is out of range") from exc
+
+
+def issue_key(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, expires_at: datetime | None,
+              new: keys.NewKey, actor: str | None = None) -> dict:
+    """Insert ``new`` for ``operator_id`` on ``conn``; audit it; return it with the full key (shown once)."""
+    row = repository.insert(conn, operator_id=operator_id, name=name, public_id=new.public_id,
+                            secret_hash=new.secret_hash, expires_at=expires_at)
+    created = present(row, key=new.key)
+    recorder.record(conn, customer_id=None, action="operator_key.created", target_type=TARGET_TYPE,
+                    target_id=row["id"], actor=actor,
+                    detail={"operator_id": str(operator_id), "public_id": new.public_id, "name": name,
+                            "expires_at": created["expires_at"]})
+    return created
+
+
+def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> dict:
+    """A new key for the calling operator."""
+    expires_at = future_expiry(body.expires_at)
+    new = new_key()
+    with db.operator_transaction() as conn:
+        return issue_key(conn, operator_id=operator_id, name=body.name, expires_at=expires_at, new=new)
+
+
+def list_keys(query: OperatorKeyListQuery) -> dict:
+    """Every operator's keys, newest first, revoked and expired ones included (never a hash)."""
+    after = decode_keyset(query.cursor)
+    with db.operator_transaction() as conn:
+        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return {"items": [present(row) for row in rows], "next_cursor": cursor}
+
+
+def revoke(key_id: uuid.UUID) -> None:
+    """Revoke now: the key and every token minted from it fail on their next use, in every process."""
+    now = datetime.now(UTC)
+    with db.operator_transaction() as conn:
+        row = repository.get_for_update(conn, key_id)
+        if row is None:
+            raise errors.NotFound("Operator key not found")
+        if row["revoked_at"] is not None and row["revoked_at"] <= now:
+            return  # already revoked: idempotent
+        _revoke(conn, row, now)
+    store.revoke_key(key_id)
+
+
+def revoke_named(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, reason: str,
+                 actor: str | None = None) -> list[uuid.UUID]:
+    """Revoke, on ``conn``, the live keys ``operator_id`` holds under ``name``; return their ids.
+
+    The caller calls :func:`forget` with them once ``conn``'s transaction has committed.
+    """
+    now = datetime.now(UTC)
+    rows = repository.live_named_for_update(conn, operator_id=operator_id, name=name, at=now)
+    for row in rows:
+        _revoke(conn, row, now, reason=reason, actor=actor)
+    return [row["id"] for row in rows]
+
+
+def forget(key_ids: list[uuid.UUID]) -> None:
+    """After the revocation committed: drop the keys' cache entries and flag their session records."""
+    for key_id in key_ids:
+        store.revoke_key(key_id)
+
+
+def _revoke(conn: psycopg.Connection, row: dict, now: datetime, *, reason: str | None = None,
+            actor: str | None = None) -> None:
+    repository.revoke(conn, row["id"], now)
+    detail = {"operator_id": str(row["operator_id"]), "public_id": row["public_id"]}
+    if reason is not None:
+        detail["reason"] = reason
+    recorder.record(conn, customer_id=None, action="operator_key.revoked", target_type=TARGET_TYPE,
+                    target_id=row["id"], detail=detail, actor=actor)
