@@ -79,6 +79,14 @@ def test_expiry_in_the_past_is_422(client, new_customer):
     assert response.status_code == 422
 
 
+def test_expiry_past_year_9999_in_utc_is_422_not_500(client, new_customer):
+    customer = new_customer()
+    response = post(client, "/api-keys", {"name": "x", "expires_at": "9999-12-31T23:00:00-05:00"}, customer.headers)
+    assert response.status_code == 422
+    ahead = post(client, "/api-keys", {"name": "x", "expires_at": "9999-12-31T23:59:59+14:00"}, customer.headers)
+    assert ahead.status_code == 201 and json.loads(ahead.body)["expires_at"] == "9999-12-31T09:59:59Z"
+
+
 def test_tier_key_allowance_is_enforced(client, new_customer):
     customer = new_customer("starter")  # max_api_keys = 5, one exists already
     statuses = [post(client, "/api-keys", {"name": f"k{n}"}, customer.headers).status_code for n in range(5)]

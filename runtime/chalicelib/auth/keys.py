@@ -12,8 +12,11 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import bcrypt
+
+from chalicelib.core import errors
 
 CUSTOMER_PREFIXES = ("sk_live_", "sk_test_")
 OPERATOR_PREFIX = "op_"
@@ -39,6 +42,22 @@ class NewKey:
     public_id: str
     key: str  # shown once
     secret_hash: str
+
+
+def future_expiry(expires_at: datetime | None, *, now: datetime) -> datetime | None:
+    """A requested ``expires_at`` (customer or operator key) in UTC; 422 unless it is after ``now``.
+
+    Also 422 when the instant is past year 9999 in UTC (``9999-12-31T23:00:00-05:00``):
+    Python cannot hold it, and a 500 is never the answer to an input.
+    """
+    if expires_at is None:
+        return None
+    if expires_at <= now:
+        raise errors.Unprocessable("expires_at must be in the future")
+    try:
+        return expires_at.astimezone(UTC)
+    except OverflowError as exc:
+        raise errors.Unprocessable("expires_at is out of range") from exc
 
 
 def parse(raw: str | None) -> ParsedKey | None:

@@ -53,12 +53,11 @@ def issue_key(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, ex
 
 
 def create(customer_id: uuid.UUID, body: CreateKeyBody) -> dict:
-    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
-        raise errors.Unprocessable("expires_at must be in the future")
+    expires_at = keys.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.tenant_transaction(customer_id) as conn:
         _claim_slot(conn, customer_id)
-        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=body.expires_at, new=new)
+        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=expires_at, new=new)
 
 
 def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:

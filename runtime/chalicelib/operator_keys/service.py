@@ -38,18 +38,6 @@ def new_key() -> keys.NewKey:
     return keys.generate(keys.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
 
 
-def future_expiry(expires_at: datetime | None) -> datetime | None:
-    """``expires_at`` in UTC; 422 unless it is in the future (and a time PostgreSQL and Python both hold)."""
-    if expires_at is None:
-        return None
-    if expires_at <= datetime.now(UTC):
-        raise errors.Unprocessable("expires_at must be in the future")
-    try:
-        return expires_at.astimezone(UTC)
-    except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
-        raise errors.Unprocessable("expires_at is out of range") from exc
-
-
 def issue_key(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, expires_at: datetime | None,
               new: keys.NewKey, actor: str | None = None) -> dict:
     """Insert ``new`` for ``operator_id`` on ``conn``; audit it; return it with the full key (shown once)."""
@@ -65,7 +53,7 @@ def issue_key(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, ex
 
 def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> dict:
     """A new key for the calling operator."""
-    expires_at = future_expiry(body.expires_at)
+    expires_at = keys.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.operator_transaction() as conn:
         return issue_key(conn, operator_id=operator_id, name=body.name, expires_at=expires_at, new=new)
