@@ -25,7 +25,6 @@ class OperatorKey:
     operator_id: uuid.UUID
     key_id: uuid.UUID
     key: str
-    replaced_key_ids: tuple[uuid.UUID, ...] = ()
 
 
 def create_operator_key(*, email: str, name: str = "Platform operator", key_name: str = "bootstrap",
@@ -50,8 +49,7 @@ def create_operator_key(*, email: str, name: str = "Platform operator", key_name
         created = operator_keys.issue_key(conn, operator_id=operator_id, name=key_name, expires_at=None, new=new,
                                           actor=ACTOR)
     operator_keys.forget(replaced)
-    return OperatorKey(operator_id=operator_id, key_id=uuid.UUID(created["id"]), key=new.key,
-                       replaced_key_ids=tuple(replaced))
+    return OperatorKey(operator_id=operator_id, key_id=uuid.UUID(created["id"]), key=new.key)
 
 
 def main(argv: list[str] | None = None) -> int:
