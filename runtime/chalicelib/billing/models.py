@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -90,6 +90,15 @@ class PlannedInvoice:
         if self.action == "frozen" and self.previous_total is not None:
             return self.previous_total
         return self.priced.total
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonedRun:
+    """A run whose process ended before it recorded an outcome, as the next run of its period found it."""
+    id: uuid.UUID
+    finalize: bool
+    started_by: str
+    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

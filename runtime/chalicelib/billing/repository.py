@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 from psycopg import errors as pg_errors
 
-from chalicelib.billing.models import CustomerUsage, ExistingInvoice, FinalizedInvoice, PlannedInvoice
+from chalicelib.billing.models import AbandonedRun, CustomerUsage, ExistingInvoice, FinalizedInvoice, PlannedInvoice
 from chalicelib.billing.pricing import Line, MetricRate, Plan
 from chalicelib.core.errors import Conflict
 
@@ -105,8 +105,30 @@ RETURNING id, customer_id, number, due_at
 """
 
 INSERT_RUN = """
-INSERT INTO billing_runs (period, finalize, started_by) VALUES (%(period)s, %(finalize)s, %(started_by)s)
-RETURNING id
+INSERT INTO billing_runs (id, period, finalize, started_by) VALUES (%(id)s, %(period)s, %(finalize)s, %(started_by)s)
+"""
+
+# A run's own lock, keyed by its id: its guard transaction takes it before the
+# run's row exists and holds it until the run's outcome is committed, so a
+# 'running' row whose lock is free belongs to a run whose process (or guard
+# session) is gone. Only the run itself waits for it; others only try it.
+LOCK_RUN = "SELECT pg_advisory_xact_lock(hashtextextended('billing-run:' || %(id)s::text, 0))"
+
+# The period's other 'running' runs whose lock we can take: nobody holds it,
+# so they are dead. MATERIALIZED: the lock is tried on those rows only.
+DEAD_RUNS = """
+WITH running AS MATERIALIZED (
+    SELECT id FROM billing_runs WHERE period = %(period)s AND status = 'running' AND id <> %(id)s
+)
+SELECT id FROM running WHERE pg_try_advisory_xact_lock(hashtextextended('billing-run:' || id::text, 0))
+"""
+
+# A statement of its own, after DEAD_RUNS took the locks: its snapshot then
+# includes an outcome a run committed just before its guard let go.
+ABANDON_RUNS = """
+UPDATE billing_runs SET status = 'abandoned', finished_at = clock_timestamp(), error = %(error)s
+ WHERE id = ANY(%(ids)s::uuid[]) AND status = 'running'
+RETURNING id, finalize, started_by, started_at
 """
 
 FINISH_RUN = """
@@ -220,9 +242,23 @@ def finalize(conn: psycopg.Connection, invoice_ids: Sequence[uuid.UUID], *, term
     return [FinalizedInvoice(**row) for row in rows]
 
 
-def insert_run(conn: psycopg.Connection, *, period_start: date, finalize: bool, started_by: str) -> uuid.UUID:
-    return conn.execute(INSERT_RUN, {"period": period_start, "finalize": finalize,
-                                     "started_by": started_by}).fetchone()["id"]
+def lock_run(conn: psycopg.Connection, run_id: uuid.UUID) -> None:
+    """Take run ``run_id``'s own lock until the transaction ends: while it is held, the run is alive."""
+    conn.execute(LOCK_RUN, {"id": run_id})
+
+
+def insert_run(conn: psycopg.Connection, run_id: uuid.UUID, *, period_start: date, finalize: bool,
+               started_by: str) -> None:
+    conn.execute(INSERT_RUN, {"id": run_id, "period": period_start, "finalize": finalize, "started_by": started_by})
+
+
+def abandon_dead_runs(conn: psycopg.Connection, period_start: date, *, found_by: uuid.UUID) -> list[AbandonedRun]:
+    """Mark ``abandoned`` the period's runs still ``running`` whose own lock is free (their process is gone)."""
+    dead = [row["id"] for row in conn.execute(DEAD_RUNS, {"period": period_start, "id": found_by})]
+    if not dead:
+        return []
+    error = f"abandoned: the run ended without recording an outcome (found by run {found_by})"
+    return [AbandonedRun(**row) for row in conn.execute(ABANDON_RUNS, {"ids": dead, "error": error})]
 
 
 def finish_run(conn: psycopg.Connection, run_id: uuid.UUID, *, created: int, existing: int, total: Decimal) -> None:

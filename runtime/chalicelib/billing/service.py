@@ -2,11 +2,14 @@
 
 A run of a period:
 
-1. records a ``billing_runs`` row (status ``running``) and audits its start;
-2. opens a *guard* transaction that holds the period's ``run`` lock (a second,
-   concurrent run of the same period waits here, then finds every invoice
-   already there) and, when finalizing, its ``freeze`` lock (ingestion into
-   the period waits, then is refused);
+1. opens a *guard* transaction that takes the run's own lock (held until the
+   run's outcome is committed: while it is held the run is alive), then
+   records a ``billing_runs`` row (status ``running``) and audits its start;
+2. in the guard, takes the period's ``run`` lock (a second, concurrent run of
+   the same period waits here, then finds every invoice already there) and,
+   when finalizing, its ``freeze`` lock (ingestion into the period waits, then
+   is refused); then marks ``abandoned`` (and audits) the period's runs still
+   ``running`` whose own lock is free: their process died before finishing;
 3. runs ONE aggregation query (usage per customer and metric, with prices)
    and reads the period's existing invoices;
 4. prices every customer with :mod:`chalicelib.billing.pricing` and decides
@@ -18,10 +21,12 @@ A run of a period:
    other customers' billing;
 5. writes in chunks of :data:`CHUNK_SIZE` customers, each chunk one
    transaction of set-based statements (bounded locks and audit-chain work);
-   a crash part-way leaves complete invoices and a rerun finishes the job;
+   a run killed part-way leaves whole invoices (its e-mails and audit events
+   with them) and the next run of the period completes it;
 6. when finalizing, freezes the drafts, queues their e-mails (delivered by
    the daily job, never inside the run) and audits each invoice;
-7. marks the run succeeded (or failed, with the error) and audits it.
+7. marks the run succeeded (or failed, with the error) and audits it, while
+   the guard still holds the run's lock; then the guard lets go.
 
 Invoice numbers count each customer's invoices of the period's year, gap-free:
 ``INV-2026-000007`` is that customer's seventh invoice for 2026 (migration 0033).
@@ -41,8 +46,8 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import invoice_email, repository
-from chalicelib.billing.models import (BillingRunResult, CustomerUsage, DailyReport, ExistingInvoice,
-                                       PlannedInvoice, SetAside)
+from chalicelib.billing.models import (AbandonedRun, BillingRunResult, CustomerUsage, DailyReport,
+                                       ExistingInvoice, PlannedInvoice, SetAside)
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.billing.pricing import AmountOutOfRange, cents, price_invoice
 from chalicelib.core import db
@@ -82,13 +87,19 @@ class BillingService:
         if not period.has_ended(now or utc_now()):
             raise Unprocessable(f"Period {period} has not ended yet")
         actor = actor or recorder.current_actor()
-        run_id = self._start(period, finalize, actor)
-        try:
-            result = self._bill(period, finalize, run_id, actor)
-        except Exception as exc:  # record the failure on the run, then let it propagate
-            self._fail(run_id, period, exc, actor)
-            raise
-        self._finish(result, actor)
+        run_id = uuid.uuid4()
+        # The guard holds the run's own lock from before its row exists until its outcome is committed
+        # (a 'running' row whose lock is free is a dead run's), and the period's locks over every chunk.
+        # It writes nothing, so the outcome can be committed beside it, before it lets go.
+        with db.operator_transaction() as guard:
+            repository.lock_run(guard, run_id)
+            self._start(run_id, period, finalize, actor)
+            try:
+                result = self._bill(guard, period, finalize, run_id, actor)
+            except Exception as exc:  # record the failure on the run, then let it propagate
+                self._fail(run_id, period, exc, actor)
+                raise
+            self._finish(result, actor)
         return result
 
     def bill_previous_month(self, now: datetime | None = None) -> BillingRunResult:
@@ -124,32 +135,32 @@ class BillingService:
 
     # ------------------------------------------------------------------ the run
 
-    def _bill(self, period: Period, finalize: bool, run_id: uuid.UUID, actor: str) -> BillingRunResult:
+    def _bill(self, guard: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID,
+              actor: str) -> BillingRunResult:
         counts = _Counts()
-        with db.operator_transaction() as guard:
-            repository.lock_period(guard, "run", period.first_day)
-            if finalize:
-                repository.lock_period(guard, "freeze", period.first_day)
-            customers = repository.usage_by_customer(guard, period.first_day, period.last_day)
-            existing = repository.existing_invoices(guard, period.first_day)
-            planned: list[PlannedInvoice] = []
-            set_aside: list[SetAside] = []
-            for customer in customers:
-                try:
-                    plan = _plan(customer, existing.get(customer.customer_id), period)
-                except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
-                    set_aside.append(SetAside(customer.customer_id, str(exc)))
-                    continue
-                if plan is not None:
-                    planned.append(plan)
-            for start in range(0, len(planned), CHUNK_SIZE):
-                chunk = planned[start:start + CHUNK_SIZE]
-                with db.operator_transaction() as conn:
-                    self._write_chunk(conn, chunk, period, run_id, finalize, actor, counts)
-            if set_aside:
-                with db.operator_transaction() as conn:
-                    recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside], actor=actor)
-            # The guard commits last: its locks cover every chunk.
+        repository.lock_period(guard, "run", period.first_day)
+        if finalize:
+            repository.lock_period(guard, "freeze", period.first_day)
+        self._abandon_dead_runs(period, run_id, actor)
+        customers = repository.usage_by_customer(guard, period.first_day, period.last_day)
+        existing = repository.existing_invoices(guard, period.first_day)
+        planned: list[PlannedInvoice] = []
+        set_aside: list[SetAside] = []
+        for customer in customers:
+            try:
+                plan = _plan(customer, existing.get(customer.customer_id), period)
+            except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
+                set_aside.append(SetAside(customer.customer_id, str(exc)))
+                continue
+            if plan is not None:
+                planned.append(plan)
+        for start in range(0, len(planned), CHUNK_SIZE):
+            chunk = planned[start:start + CHUNK_SIZE]
+            with db.operator_transaction() as conn:
+                self._write_chunk(conn, chunk, period, run_id, finalize, actor, counts)
+        if set_aside:
+            with db.operator_transaction() as conn:
+                recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside], actor=actor)
         _report_set_aside(set_aside, period, run_id)
         return BillingRunResult(
             run_id=run_id, period=period.label, finalize=finalize, invoices_created=counts.created,
@@ -185,13 +196,25 @@ class BillingService:
 
     # ------------------------------------------------------------------ run bookkeeping
 
-    def _start(self, period: Period, finalize: bool, actor: str) -> uuid.UUID:
+    def _start(self, run_id: uuid.UUID, period: Period, finalize: bool, actor: str) -> None:
         with db.operator_transaction() as conn:
-            run_id = repository.insert_run(conn, period_start=period.first_day, finalize=finalize, started_by=actor)
+            repository.insert_run(conn, run_id, period_start=period.first_day, finalize=finalize, started_by=actor)
             recorder.record(conn, customer_id=None, action="billing_run.started", target_type="billing_run",
                             target_id=run_id, detail={"period": period.label, "finalize": finalize}, actor=actor)
         logger.info("billing run started", extra={"run_id": str(run_id), "period": period.label, "finalize": finalize})
-        return run_id
+
+    def _abandon_dead_runs(self, period: Period, run_id: uuid.UUID, actor: str) -> None:
+        """Record as ``abandoned`` the period's runs that died without an outcome (say, killed between chunks).
+
+        Their chunks are whole (each was one transaction), and this run, which
+        now holds the period, writes what they had not.
+        """
+        with db.operator_transaction() as conn:
+            abandoned = repository.abandon_dead_runs(conn, period.first_day, found_by=run_id)
+            recorder.record_many(conn, [_abandoned_entry(run, period, run_id) for run in abandoned], actor=actor)
+        for run in abandoned:
+            logger.warning("billing run abandoned: it ended without recording an outcome", extra={
+                "run_id": str(run.id), "period": period.label, "found_by": str(run_id)})
 
     def _finish(self, result: BillingRunResult, actor: str) -> None:
         with db.operator_transaction() as conn:
@@ -223,6 +246,12 @@ def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Per
     if existing.same_content(customer.plan.tier_code, customer.tax_rate, priced):
         return PlannedInvoice(customer, priced, "keep", existing.id, existing.number, existing.total)
     return PlannedInvoice(customer, priced, "recompute", existing.id, existing.number, existing.total)
+
+
+def _abandoned_entry(run: AbandonedRun, period: Period, found_by: uuid.UUID) -> AuditEntry:
+    return AuditEntry(customer_id=None, action="billing_run.abandoned", target_type="billing_run", target_id=run.id,
+                      detail={"period": period.label, "finalize": run.finalize, "started_by": run.started_by,
+                              "started_at": run.started_at.isoformat(), "found_by": str(found_by)})
 
 
 def _set_aside_entry(item: SetAside, period: Period, run_id: uuid.UUID) -> AuditEntry:
