@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.audit import recorder
 from chalicelib.core import db
+from tests.audit_support import age_newest_event
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_the_owner_cannot_truncate(customer, admin_url):
 
 def test_the_operator_role_cannot_delete_recent_events(customer, admin_conn):
     _append(customer)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+    # Since migration 0034 it holds no DELETE at all (only the purge's own role does).
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table audit_events"):
         with db.operator_transaction() as conn:
             conn.execute("DELETE FROM audit_events WHERE customer_id = %s", (customer,))
     assert admin_conn.execute("SELECT count(*) AS n FROM audit_events WHERE customer_id = %s",
@@ -120,12 +122,11 @@ def test_verify_detects_a_deleted_event(customer, admin_conn, admin_url):
     assert [(r["chain_seq"], r["problem"]) for r in broken] == [(3, "prev_hash does not match the previous event")]
 
 
-def test_retention_purges_only_events_older_than_seven_years(customer, admin_conn):
-    with db.operator_transaction() as conn:
-        conn.execute(
-            "INSERT INTO audit_events (customer_id, actor, action, target_type, occurred_at)"
-            " VALUES (%s, 'test', 'ancient.event', 'thing', now() - interval '8 years')", (customer,))
+def test_retention_purges_only_events_older_than_seven_years(customer, admin_conn, admin_url):
+    _append(customer, 1, action="ancient.event")
+    age_newest_event(admin_url, customer, years=8)
     _append(customer, 2)
+    assert _verify(admin_conn, customer) == []
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         admin_conn.execute("DELETE FROM audit_events WHERE customer_id = %s AND action = 'ancient.event'",
                            (customer,))

@@ -101,11 +101,11 @@ function invoice_lines_refuse_frozen_new() | saas_admin | PUBLIC=X
 function invoice_lines_refuse_frozen_old() | saas_admin | PUBLIC=X
 function invoice_lines_refuse_truncate() | saas_admin | PUBLIC=X
 function invoices_refuse_frozen_change() | saas_admin | PUBLIC=X
-function purge_expired_audit_events() | saas_admin | PUBLIC=X
+function purge_expired_audit_events() | saas_audit_purge | saas_operator=X
 function verify_audit_chain(uuid) | saas_admin | PUBLIC=X
 sequence usage_events_id_seq | saas_admin |
 table api_keys | saas_admin | saas_app=arw saas_operator=arw
-table audit_events | saas_admin | saas_analytics=r saas_app=ar saas_operator=ard
+table audit_events | saas_admin | saas_analytics=r saas_app=ar saas_audit_purge=rd saas_operator=ar
 table auth_sessions | saas_admin | saas_auth=arwd
 table billing_runs | saas_admin | saas_analytics=r saas_operator=arw
 table customers | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
@@ -152,10 +152,12 @@ def test_i11_2_privilege_snapshot_of_every_function_table_sequence_and_column(ad
 
 EXPECTED_ROLES = [
     # (role, login, bypassrls, superuser, createrole, createdb, member of)
-    ("saas_admin", False, False, False, False, False, "saas_auth+set"),  # SET only: to hand it functions
+    # SET only: to hand them functions (and grant on the purge as its owner)
+    ("saas_admin", False, False, False, False, False, "saas_audit_purge+set saas_auth+set"),
     ("saas_analytics", False, False, False, False, False, ""),
     ("saas_app", False, False, False, False, False, ""),
     ("saas_app_user", True, False, False, False, False, "saas_app+inherit+set saas_operator+set"),
+    ("saas_audit_purge", False, False, False, False, False, ""),
     ("saas_auth", False, False, False, False, False, ""),
     ("saas_operator", False, False, False, False, False, ""),
 ]

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from devstack.lambda_harness import REPO, custom_resource_event, scheduled_event
+from tests.audit_support import age_newest_event
 
 
 @pytest.fixture(autouse=True)
@@ -203,9 +204,9 @@ def test_each_scheduled_job_runs_on_the_event_eventbridge_sends(deployment, job)
 def test_c11_the_audit_retention_purge_runs_on_its_schedule_and_deletes_only_expired_events(deployment):
     customer = onboard(deployment, operator_token(deployment))
     with psycopg.connect(deployment.admin_url, autocommit=True) as conn:
-        conn.execute("SET ROLE saas_operator")
-        conn.execute("INSERT INTO audit_events (customer_id, actor, action, target_type, occurred_at)"
-                     " VALUES (%s, 'test', 'ancient.event', 'thing', now() - interval '8 years')", (customer["id"],))
+        conn.execute("INSERT INTO audit_events (customer_id, action, target_type)"
+                     " VALUES (%s, 'ancient.event', 'thing')", (customer["id"],))
+    age_newest_event(deployment.admin_url, customer["id"], years=8)  # the trigger dates every event "now"
     answer = deployment.functions.invoke("AuditRetentionPurge", scheduled_event("purge"))
     assert answer.get("result", {}).get("purged", 0) >= 1, answer
     with psycopg.connect(deployment.admin_url) as conn:

@@ -2,8 +2,12 @@
 
 Every area records its events through :func:`record`, on the connection of the
 unit of work that made the change, so an event exists exactly when its change
-was committed. The database links each row into its customer's hash chain.
-Never put a secret, key or token in ``detail``: it is kept for seven years.
+was committed. The database links each row into its customer's hash chain and
+writes the two things no caller may choose (migration 0034): ``occurred_at``,
+from its own clock, and ``actor``, from the transaction's ``app.actor``, which
+``core.db``'s transactions set from the authenticated principal (or the job's
+own name given to them). Never put a secret, key or token in ``detail``: it is
+kept for seven years.
 """
 from __future__ import annotations
 
@@ -16,40 +20,37 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from chalicelib.core import context
-from chalicelib.core.errors import Unauthorized
+# How the trail names who acted; their home is core.context (core.db hands them to the database).
+from chalicelib.core.context import actor_for, current_actor  # noqa: F401
 
+# No occurred_at, no actor: the audit trigger sets both (see the module docstring).
 _INSERT = """
-INSERT INTO audit_events (customer_id, actor, action, target_type, target_id, detail, request_id)
-VALUES (%(customer_id)s, %(actor)s, %(action)s, %(target_type)s, %(target_id)s, %(detail)s, %(request_id)s)
+INSERT INTO audit_events (customer_id, action, target_type, target_id, detail, request_id)
+VALUES (%(customer_id)s, %(action)s, %(target_type)s, %(target_id)s, %(detail)s, %(request_id)s)
 """
+_SET_ACTOR = "SELECT set_config('app.actor', %s, true)"
 
 SYSTEM_BILLING = "system:billing"
 
 
-def actor_for(principal: context.Principal | None) -> str:
-    """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``operator:<id>`` or ``system``."""
-    if principal is None:
-        return "system"
-    if principal.role == "customer":
-        return f"customer:{principal.subject}/key:{principal.key_id}"
-    return f"operator:{principal.subject}"
-
-
-def current_actor() -> str:
-    try:
-        return actor_for(context.current_principal())
-    except Unauthorized:  # no principal: a scheduled job or an unauthenticated path
-        return "system"
+def _act_as(conn: psycopg.Connection, actor: str | None) -> None:
+    """Name a different actor for the rest of ``conn``'s transaction (prefer the transaction's ``actor=``)."""
+    if actor is not None:
+        conn.execute(_SET_ACTOR, (actor,))
 
 
 def record(conn: psycopg.Connection, *, customer_id: uuid.UUID | None, action: str, target_type: str,
            target_id: Any = None, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
-    """Append one event (``action`` like ``api_key.created``) to ``customer_id``'s chain."""
+    """Append one event (``action`` like ``api_key.created``) to ``customer_id``'s chain.
+
+    The actor is the transaction's (``db.tenant_transaction(..., actor=...)``); ``actor`` here, one
+    more statement, re-names it for the rest of the transaction.
+    """
+    _act_as(conn, actor)
     conn.execute(
         _INSERT,
         {
             "customer_id": customer_id,
-            "actor": actor or current_actor(),
             "action": action,
             "target_type": target_type,
             "target_id": None if target_id is None else str(target_id),
@@ -60,8 +61,8 @@ def record(conn: psycopg.Connection, *, customer_id: uuid.UUID | None, action: s
 
 
 _INSERT_MANY = """
-INSERT INTO audit_events (customer_id, actor, action, target_type, target_id, detail, request_id)
-SELECT e.customer_id, %(actor)s, e.action, e.target_type, e.target_id, e.detail, %(request_id)s
+INSERT INTO audit_events (customer_id, action, target_type, target_id, detail, request_id)
+SELECT e.customer_id, e.action, e.target_type, e.target_id, e.detail, %(request_id)s
   FROM unnest(%(customer_ids)s::uuid[], %(actions)s::text[], %(target_types)s::text[], %(target_ids)s::text[],
               %(details)s::jsonb[]) WITH ORDINALITY AS e(customer_id, action, target_type, target_id, detail, ord)
  ORDER BY e.ord
@@ -81,10 +82,10 @@ def record_many(conn: psycopg.Connection, entries: Sequence[AuditEntry], *, acto
     """Append many events in one statement (a billing run audits thousands of invoices), in order."""
     if not entries:
         return
+    _act_as(conn, actor)
     conn.execute(
         _INSERT_MANY,
         {
-            "actor": actor or current_actor(),
             "request_id": context.current_request_id(),
             "customer_ids": [e.customer_id for e in entries],
             "actions": [e.action for e in entries],

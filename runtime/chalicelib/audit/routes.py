@@ -5,7 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from chalicelib.audit import query as audit_query
+from chalicelib.audit import query as audit_query, recorder
 from chalicelib.audit.models import AuditEventPage, AuditEventQuery
 from chalicelib.core import db
 from chalicelib.core.context import current_customer_id
@@ -22,12 +22,18 @@ def list_audit_events(query: AuditEventQuery) -> dict[str, Any]:
 
 
 RETENTION_JOB = "audit_retention_purge"
+RETENTION_ACTOR = "system:audit_retention"
 
 
 @bp.schedule(Cron(30, 4, "*", "*", "?", "*"), name=RETENTION_JOB,
              description="Daily, 04:30 UTC: delete audit events past the 7-year retention, nothing else")
 def audit_retention_purge(event: Any) -> dict[str, int]:
-    with db.operator_transaction() as conn:
+    # The function runs as its own role (migration 0034); this job may only call it. A purge that
+    # removed anything says so on the platform chain, in the same transaction.
+    with db.operator_transaction(actor=RETENTION_ACTOR) as conn:
         purged = conn.execute("SELECT purge_expired_audit_events() AS purged").fetchone()["purged"]
+        if purged:
+            recorder.record(conn, customer_id=None, action="audit.purged", target_type="audit_events",
+                            detail={"purged": purged, "retention_years": 7})
     logger.info("audit retention purge done", extra={"purged": purged})
     return {"purged": purged}

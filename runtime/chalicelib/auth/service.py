@@ -99,17 +99,20 @@ def _mint(new: store.NewSession, refresh_token: str, now: int) -> TokenPair:
 
 
 # ---------------------------------------------------------------- audit helpers
-def _unit(role: str, subject: uuid.UUID | None):
+def _unit(role: str, subject: uuid.UUID | None, *, actor: str):
+    """The holder's unit of work; ``actor`` is who the audit trail names (there is no principal yet)."""
     customer_id = subject if role == "customer" else None
-    return db.tenant_transaction(customer_id) if customer_id is not None else db.operator_transaction()
+    if customer_id is not None:
+        return db.tenant_transaction(customer_id, actor=actor)
+    return db.operator_transaction(actor=actor)
 
 
 def _audit(role: str, subject: uuid.UUID | None, action: str, *, key_id: uuid.UUID | None, actor: str,
            detail: dict | None = None) -> None:
     """Record an authentication event on the right chain (customer's own, or the platform's)."""
-    with _unit(role, subject) as conn:
+    with _unit(role, subject, actor=actor) as conn:
         recorder.record(conn, customer_id=subject if role == "customer" else None, action=action,
-                        target_type="api_key", target_id=key_id, detail=detail or {}, actor=actor)
+                        target_type="api_key", target_id=key_id, detail=detail or {})
 
 
 def _open_recorded(new: store.NewSession, clock: float, *, detail: dict | None = None) -> repository.LiveState:
@@ -117,14 +120,13 @@ def _open_recorded(new: store.NewSession, clock: float, *, detail: dict | None =
 
     One transaction on the holder's chain; when refused nothing is written.
     """
-    with _unit(new.role, new.subject) as conn:
+    with _unit(new.role, new.subject, actor=_actor(new.role, new.subject, new.key_id)) as conn:
         state = repository.open_session(conn, jti=new.jti, role=new.role, subject=new.subject, key_id=new.key_id,
                                         expires_at=new.expires_at, now=clock)
         if detail is not None and state.key_live and state.holder_active:
             repository.touch_key(conn, new.role, new.key_id)
             recorder.record(conn, customer_id=new.subject if new.role == "customer" else None,
-                            action="auth.succeeded", target_type="api_key", target_id=new.key_id, detail=detail,
-                            actor=_actor(new.role, new.subject, new.key_id))
+                            action="auth.succeeded", target_type="api_key", target_id=new.key_id, detail=detail)
     return state
 
 
@@ -151,7 +153,7 @@ def _purge_expired_sessions() -> None:
 
 
 def _actor(role: str, subject: uuid.UUID, key_id: uuid.UUID) -> str:
-    return recorder.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
+    return context.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
 
 
 def throttle_scope(public_id: str, client_address: str | None) -> str:
@@ -314,11 +316,10 @@ def refresh(refresh_token: str) -> TokenPair:
     except store.SessionFamilyRevoked:
         _revoke_in_db([new.jti], now)
         raise errors.Unauthorized("Invalid refresh token") from None
-    with _unit(role, subject) as conn:
+    with _unit(role, subject, actor=_actor(role, subject, key_id)) as conn:
         repository.revoke_sessions(conn, [claimed["jti"]], expires_at=now + tokens.TTL_SECONDS)
         recorder.record(conn, customer_id=customer_id, action="auth.refreshed", target_type="api_key",
-                        target_id=key_id, detail={"session_id": new.jti, "previous_session_id": claimed["jti"]},
-                        actor=_actor(role, subject, key_id))
+                        target_id=key_id, detail={"session_id": new.jti, "previous_session_id": claimed["jti"]})
     return _mint(new, new_refresh, now)
 
 
@@ -334,7 +335,7 @@ def logout(principal: context.Principal) -> None:
     revoked = store.revoke_session(principal.session_id, session.get("family") if session else None)
     _revoke_in_db(revoked, now)
     _audit(principal.role, principal.subject, "auth.logout", key_id=principal.key_id,
-           actor=recorder.actor_for(principal), detail={"session_id": principal.session_id})
+           actor=context.actor_for(principal), detail={"session_id": principal.session_id})
 
 
 # ---------------------------------------------------------------- per request

@@ -50,7 +50,7 @@ from chalicelib.billing.models import (AbandonedRun, BillingRunResult, CustomerU
                                        ExistingInvoice, PlannedInvoice, SetAside)
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.billing.pricing import AmountOutOfRange, cents, price_invoice
-from chalicelib.core import db
+from chalicelib.core import context, db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import SERVICE, logger, metrics
 from chalicelib.core.settings import get_settings
@@ -86,7 +86,7 @@ class BillingService:
         period = parse_period(period) if isinstance(period, str) else period
         if not period.has_ended(now or utc_now()):
             raise Unprocessable(f"Period {period} has not ended yet")
-        actor = actor or recorder.current_actor()
+        actor = actor or context.current_actor()
         run_id = uuid.uuid4()
         # The guard holds the run's own lock from before its row exists until its outcome is committed
         # (a 'running' row whose lock is free is a dead run's), and the period's locks over every chunk.
@@ -156,11 +156,11 @@ class BillingService:
                 planned.append(plan)
         for start in range(0, len(planned), CHUNK_SIZE):
             chunk = planned[start:start + CHUNK_SIZE]
-            with db.operator_transaction() as conn:
-                self._write_chunk(conn, chunk, period, run_id, finalize, actor, counts)
+            with db.operator_transaction(actor=actor) as conn:
+                self._write_chunk(conn, chunk, period, run_id, finalize, counts)
         if set_aside:
-            with db.operator_transaction() as conn:
-                recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside], actor=actor)
+            with db.operator_transaction(actor=actor) as conn:
+                recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside])
         _report_set_aside(set_aside, period, run_id)
         return BillingRunResult(
             run_id=run_id, period=period.label, finalize=finalize, invoices_created=counts.created,
@@ -169,7 +169,7 @@ class BillingService:
             set_aside=tuple(set_aside))
 
     def _write_chunk(self, conn: psycopg.Connection, chunk: Sequence[PlannedInvoice], period: Period,
-                     run_id: uuid.UUID, finalize: bool, actor: str, counts: _Counts) -> None:
+                     run_id: uuid.UUID, finalize: bool, counts: _Counts) -> None:
         creates = [p for p in chunk if p.action == "create"]
         recomputes = [p for p in chunk if p.action == "recompute"]
         numbers = repository.allocate_numbers(conn, period.year, [p.customer.customer_id for p in creates])
@@ -192,15 +192,15 @@ class BillingService:
                 emails.append(_invoice_email(plan, period, invoice.due_at))
             notifications.queue_emails(conn, emails, strict=False)
             counts.finalized += len(frozen)
-        recorder.record_many(conn, audit, actor=actor)
+        recorder.record_many(conn, audit)
 
     # ------------------------------------------------------------------ run bookkeeping
 
     def _start(self, run_id: uuid.UUID, period: Period, finalize: bool, actor: str) -> None:
-        with db.operator_transaction() as conn:
+        with db.operator_transaction(actor=actor) as conn:
             repository.insert_run(conn, run_id, period_start=period.first_day, finalize=finalize, started_by=actor)
             recorder.record(conn, customer_id=None, action="billing_run.started", target_type="billing_run",
-                            target_id=run_id, detail={"period": period.label, "finalize": finalize}, actor=actor)
+                            target_id=run_id, detail={"period": period.label, "finalize": finalize})
         logger.info("billing run started", extra={"run_id": str(run_id), "period": period.label, "finalize": finalize})
 
     def _abandon_dead_runs(self, period: Period, run_id: uuid.UUID, actor: str) -> None:
@@ -209,27 +209,27 @@ class BillingService:
         Their chunks are whole (each was one transaction), and this run, which
         now holds the period, writes what they had not.
         """
-        with db.operator_transaction() as conn:
+        with db.operator_transaction(actor=actor) as conn:
             abandoned = repository.abandon_dead_runs(conn, period.first_day, found_by=run_id)
-            recorder.record_many(conn, [_abandoned_entry(run, period, run_id) for run in abandoned], actor=actor)
+            recorder.record_many(conn, [_abandoned_entry(run, period, run_id) for run in abandoned])
         for run in abandoned:
             logger.warning("billing run abandoned: it ended without recording an outcome", extra={
                 "run_id": str(run.id), "period": period.label, "found_by": str(run_id)})
 
     def _finish(self, result: BillingRunResult, actor: str) -> None:
-        with db.operator_transaction() as conn:
+        with db.operator_transaction(actor=actor) as conn:
             repository.finish_run(conn, result.run_id, created=result.invoices_created,
                                   existing=result.invoices_existing, total=result.total)
             recorder.record(conn, customer_id=None, action="billing_run.finished", target_type="billing_run",
-                            target_id=result.run_id, detail=result.as_json(), actor=actor)
+                            target_id=result.run_id, detail=result.as_json())
         logger.info("billing run finished", extra=result.as_json())
 
     def _fail(self, run_id: uuid.UUID, period: Period, error: Exception, actor: str) -> None:
         message = f"{type(error).__name__}: {error}"
-        with db.operator_transaction() as conn:
+        with db.operator_transaction(actor=actor) as conn:
             repository.fail_run(conn, run_id, message)
             recorder.record(conn, customer_id=None, action="billing_run.failed", target_type="billing_run",
-                            target_id=run_id, detail={"period": period.label, "error": message[:500]}, actor=actor)
+                            target_id=run_id, detail={"period": period.label, "error": message[:500]})
         logger.error("billing run failed", extra={"run_id": str(run_id), "period": period.label, "error": message})
 
 

@@ -42,6 +42,24 @@ def current_principal() -> Principal:
     return principal
 
 
+def actor_for(principal: Principal | None) -> str:
+    """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``operator:<id>`` or ``system``."""
+    if principal is None:
+        return "system"
+    if principal.role == "customer":
+        return f"customer:{principal.subject}/key:{principal.key_id}"
+    return f"operator:{principal.subject}"
+
+
+def current_actor() -> str:
+    """The audit actor of this request: its principal, or ``system`` (a scheduled job, an unauthenticated path).
+
+    ``core.db``'s transactions hand it to the database (``app.actor``), whose
+    audit trigger writes it into every event of the transaction.
+    """
+    return actor_for(_principal.get())
+
+
 def current_customer_id() -> uuid.UUID:
     """The caller's tenant; 403 for an operator calling a customer endpoint."""
     principal = current_principal()

@@ -7,6 +7,11 @@
   switches, again transaction-locally, to the ``saas_operator`` role, whose
   own policies admit every row. Cross-tenant access is never "no tenant set".
 
+Both also set ``app.actor`` transaction-locally: who acts, as the audit trail
+names it (the authenticated principal, or a job's own name). This is the one
+place the runtime says who acted; the database's audit trigger writes it, and
+the database's clock, into every event, whatever an INSERT supplied.
+
 Nothing is left on a connection between transactions (no session ``SET``, no
 named prepared statements: ``prepare_threshold=None``) so the same code runs
 behind RDS Proxy or a transaction-mode PgBouncer without pinning or leaking.
@@ -31,6 +36,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from chalicelib.core import context
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
@@ -232,19 +238,27 @@ def _unit(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 
 @contextlib.contextmanager
-def tenant_transaction(customer_id: uuid.UUID | str) -> Iterator[psycopg.Connection]:
-    """A transaction in which row-level security confines every statement to ``customer_id``."""
+def tenant_transaction(customer_id: uuid.UUID | str, *, actor: str | None = None) -> Iterator[psycopg.Connection]:
+    """A transaction in which row-level security confines every statement to ``customer_id``.
+
+    ``actor`` names who acts in the audit trail; by default the current principal (``context.current_actor``).
+    """
     tenant = str(uuid.UUID(str(customer_id)))
     with get_pool().connection() as conn, _unit(conn):
-        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
+        conn.execute("SELECT set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
+                     (tenant, actor or context.current_actor()))
         yield conn
 
 
 @contextlib.contextmanager
-def operator_transaction() -> Iterator[psycopg.Connection]:
-    """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only)."""
+def operator_transaction(*, actor: str | None = None) -> Iterator[psycopg.Connection]:
+    """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only).
+
+    ``actor`` as in :func:`tenant_transaction` (a job passes its own name, e.g. ``system:billing``).
+    """
     with get_pool().connection() as conn, _unit(conn):
-        conn.execute("SELECT set_config('role', %s, true)", (OPERATOR_ROLE,))
+        conn.execute("SELECT set_config('role', %s, true), set_config('app.actor', %s, true)",
+                     (OPERATOR_ROLE, actor or context.current_actor()))
         yield conn
 
 

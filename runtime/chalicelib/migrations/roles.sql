@@ -51,3 +51,19 @@ $$;
 GRANT saas_auth TO saas_admin WITH INHERIT FALSE, SET TRUE;
 -- ALTER FUNCTION ... OWNER TO saas_auth requires CREATE on the schema.
 GRANT USAGE, CREATE ON SCHEMA public TO saas_auth;
+
+-- saas_audit_purge: owns purge_expired_audit_events() (migration 0034), the
+-- only way audit rows are ever deleted, and the refuse-change trigger lets a
+-- DELETE through only when it runs as this role. NOLOGIN, never inherited:
+-- saas_admin may only SET ROLE to it (to hand it the function and grant its
+-- EXECUTE as the owner).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'saas_audit_purge') THEN
+        CREATE ROLE saas_audit_purge NOLOGIN NOBYPASSRLS;
+    END IF;
+END
+$$;
+GRANT saas_audit_purge TO saas_admin WITH INHERIT FALSE, SET TRUE;
+-- USAGE to reach audit_events from its function; CREATE because ALTER ... OWNER TO requires it.
+GRANT USAGE, CREATE ON SCHEMA public TO saas_audit_purge;

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from chalicelib.audit import recorder
-from chalicelib.core import db
+from chalicelib.core import context, db
 from chalicelib.core.errors import Conflict, NotFound, Unprocessable
 from chalicelib.core.observability import logger
 from chalicelib.core.pagination import decode_keyset, encode_keyset
@@ -41,12 +41,12 @@ Reply by adding a comment to the ticket (POST /support-tickets/{id}/comments).
 
 def create_ticket(customer_id: uuid.UUID, request: TicketCreate) -> Ticket:
     """Open a ticket for ``customer_id``; audited, and a confirmation e-mail queued to the customer."""
-    actor = recorder.current_actor()
-    with db.tenant_transaction(customer_id) as conn:
+    actor = context.current_actor()
+    with db.tenant_transaction(customer_id, actor=actor) as conn:
         row = repository.insert_ticket(conn, customer_id=customer_id, subject=request.subject, body=request.body,
                                        priority=request.priority, created_by=actor)
         recorder.record(conn, customer_id=customer_id, action="support_ticket.created", target_type=TARGET,
-                        target_id=row["id"], detail={"priority": row["priority"]}, actor=actor)
+                        target_id=row["id"], detail={"priority": row["priority"]})
         _queue_confirmation(conn, customer_id, row)
     logger.info("support ticket opened", extra={"ticket_id": str(row["id"]), "priority": row["priority"]})
     return Ticket.model_validate(row)
@@ -98,8 +98,8 @@ def get_ticket(customer_id: uuid.UUID, ticket_id: uuid.UUID) -> TicketDetail:
 
 def add_comment(customer_id: uuid.UUID, ticket_id: uuid.UUID, request: CommentCreate) -> Comment:
     """Comment on an open ticket; 404 if it is not the customer's, 409 if it is closed."""
-    actor = recorder.current_actor()
-    with db.tenant_transaction(customer_id) as conn:
+    actor = context.current_actor()
+    with db.tenant_transaction(customer_id, actor=actor) as conn:
         ticket = repository.lock_ticket(conn, ticket_id)
         if ticket is None:
             raise NotFound("Support ticket not found")
