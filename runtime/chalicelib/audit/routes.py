@@ -1,4 +1,4 @@
-"""``GET /audit-events``: the calling customer's own audit trail."""
+"""``GET /audit-events`` (the calling customer's own audit trail), its chain head, and the retention job."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint, Cron
 
 from chalicelib.audit import query as audit_query, recorder
-from chalicelib.audit.models import AuditEventPage, AuditEventQuery
+from chalicelib.audit.models import AuditChainHead, AuditEventPage, AuditEventQuery
 from chalicelib.core import db
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
@@ -19,6 +19,13 @@ bp = Blueprint(__name__)
        summary="The customer's own audit trail, newest first", tags=("audit",))
 def list_audit_events(query: AuditEventQuery) -> dict[str, Any]:
     return audit_query.list_events(current_customer_id(), query).model_dump(mode="json")
+
+
+@route(bp, "/audit-events/head", auth="customer", response=AuditChainHead,
+       summary="The head of the customer's audit hash chain, to keep outside the platform", tags=("audit",),
+       errors=(401, 403))
+def audit_chain_head() -> dict[str, Any]:
+    return audit_query.chain_head(current_customer_id()).model_dump(mode="json")
 
 
 RETENTION_JOB = "audit_retention_purge"

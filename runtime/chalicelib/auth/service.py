@@ -172,15 +172,26 @@ def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, scope: str, stored: 
     real key only the first failure per public id and 5-minute window becomes
     an ``auth.failed`` event on the holder's chain (the count of the rest is in
     the logs and the throttle counters). At most 288 events per key and day.
+
+    The failure that locks an address out (the ``MAX_FAILURES``-th in its
+    window: from then on that address gets 429) is a lockout, bounded the same
+    way: the first per public id and window becomes ``auth.locked_out`` on the
+    holder's chain, whatever the number of addresses locked out.
     """
-    if count:
-        store.record_failure(scope, now)
+    failures = store.record_failure(scope, now) if count else 0
     logger.warning("authentication failed", extra={"public_id": parsed.public_id, "reason": reason})
     if stored is not None and store.record_failure(f"audit#{parsed.public_id}", now) == 1:
         _audit(stored.role, stored.subject, "auth.failed", key_id=stored.key_id,
                actor=f"api_key:{parsed.public_id}",
                detail={"public_id": parsed.public_id, "reason": reason,
                        "window_seconds": store.FAILURE_WINDOW, "first_in_window": True})
+    if failures == MAX_FAILURES:
+        logger.warning("authentication locked out", extra={"public_id": parsed.public_id})
+        if stored is not None and store.record_failure(f"lockout#{parsed.public_id}", now) == 1:
+            _audit(stored.role, stored.subject, "auth.locked_out", key_id=stored.key_id,
+                   actor=f"api_key:{parsed.public_id}",
+                   detail={"public_id": parsed.public_id, "failures": MAX_FAILURES,
+                           "window_seconds": store.FAILURE_WINDOW, "first_in_window": True})
     if reason == "customer_suspended":
         return errors.Forbidden("Customer account is suspended")
     return errors.Unauthorized("Invalid API key")

@@ -5,6 +5,12 @@ reads ``customers.status`` on every request, so every process answers 403 on
 the customer's next request. After the commit the customer's cached key
 verifications are deleted (the order the cache protocol in ``auth.store``
 relies on).
+
+Operators' reads are audited too: reading one customer is an
+``operator.customer_read`` event on that customer's own chain (the customer
+sees it in ``GET /audit-events``); a page of the customer list is one
+``operator.customers_listed`` event on the platform chain naming the customers
+it showed.
 """
 from __future__ import annotations
 
@@ -62,6 +68,9 @@ def onboard(body: OnboardBody) -> dict:
 def get(customer_id: uuid.UUID) -> dict:
     with db.operator_transaction() as conn:
         row = repository.get(conn, customer_id)
+        if row is not None:
+            recorder.record(conn, customer_id=customer_id, action="operator.customer_read", target_type="customer",
+                            target_id=customer_id)
     if row is None:
         raise errors.NotFound("Customer not found")
     return present(row)
@@ -71,8 +80,11 @@ def list_customers(query: CustomerListQuery) -> dict:
     after = decode_keyset(query.cursor)
     with db.operator_transaction() as conn:
         rows = repository.list_page(conn, limit=query.limit + 1, after=after)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        if rows:
+            recorder.record(conn, customer_id=None, action="operator.customers_listed", target_type="customer",
+                            detail={"customer_ids": [str(row["id"]) for row in rows]})
     cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return {"items": [present(row) for row in rows], "next_cursor": cursor}
 

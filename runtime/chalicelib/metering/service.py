@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from chalicelib.audit import recorder
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.core import db
 from chalicelib.core.errors import PayloadTooLarge, Unprocessable
@@ -47,7 +48,8 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
 
     Returns how many were new and how many were duplicates (of an event in
     this batch or an earlier one). Raises ``PayloadTooLarge`` over 1000 events
-    and ``Unprocessable`` naming the first offending event.
+    and ``Unprocessable`` naming the first offending event. An accepted batch
+    is one ``usage.ingested`` audit event with its counts (not one per event).
     """
     if len(events) > MAX_BATCH:
         raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH} events; got {len(events)}")
@@ -61,7 +63,11 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
             reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
             raise Unprocessable(
                 f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})")
-    return IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
+        result = IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
+        # Last in the transaction: the chain's lock is held only until the commit that follows.
+        recorder.record(conn, customer_id=customer_id, action="usage.ingested", target_type="usage_batch",
+                        detail={"events": len(events), "accepted": result.accepted, "duplicates": result.duplicates})
+    return result
 
 
 def usage_for_period(customer_id: uuid.UUID, period: str | None, *, now: datetime | None = None) -> PeriodUsage:

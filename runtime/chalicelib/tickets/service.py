@@ -1,7 +1,8 @@
 """Support tickets: open, list, read, comment on, close.
 
 Each function is one unit of work in the caller's ``tenant_transaction``; the
-audit events (``support_ticket.created`` / ``.closed``) commit with the change.
+audit events (``support_ticket.created`` / ``.comment_added`` / ``.closed``)
+commit with the change.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def get_ticket(customer_id: uuid.UUID, ticket_id: uuid.UUID) -> TicketDetail:
 
 
 def add_comment(customer_id: uuid.UUID, ticket_id: uuid.UUID, request: CommentCreate) -> Comment:
-    """Comment on an open ticket; 404 if it is not the customer's, 409 if it is closed."""
+    """Comment on an open ticket; 404 if it is not the customer's, 409 if it is closed. Audited (not the text)."""
     actor = context.current_actor()
     with db.tenant_transaction(customer_id, actor=actor) as conn:
         ticket = repository.lock_ticket(conn, ticket_id)
@@ -108,6 +109,8 @@ def add_comment(customer_id: uuid.UUID, ticket_id: uuid.UUID, request: CommentCr
         row = repository.insert_comment(conn, ticket_id=ticket_id, customer_id=ticket["customer_id"], author=actor,
                                         body=request.body)
         repository.touch_ticket(conn, ticket_id)
+        recorder.record(conn, customer_id=customer_id, action="support_ticket.comment_added", target_type=TARGET,
+                        target_id=ticket_id, detail={"comment_id": str(row["id"])})
     return Comment.model_validate(row)
 
 
