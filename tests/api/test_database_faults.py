@@ -204,3 +204,58 @@ def test_a_connection_lost_during_commit_is_not_retried():
     with pytest.raises(psycopg.OperationalError):
         db.retry_once_if_lost(work)
     assert len(calls) == 1
+
+
+def test_commits_of_nested_retried_work_count_for_the_enclosing_attempt(stack):
+    calls = []
+
+    def inner():
+        with db.plain_transaction() as conn:
+            conn.execute("SELECT 1")
+
+    def outer():
+        calls.append(1)
+        db.retry_once_if_lost(inner)
+        raise psycopg.OperationalError("connection lost after the nested work committed")
+
+    with pytest.raises(psycopg.OperationalError):
+        db.retry_once_if_lost(outer)
+    assert len(calls) == 1
+
+
+def test_an_email_is_not_sent_twice_when_the_connections_die_while_ses_sends_it(make_customer, admin_url, stack,
+                                                                                 monkeypatch):
+    """The chaos run's find: a failover while SES accepted a message used to roll its 'sent' back."""
+    import uuid
+
+    from chalicelib.core import aws
+    from chalicelib.notifications import mailer, service as notifications
+    from tests.billing_support import moto_ses_messages
+
+    customer_id = make_customer()
+    recipient = f"{uuid.uuid4().hex}@ex.test"
+    with db.tenant_transaction(customer_id) as conn:
+        notification_id = notifications.queue_email(
+            conn, customer_id=customer_id, template="test_message", recipient=recipient, subject="Hello",
+            text_body="body", idempotency_key=uuid.uuid4().hex)
+
+    class FailoverDuringSend:
+        def __init__(self):
+            self.real = aws.client("ses")
+
+        def send_email(self, **kwargs):
+            answer = self.real.send_email(**kwargs)
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE usename = 'saas_app_user'")
+            return answer
+
+    spy = FailoverDuringSend()
+    monkeypatch.setattr(mailer.aws, "client", lambda service: spy if service == "ses" else aws.client(service))
+    first = notifications.deliver_pending(customer_id=customer_id, notification_ids=[notification_id])
+    assert first.sent == 1
+    assert notifications.deliver_pending(customer_id=customer_id, notification_ids=[notification_id]).sent == 0
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        status = admin.execute("SELECT status FROM notifications WHERE id = %s", (notification_id,)).fetchone()[0]
+    assert status == "sent"
+    assert len(moto_ses_messages(stack, recipient)) == 1

@@ -205,6 +205,7 @@ def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any
     caller answers ``503`` and the client retries with the same request
     (ingestion is idempotent per event id, so nothing is counted twice).
     """
+    outer = _attempt.get()
     for attempt_number in (1, 2):
         attempt = _Attempt()
         token = _attempt.set(attempt)
@@ -217,6 +218,9 @@ def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any
                 "what": what, "error": type(exc).__name__})
         finally:
             _attempt.reset(token)
+            if outer is not None:  # nested: what this work committed, the enclosing attempt did too
+                outer.committed |= attempt.committed
+                outer.in_commit |= attempt.in_commit
     raise AssertionError("unreachable")
 
 

@@ -40,25 +40,27 @@ SELECT id FROM notifications
 
 DATABASE_NOW = "SELECT clock_timestamp() AS now"
 
-# Row lock held while sending: a concurrent deliverer skips the row, and a row
-# already sent is never claimed again.
+# Claiming a row takes a lease committed before the send (migration 0037): a concurrent
+# deliverer skips the row while the lease runs, and a row already sent is never claimed again.
 CLAIM = """
-SELECT id, customer_id, recipient, subject, text_body, html_body, related_type, related_id
-  FROM notifications
+UPDATE notifications
+   SET sending_until = clock_timestamp() + make_interval(secs => %(lease_s)s)
  WHERE id = %(id)s AND status IN ('queued', 'failed')
-   FOR UPDATE SKIP LOCKED
+   AND (sending_until IS NULL OR sending_until < clock_timestamp())
+RETURNING id, customer_id, recipient, subject, text_body, html_body, related_type, related_id
 """
 
 MARK_SENT = """
 UPDATE notifications
    SET status = 'sent', sent_at = now(), last_attempt_at = now(), attempts = attempts + 1,
-       provider_message_id = %(message_id)s, error = NULL
+       provider_message_id = %(message_id)s, error = NULL, sending_until = NULL
  WHERE id = %(id)s
 """
 
 MARK_FAILED = """
 UPDATE notifications
-   SET status = 'failed', last_attempt_at = now(), attempts = attempts + 1, error = %(error)s
+   SET status = 'failed', last_attempt_at = now(), attempts = attempts + 1, error = %(error)s,
+       sending_until = NULL
  WHERE id = %(id)s
 """
 
@@ -66,7 +68,7 @@ UPDATE notifications
 # none of its attempts); last_attempt_at keeps this run from picking it again.
 MARK_DEFERRED = """
 UPDATE notifications
-   SET last_attempt_at = now(), error = %(error)s
+   SET last_attempt_at = now(), error = %(error)s, sending_until = NULL
  WHERE id = %(id)s
 """
 
@@ -120,8 +122,8 @@ def database_now(conn: psycopg.Connection) -> datetime:
     return conn.execute(DATABASE_NOW).fetchone()["now"]
 
 
-def claim(conn: psycopg.Connection, notification_id: uuid.UUID) -> OutgoingEmail | None:
-    row = conn.execute(CLAIM, {"id": notification_id}).fetchone()
+def claim(conn: psycopg.Connection, notification_id: uuid.UUID, *, lease_s: int) -> OutgoingEmail | None:
+    row = conn.execute(CLAIM, {"id": notification_id, "lease_s": lease_s}).fetchone()
     return None if row is None else OutgoingEmail(**row)
 
 

@@ -15,19 +15,22 @@ How other areas send an e-mail (e.g. a ticket confirmation)::
     notifications.deliver_pending(customer_id=customer_id, notification_ids=[notification_id])
 
 Queuing inside the caller's transaction means an e-mail exists exactly when
-its cause was committed. Delivery claims one row at a time under a row lock
-(``FOR UPDATE SKIP LOCKED``), sends it through SES and records ``sent`` (with
-SES's message id) or ``failed`` (with the error) in that same short
-transaction, so a sent notification is never claimed again and two concurrent
-deliverers never send the same row. A failed send changes nothing else and is
+its cause was committed. Delivery claims one row at a time with a lease
+(:data:`SENDING_LEASE_S`) committed before the send, sends it through SES
+with no transaction open, and records ``sent`` (with SES's message id) or
+``failed`` (with the error) in a new transaction, retried once on a fresh
+connection: a sent notification is never claimed again, two concurrent
+deliverers never send the same row, and a database connection lost around
+the send cannot make it go out twice (migration 0037). A failed send changes nothing else and is
 retried by the next daily run, up to :data:`MAX_ATTEMPTS` attempts (a
 frequent job sends new rows only: see ``routes.py``). When SES itself cannot
 serve (an outage or throttling, not a refusal of this message) the row stays
 ``queued`` without using an attempt, the run stops sending, and the next run
 (every 5 minutes) tries again: nothing is lost during an outage, and nothing
 is sent twice because a row is only ever sent under its row lock.
-The one residual window: the process dying after SES accepted a message but
-before its ``sent`` row committed (milliseconds) leaves it queued.
+The one residual window: the process itself dying after SES accepted a
+message but before its ``sent`` row committed (milliseconds) leaves it
+queued, and it is sent again once its lease has ended.
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ from chalicelib.notifications import mailer, repository
 from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
 
 MAX_ATTEMPTS = 5
+# How long a claimed e-mail is left to its deliverer: far above one SES call (seconds at worst).
+SENDING_LEASE_S = 300
 DEFAULT_BATCH_SIZE = 500
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -163,28 +168,47 @@ def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: S
 
 
 def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> str:
-    """Claim, send and record one notification in its own short transaction."""
+    """Claim (a committed lease), send with no transaction open, then record the outcome."""
     with _transaction(customer_id) as conn:
-        email = repository.claim(conn, notification_id)
-        if email is None:  # sent meanwhile, or being sent by a concurrent deliverer
-            return "skipped"
-        try:
-            message_id = mailer.send(email)
-        except mailer.DeliveryFailed as exc:
-            if exc.transient:
-                repository.mark_deferred(conn, email.id, str(exc))
-                dependency_degraded("ses", "email_stays_queued", exc)
-                return "deferred"
-            repository.mark_failed(conn, email.id, str(exc))
-            recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
-                            target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
-            logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
-            return "failed"
-        repository.mark_sent(conn, email.id, message_id)
-        recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
-                        target_type=email.related_type or "notification", target_id=email.related_id or email.id,
-                        detail={"notification_id": str(email.id), "recipient": email.recipient})
-        return "sent"
+        email = repository.claim(conn, notification_id, lease_s=SENDING_LEASE_S)
+    if email is None:  # sent meanwhile, or being sent by a concurrent deliverer
+        return "skipped"
+    try:
+        message_id = mailer.send(email)
+    except mailer.DeliveryFailed as exc:
+        if exc.transient:
+            db.retry_once_if_lost(lambda: _record(customer_id, repository.mark_deferred, email.id, str(exc)),
+                                  what="notification deferral")
+            dependency_degraded("ses", "email_stays_queued", exc)
+            return "deferred"
+
+        def failed() -> None:
+            with _transaction(customer_id) as conn:
+                repository.mark_failed(conn, email.id, str(exc))
+                recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
+                                target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
+
+        db.retry_once_if_lost(failed, what="notification failure")
+        logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
+        return "failed"
+
+    def sent() -> None:
+        with _transaction(customer_id) as conn:
+            repository.mark_sent(conn, email.id, message_id)
+            recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
+                            target_type=email.related_type or "notification",
+                            target_id=email.related_id or email.id,
+                            detail={"notification_id": str(email.id), "recipient": email.recipient})
+
+    # SES has accepted it: the record must not be lost to a dead connection, or the lease would
+    # end and the e-mail go out again. A fresh connection is tried once more.
+    db.retry_once_if_lost(sent, what="notification sent")
+    return "sent"
+
+
+def _record(customer_id: uuid.UUID | None, mark, notification_id: uuid.UUID, error: str) -> None:
+    with _transaction(customer_id) as conn:
+        mark(conn, notification_id, error)
 
 
 def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:

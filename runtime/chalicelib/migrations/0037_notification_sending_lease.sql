@@ -1,0 +1,13 @@
+-- Issue 11, items 13 and 14: an e-mail is never sent twice because a database connection died.
+--
+-- Delivery used to hold the row lock of a notification while SES sent it and
+-- mark it sent in that same transaction. A connection killed after SES had
+-- accepted the message rolled the mark back, and the next run sent it again
+-- (seen in the chaos run: 68 messages for 67 tickets). Delivery now claims a
+-- row with a short lease, committed BEFORE the send; SES is called with no
+-- transaction open; the outcome is recorded afterwards in a new transaction,
+-- retried on a fresh connection if the first one is lost. While the lease
+-- runs, no other deliverer claims the row; when it ends unrecorded (the
+-- process itself died between SES's answer and the record), the row is
+-- claimed again: at-least-once only for a dead process, in milliseconds.
+ALTER TABLE notifications ADD COLUMN sending_until timestamptz;
