@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run test test-runtime test-fuzz test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run test test-runtime test-fuzz test-chaos test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
 
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,7 @@ run: $(STAMP)
 test: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api
 	$(PY) -m pytest tests/fuzz
+	$(PY) -m pytest tests/chaos
 	$(PY) -m pytest tests/infra
 	$(PY) -m pytest tests/lambda_harness
 	$(MAKE) --no-print-directory bench-quick
@@ -39,6 +40,13 @@ test-runtime: $(STAMP) pgbouncer
 # process and local stack, so the data it creates never meets other tests'.
 test-fuzz: $(STAMP)
 	$(PY) -m pytest tests/fuzz
+
+# The chaos run (~1 minute): mixed traffic from several tenants over HTTP while
+# the database connections are killed, then DynamoDB, then SES are down; zero
+# 500s, no cross-tenant data, exact usage reconciliation (docs/RELIABILITY.md).
+# Its own process and local stack, like the fuzzing gate.
+test-chaos: $(STAMP)
+	$(PY) -m pytest tests/chaos
 
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
