@@ -27,6 +27,8 @@ from stacks.constructs.api import AppFunction
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ACU_NEAR_MAX_PERCENT = 90
+# What the runtime can run without for a while (core.observability.dependency_degraded).
+DEGRADABLE_DEPENDENCIES = ("database", "dynamodb", "ses")
 # CloudWatch evaluates an alarm over at most 7 days (Period x EvaluationPeriods,
 # periods of an hour or more): a job that runs less often cannot have a
 # "did not run" alarm of its own.
@@ -206,7 +208,20 @@ class Monitoring(Construct):
                                       period=cdk.Duration.hours(1))
         self._alarm("BillingCustomersSetAside", set_aside, threshold=1, periods=1,
                     description="A billing run set customers aside (their invoices could not be priced)")
+        # The runtime goes on without a failing dependency where PostgreSQL can decide (rate
+        # limiting fails open, the verification cache reads as a miss, e-mails stay queued) and
+        # answers 503 where it cannot; each time it counts DependencyDegraded (core.observability).
+        # No request reports an error then, so this is how an operator hears of it.
+        degraded_metrics = []
+        for dependency in DEGRADABLE_DEPENDENCIES:
+            degraded = cloudwatch.Metric(namespace="SaaSPlatform", metric_name="DependencyDegraded",
+                                         dimensions_map={"service": "saas-api", "dependency": dependency},
+                                         statistic="Sum", period=FIVE_MINUTES)
+            self._alarm(f"DependencyDegraded{dependency.capitalize()}", degraded, threshold=1, periods=1,
+                        description=f"The API ran without {dependency} (degraded, or 503 after a retry)")
+            degraded_metrics.append(degraded.with_(label=dependency))
         widgets += [
+            cloudwatch.GraphWidget(title="Dependencies degraded", left=degraded_metrics),
             cloudwatch.GraphWidget(title="Aurora ACU", left=[capacity], right=[acu]),
             cloudwatch.GraphWidget(title="RDS Proxy connections", left=[proxy_connections, pinned]),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),

@@ -453,3 +453,20 @@ def test_issue11_item1_customers_set_aside_by_a_billing_run_raise_an_alarm(each_
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "saas-api"}]
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["AlarmActions"]
+
+
+# --- issue 11, item 14: a degraded dependency raises an alarm --------------------------------------------------
+
+def test_issue11_item14_each_degraded_dependency_raises_an_alarm(each_env):
+    alarms = {}
+    for resource in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values():
+        alarm = resource["Properties"]
+        if alarm.get("MetricName") == "DependencyDegraded":
+            dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert dimensions.keys() == {"service", "dependency"} and dimensions["service"] == "saas-api"
+            alarms[dimensions["dependency"]] = alarm
+    assert set(alarms) == {"database", "dynamodb", "ses"}
+    for dependency, alarm in alarms.items():
+        assert alarm["Namespace"] == "SaaSPlatform"
+        assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
+        assert alarm["AlarmActions"]

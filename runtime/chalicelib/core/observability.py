@@ -94,10 +94,11 @@ def _emit_request_metrics(status_code: int, elapsed_ms: float) -> None:
 def dependency_degraded(dependency: str, what: str, error: BaseException) -> None:
     """A dependency failed and the request went on without it (or answered 503): log and count it.
 
-    One ``DependencyDegraded`` metric per occurrence with dimensions
-    ``dependency`` (``database``, ``dynamodb``, ``ses``) and ``fallback``
-    (what was done instead), so an alarm sees an outage that no request
-    reports as an error. Never raises.
+    One ``DependencyDegraded`` metric per occurrence with the dimension
+    ``dependency`` (``database``, ``dynamodb``, ``ses``; the alarms in
+    ``stacks/constructs/monitoring.py`` watch each), so an outage that no
+    request reports as an error is still seen; the log line says what was
+    done instead (``fallback``). Never raises.
     """
     logger.warning("dependency degraded", extra={"dependency": dependency, "fallback": what,
                                                  "error": type(error).__name__})
@@ -107,6 +108,5 @@ def dependency_degraded(dependency: str, what: str, error: BaseException) -> Non
         with single_metric(name="DependencyDegraded", unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
                            default_dimensions={"service": SERVICE}) as metric:
             metric.add_dimension(name="dependency", value=dependency)
-            metric.add_dimension(name="fallback", value=what)
     except Exception:  # a metric must never fail the request it describes
         logger.exception("could not emit DependencyDegraded")
