@@ -156,3 +156,23 @@ def test_emails_stay_queued_through_an_ses_outage_and_are_sent_once_afterwards(m
     assert {(r["status"], r["attempts"]) for r in rows} == {("sent", 1)}
     for recipient in recipients:
         assert len(moto_ses_messages(stack, recipient)) == 1
+
+
+def test_a_message_the_client_refuses_is_failed_and_never_stops_the_others(make_customer, admin_conn, outage):
+    """Not every botocore error is an outage: a message that fails validation must not block the queue."""
+    customer_id = make_customer()
+    bad = admin_conn.execute(
+        "INSERT INTO notifications (customer_id, template, recipient, subject, text_body, idempotency_key)"
+        " VALUES (%s, 'test_message', 'bad@ex.test', 'No body', NULL, %s) RETURNING id",
+        (customer_id, uuid.uuid4().hex)).fetchone()["id"]
+    with db.tenant_transaction(customer_id) as conn:
+        good = notifications.queue_email(conn, customer_id=customer_id, template="test_message",
+                                         recipient=f"{uuid.uuid4().hex}@ex.test", subject="Fine", text_body="body",
+                                         idempotency_key=uuid.uuid4().hex)
+    report = notifications.deliver_pending(customer_id=customer_id)
+    assert (report.sent, report.failed, report.deferred) == (1, 1, 0)
+    rows = {r["id"]: r for r in admin_conn.execute(
+        "SELECT id, status, error FROM notifications WHERE id = ANY(%s)", ([bad, good],)).fetchall()}
+    assert rows[good]["status"] == "sent"
+    assert rows[bad]["status"] == "failed" and "ParamValidationError" in rows[bad]["error"]
+    assert notifications.deliver_pending(customer_id=customer_id).sent == 0

@@ -22,9 +22,11 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoCoreConnectionError
 from botocore.parsers import ResponseParserError
 
+from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
@@ -55,7 +57,8 @@ class DependencyUnavailable(Exception):
 
 def is_outage(error: BaseException) -> bool:
     """Whether ``error`` says the service could not serve (as opposed to refusing the request)."""
-    if isinstance(error, (BotoCoreError, ResponseParserError, DependencyUnavailable)):
+    # Not every BotoCoreError: a ParamValidationError is our request's fault, not the service's.
+    if isinstance(error, (BotoCoreConnectionError, HTTPClientError, ResponseParserError, DependencyUnavailable)):
         return True
     if isinstance(error, ClientError):
         response = error.response or {}
@@ -80,6 +83,8 @@ class _Breaker:
                 raise
             with self._lock:
                 self._open_until = time.monotonic() + COOLDOWN_S
+            logger.warning("circuit breaker opened", extra={"dependency": self.service, "cooldown_s": COOLDOWN_S,
+                                                            "error": f"{type(exc).__name__}: {exc}"[:300]})
             raise DependencyUnavailable(self.service, exc) from exc
 
     def reset(self) -> None:
@@ -90,8 +95,14 @@ class _GuardedClient:
     """A boto3 client whose operations go through the service's breaker (attributes pass through)."""
 
     def __init__(self, inner: Any, breaker: _Breaker) -> None:
-        self._inner = inner
-        self._breaker = breaker
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_breaker", breaker)
+
+    def __setattr__(self, name: str, value: Any) -> None:  # a test's spy lands on the real client
+        setattr(self._inner, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._inner, name)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)

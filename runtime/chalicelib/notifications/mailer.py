@@ -40,5 +40,6 @@ def send(email: OutgoingEmail) -> str | None:
         message = f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}"
         raise DeliveryFailed(message[:MAX_ERROR_LENGTH]) from exc
     except BotoCoreError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH], transient=True) from exc
+        # A connection error is SES being unreachable; a ParamValidationError is this message's fault.
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH], transient=aws.is_outage(exc)) from exc
     return response.get("MessageId")
