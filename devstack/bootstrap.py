@@ -1,9 +1,9 @@
 """Local credentials written to ``.local/stack.json``: an operator key and a demo customer's key.
 
 Fresh keys on every start: the full key is never stored anywhere but in
-``.local/stack.json`` on this machine. Each start revokes the operator key of
-the previous one (the local operator's live keys named ``local-stack``), so
-local operator keys do not pile up, each one still working.
+``.local/stack.json`` on this machine. Each start revokes the keys of the
+previous one (the local operator's and the demo customer's live keys named
+``local-stack``), so local keys do not pile up; only the newest works.
 """
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def demo_customer_key() -> str:
     """Onboard the demo customer on first start; later starts give it a new key."""
     from chalicelib.core import db
     from chalicelib.customers import repository, service
+    from chalicelib.customers import service as customers_service
     from chalicelib.customers.models import OnboardBody
+    from chalicelib.keys import service as keys_service
     from chalicelib.keys.service import issue_key
 
     with db.operator_transaction() as conn:
@@ -58,5 +60,19 @@ def demo_customer_key() -> str:
     if existing is None:
         created = service.onboard(OnboardBody(name="Demo Co", email=DEMO_EMAIL, tier="growth"))
         return created["api_key"]["key"]
-    with db.tenant_transaction(existing["id"]) as conn:
-        return issue_key(conn, customer_id=existing["id"], name="local-stack", expires_at=None)["key"]
+    with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
+        previous = [row["id"] for row in conn.execute(
+            _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}).fetchall()]
+        key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None)["key"]
+    # The previous start's key goes, as the operator's does: revoked (audited, its tokens dead at once)
+    # through the same path as DELETE /api-keys/{id}, so local keys do not pile up past the tier's limit.
+    for key_id in previous:
+        keys_service.revoke(existing["id"], key_id)
+    return key
+
+
+# The keys earlier starts made: the onboarding key of the first, ``local-stack`` of the others.
+# Row-level security confines this to the demo customer (the tenant of the transaction).
+_LIVE_LOCAL_KEYS = """
+SELECT id FROM api_keys WHERE name = ANY(%(names)s) AND (revoked_at IS NULL OR revoked_at > now())
+"""

@@ -16,16 +16,22 @@ def test_local_credentials_give_a_working_operator_and_demo_customer_key(client)
         return client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
                                 body=json.dumps({"api_key": api_key}))
 
-    customers = set()
-    for credentials in (first, second):
-        response = authenticate(credentials["demo_customer_api_key"])
-        assert response.status_code == 200
-        customers.add(json.loads(response.body)["customer_id"])
-    assert len(customers) == 1
+    response = authenticate(second["demo_customer_api_key"])
+    assert response.status_code == 200
+    demo = json.loads(response.body)
+    # Each start also revokes the previous start's demo key (it would otherwise pile up to the tier's
+    # key limit): it is refused, and the demo customer has exactly one live local key.
+    assert authenticate(first["demo_customer_api_key"]).status_code == 401
+    listed = client.http.get("/api-keys", headers={"Authorization": f"Bearer {demo['token']}"})
+    local = [k for k in json.loads(listed.body)["items"] if k["name"] == "local-stack" and k["revoked_at"] is None]
+    assert len(local) == 1
     # Issue 11, item 11: each start revokes the previous start's operator key
     # (tests/api/test_operator_keys.py has the rest).
     assert authenticate(second["operator_api_key"]).status_code == 200
     assert authenticate(first["operator_api_key"]).status_code == 401
+    third = local_credentials()  # and again: the same demo customer, only the newest key works
+    assert json.loads(authenticate(third["demo_customer_api_key"]).body)["customer_id"] == demo["customer_id"]
+    assert authenticate(second["demo_customer_api_key"]).status_code == 401
 
 
 def test_create_operator_key_lambda_returns_a_working_key(client):
