@@ -8,6 +8,7 @@ goes on the path here, *after* this directory (whose ``app.py`` is this file;
 ``runtime/app.py``). Chalice's packaging creates an AWS client, so a region
 must be known: the environment's own region from cdk.json when none is set.
 """
+
 import os
 import sys
 from pathlib import Path

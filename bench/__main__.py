@@ -7,6 +7,7 @@ keeps, for each figure, the value, the data size and the parameters.
 ``--quick`` runs the same code on small sizes (``make test`` runs it once so
 the harness cannot rot; it asserts no timings).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,18 +27,37 @@ from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
 
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"customers": 10_000, "events": 1_000_000, "invoices_per_customer": 10, "ingest": 200_000,
-             "metrics_events": 100_000, "samples": 1000, "cold_samples": 1000, "rls_rounds": 1000,
-             "bcrypt_cost": 12, "cold_init_samples": 10},
-    "quick": {"customers": 200, "events": 20_000, "invoices_per_customer": 3, "ingest": 10_000,
-              "metrics_events": 5_000, "samples": 1000, "cold_samples": 20, "rls_rounds": 200,
-              "bcrypt_cost": 4, "cold_init_samples": 3},
+    "full": {
+        "customers": 10_000,
+        "events": 1_000_000,
+        "invoices_per_customer": 10,
+        "ingest": 200_000,
+        "metrics_events": 100_000,
+        "samples": 1000,
+        "cold_samples": 1000,
+        "rls_rounds": 1000,
+        "bcrypt_cost": 12,
+        "cold_init_samples": 10,
+    },
+    "quick": {
+        "customers": 200,
+        "events": 20_000,
+        "invoices_per_customer": 3,
+        "ingest": 10_000,
+        "metrics_events": 5_000,
+        "samples": 1000,
+        "cold_samples": 20,
+        "rls_rounds": 200,
+        "bcrypt_cost": 4,
+        "cold_init_samples": 3,
+    },
 }
 PERIOD = "2026-10"
 
 
-def _latency_figure(name: str, samples: list[float], stat: str, target: str, data_size: dict[str, Any],
-                    params: dict[str, Any]) -> Figure:
+def _latency_figure(
+    name: str, samples: list[float], stat: str, target: str, data_size: dict[str, Any], params: dict[str, Any]
+) -> Figure:
     stats = summarize(samples)
     return Figure(name, stats[f"{stat}_ms"], "ms", target, data_size, params=params, detail=stats)
 
@@ -71,8 +91,11 @@ def run(quick: bool) -> list[Figure]:
             conn.execute("VACUUM ANALYZE")
         population = {"customers": len(customers), "events": sizes["events"], "invoices": invoice_count}
 
-        figures.append(rls_bench.measure_rls_overhead(app_url, admin, customers[0], f"{PERIOD}-01",
-                                                      rounds=sizes["rls_rounds"], data_size=population))
+        figures.append(
+            rls_bench.measure_rls_overhead(
+                app_url, admin, customers[0], f"{PERIOD}-01", rounds=sizes["rls_rounds"], data_size=population
+            )
+        )
 
         sys.path.insert(0, str(REPO_ROOT / "runtime"))  # the CDK entry point at the root is also app.py
         from chalice.test import Client
@@ -85,42 +108,92 @@ def run(quick: bool) -> list[Figure]:
 
             # Authentication: a customer's key, cache hit and miss; then per-request authorization.
             key, token = _onboard_with_key(client, operator)
-            figures.append(_latency_figure(
-                "auth_cache_hit_p99_ms", auth_bench.measure_authenticate_cache_hit(client, n, key), "p99",
-                "<= 10", {"samples": n}, {"path": "POST /auth/authenticate", "cache": "hit (warm process)", "in_process": True}))
-            figures.append(_latency_figure(
-                "auth_dynamodb_hit_p99_ms", auth_bench.measure_authenticate_dynamodb_hit(client, n, key), "p99",
-                "-", {"samples": n},
-                {"path": "POST /auth/authenticate", "cache": "hit in DynamoDB only (cold process)",
-                 "in_process": True}))
-            figures.append(_latency_figure(
-                "auth_cold_p50_ms", auth_bench.measure_authenticate_cold(client, sizes["cold_samples"], key), "p50",
-                "-", {"samples": sizes["cold_samples"]},
-                {"path": "POST /auth/authenticate", "cache": "miss", "bcrypt_cost": sizes["bcrypt_cost"],
-                 "in_process": True}))
-            figures.append(_latency_figure(
-                "authorize_p99_ms", auth_bench.measure_authorize(n, token), "p99", "<= 2", {"samples": n},
-                {"what": "bearer token: JWT check + one PostgreSQL liveness call", "in_process": True}))
+            figures.append(
+                _latency_figure(
+                    "auth_cache_hit_p99_ms",
+                    auth_bench.measure_authenticate_cache_hit(client, n, key),
+                    "p99",
+                    "<= 10",
+                    {"samples": n},
+                    {"path": "POST /auth/authenticate", "cache": "hit (warm process)", "in_process": True},
+                )
+            )
+            figures.append(
+                _latency_figure(
+                    "auth_dynamodb_hit_p99_ms",
+                    auth_bench.measure_authenticate_dynamodb_hit(client, n, key),
+                    "p99",
+                    "-",
+                    {"samples": n},
+                    {
+                        "path": "POST /auth/authenticate",
+                        "cache": "hit in DynamoDB only (cold process)",
+                        "in_process": True,
+                    },
+                )
+            )
+            figures.append(
+                _latency_figure(
+                    "auth_cold_p50_ms",
+                    auth_bench.measure_authenticate_cold(client, sizes["cold_samples"], key),
+                    "p50",
+                    "-",
+                    {"samples": sizes["cold_samples"]},
+                    {
+                        "path": "POST /auth/authenticate",
+                        "cache": "miss",
+                        "bcrypt_cost": sizes["bcrypt_cost"],
+                        "in_process": True,
+                    },
+                )
+            )
+            figures.append(
+                _latency_figure(
+                    "authorize_p99_ms",
+                    auth_bench.measure_authorize(n, token),
+                    "p99",
+                    "<= 2",
+                    {"samples": n},
+                    {"what": "bearer token: JWT check + one PostgreSQL liveness call", "in_process": True},
+                )
+            )
 
             # Rate limiting: the guard's count for one customer request (an enterprise
             # customer: 1000 samples stay inside its limits).
             limited, _ = billing_bench.onboard_customer(client, operator)
-            figures.append(_latency_figure(
-                "ratelimit_check_p99_ms", ratelimit_bench.measure_enforce(n, limited), "p99", "-", {"samples": n},
-                {"what": "tier limits from the in-process cache + one conditional DynamoDB UpdateItem (moto)",
-                 "in_process": True}))
+            figures.append(
+                _latency_figure(
+                    "ratelimit_check_p99_ms",
+                    ratelimit_bench.measure_enforce(n, limited),
+                    "p99",
+                    "-",
+                    {"samples": n},
+                    {
+                        "what": "tier limits from the in-process cache + one conditional DynamoDB UpdateItem (moto)",
+                        "in_process": True,
+                    },
+                )
+            )
 
             # Reads: invoices among >= 100,000, usage of a customer with 100,000 events this month.
             reader, reader_headers = billing_bench.onboard_customer(client, operator)
             create_invoices(admin, [reader], 24, seed=f"reader-{uuid.uuid4().hex[:6]}")
-            figures.append(_latency_figure(
-                "invoices_list_p99_ms", sample_ms(lambda: _customer_invoices(client, reader_headers), n), "p99",
-                "-", {**population, "invoices": population["invoices"] + 24, "customer_invoices": 24,
-                      "samples": n},
-                {"path": "GET /invoices?limit=50", "in_process": True}))
+            figures.append(
+                _latency_figure(
+                    "invoices_list_p99_ms",
+                    sample_ms(lambda: _customer_invoices(client, reader_headers), n),
+                    "p99",
+                    "-",
+                    {**population, "invoices": population["invoices"] + 24, "customer_invoices": 24, "samples": n},
+                    {"path": "GET /invoices?limit=50", "in_process": True},
+                )
+            )
             period = billing_bench.seed_metrics_events(admin, reader, sizes["metrics_events"])
-            figures.append(billing_bench.measure_metrics_query(
-                client, reader_headers, period, samples=n, events=sizes["metrics_events"], customer_id=reader))
+            figures.append(
+                billing_bench.measure_metrics_query(
+                    client, reader_headers, period, samples=n, events=sizes["metrics_events"], customer_id=reader
+                )
+            )
 
             # Ingestion: sustained POST /metrics with batches of 1000.
             _, writer_headers = billing_bench.onboard_customer(client, operator)
@@ -129,9 +202,19 @@ def run(quick: bool) -> list[Figure]:
         stack.stop()
     # The packaged artifact's cold start (its own stand-ins, after the stack above is down).
     figures.append(lambda_bench.measure_cold_init(sizes["cold_init_samples"]))
-    order = ["cold_init_ms", "auth_cache_hit_p99_ms", "auth_dynamodb_hit_p99_ms", "auth_cold_p50_ms", "authorize_p99_ms",
-             "ratelimit_check_p99_ms", "ingest_events_per_s", "billing_run_s", "metrics_query_p99_ms",
-             "invoices_list_p99_ms", "rls_overhead_ratio"]
+    order = [
+        "cold_init_ms",
+        "auth_cache_hit_p99_ms",
+        "auth_dynamodb_hit_p99_ms",
+        "auth_cold_p50_ms",
+        "authorize_p99_ms",
+        "ratelimit_check_p99_ms",
+        "ingest_events_per_s",
+        "billing_run_s",
+        "metrics_query_p99_ms",
+        "invoices_list_p99_ms",
+        "rls_overhead_ratio",
+    ]
     return sorted(figures, key=lambda f: order.index(f.name))
 
 

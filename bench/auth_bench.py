@@ -12,6 +12,7 @@ harness (``python -m bench``) computes and reports the percentiles.
 * :func:`measure_authorize` — per-request authorization of a bearer token
   (JWT check + the one PostgreSQL call, `auth_request_state`), the guard's work without a route.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,12 +8,13 @@
 * :func:`measure_metrics_query` — ``GET /metrics`` for one customer with many
   events in the month: p99 milliseconds over >= 1000 samples after a warm-up.
 """
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -29,25 +30,37 @@ METRICS_TARGET = "<= 20"
 
 # ---------------------------------------------------------------- ingestion
 
-def make_batches(n_events: int, batch_size: int = 1000, *, prefix: str | None = None,
-                 now: datetime | None = None) -> list[str]:
+
+def make_batches(
+    n_events: int, batch_size: int = 1000, *, prefix: str | None = None, now: datetime | None = None
+) -> list[str]:
     """Pre-serialized ``POST /metrics`` bodies (client-side work, kept out of the timing)."""
     prefix = prefix or uuid.uuid4().hex[:8]
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     bodies = []
     for start in range(0, n_events, batch_size):
-        events = [{
-            "event_id": f"{prefix}-{i}",
-            "metric": "compliance_scans" if i % 10 == 0 else "api_calls",
-            "quantity": 1 + i % 5,
-            "timestamp": (now - timedelta(seconds=i % 3600)).isoformat(),
-        } for i in range(start, min(start + batch_size, n_events))]
+        events = [
+            {
+                "event_id": f"{prefix}-{i}",
+                "metric": "compliance_scans" if i % 10 == 0 else "api_calls",
+                "quantity": 1 + i % 5,
+                "timestamp": (now - timedelta(seconds=i % 3600)).isoformat(),
+            }
+            for i in range(start, min(start + batch_size, n_events))
+        ]
         bodies.append(json.dumps({"events": events}))
     return bodies
 
 
-def measure_ingest(client: Any, headers: dict[str, str], n_events: int = 200_000, batch_size: int = 1000,
-                   *, warmup_batches: int = 3, params: dict[str, Any] | None = None) -> Figure:
+def measure_ingest(
+    client: Any,
+    headers: dict[str, str],
+    n_events: int = 200_000,
+    batch_size: int = 1000,
+    *,
+    warmup_batches: int = 3,
+    params: dict[str, Any] | None = None,
+) -> Figure:
     """Sustained ``POST /metrics`` throughput in events/s (every batch must be accepted in full)."""
     request_headers = {**headers, "Content-Type": "application/json"}
     for body in make_batches(warmup_batches * batch_size, batch_size, prefix=f"warm-{uuid.uuid4().hex[:6]}"):
@@ -60,10 +73,15 @@ def measure_ingest(client: Any, headers: dict[str, str], n_events: int = 200_000
         _post_ok(client, request_headers, body)
         latencies.append((time.perf_counter() - t0) * 1000)
     elapsed = time.perf_counter() - started
-    return Figure("ingest_events_per_s", round(n_events / elapsed), "events/s", INGEST_TARGET,
-                  {"events": n_events, "batch_size": batch_size, "batches": len(bodies)},
-                  params={"path": "POST /metrics", "in_process": True, **(params or {})},
-                  detail={"elapsed_s": round(elapsed, 3), "batch_latency": summarize(latencies)})
+    return Figure(
+        "ingest_events_per_s",
+        round(n_events / elapsed),
+        "events/s",
+        INGEST_TARGET,
+        {"events": n_events, "batch_size": batch_size, "batches": len(bodies)},
+        params={"path": "POST /metrics", "in_process": True, **(params or {})},
+        detail={"elapsed_s": round(elapsed, 3), "batch_latency": summarize(latencies)},
+    )
 
 
 def _post_ok(client: Any, headers: dict[str, str], body: str) -> None:
@@ -74,16 +92,25 @@ def _post_ok(client: Any, headers: dict[str, str], body: str) -> None:
 
 # ---------------------------------------------------------------- billing run
 
-def seed_billing_data(admin_url: str, n_customers: int, n_events: int, *, period: str = "2026-10",
-                      seed: str = "billing") -> list[uuid.UUID]:
+
+def seed_billing_data(
+    admin_url: str, n_customers: int, n_events: int, *, period: str = "2026-10", seed: str = "billing"
+) -> list[uuid.UUID]:
     """``n_customers`` customers (tiers round-robin) and ``n_events`` events spread over them in ``period``."""
     customers = create_customers(admin_url, n_customers, seed=seed, billing_start="2020-01-01")
     create_events(admin_url, customers, n_events, period=f"{period}-01", seed=seed)
     return customers
 
 
-def measure_billing_run(admin_url: str, n_customers: int = 10_000, n_events: int = 1_000_000, *,
-                        period: str = "2026-10", seed: str = "billing", generate: bool = True) -> Figure:
+def measure_billing_run(
+    admin_url: str,
+    n_customers: int = 10_000,
+    n_events: int = 1_000_000,
+    *,
+    period: str = "2026-10",
+    seed: str = "billing",
+    generate: bool = True,
+) -> Figure:
     """Seconds for one billing run of ``period`` creating every invoice (then a rerun and a finalize, in detail).
 
     With ``generate=False`` it bills whatever the database holds for the period.
@@ -96,8 +123,9 @@ def measure_billing_run(admin_url: str, n_customers: int = 10_000, n_events: int
         seed_billing_data(admin_url, n_customers, n_events, period=period, seed=seed)
     month = parse_period(period)
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        customers = conn.execute("SELECT count(*) FROM customers WHERE billing_start_date <= %s",
-                                 (month.last_day,)).fetchone()[0]
+        customers = conn.execute(
+            "SELECT count(*) FROM customers WHERE billing_start_date <= %s", (month.last_day,)
+        ).fetchone()[0]
         events = conn.execute("SELECT count(*) FROM usage_events WHERE period = %s", (month.first_day,)).fetchone()[0]
         existing = conn.execute("SELECT count(*) FROM invoices WHERE period = %s", (month.first_day,)).fetchone()[0]
     now = month.ends_at + timedelta(days=1)
@@ -110,27 +138,45 @@ def measure_billing_run(admin_url: str, n_customers: int = 10_000, n_events: int
     first_s, first = timed(False)
     rerun_s, _ = timed(False)
     finalize_s, finalized = timed(True)
-    return Figure("billing_run_s", round(first_s, 3), "s", BILLING_TARGET,
-                  {"customers": customers, "events": events},
-                  params={"period": period, "finalize": False, "invoices_before": existing},
-                  detail={"invoices_created": first.invoices_created, "total_cents": first.as_json()["total_cents"],
-                          "rerun_unchanged_s": round(rerun_s, 3), "finalize_run_s": round(finalize_s, 3),
-                          "invoices_finalized": finalized.invoices_finalized})
+    return Figure(
+        "billing_run_s",
+        round(first_s, 3),
+        "s",
+        BILLING_TARGET,
+        {"customers": customers, "events": events},
+        params={"period": period, "finalize": False, "invoices_before": existing},
+        detail={
+            "invoices_created": first.invoices_created,
+            "total_cents": first.as_json()["total_cents"],
+            "rerun_unchanged_s": round(rerun_s, 3),
+            "finalize_run_s": round(finalize_s, 3),
+            "invoices_finalized": finalized.invoices_finalized,
+        },
+    )
 
 
 # ---------------------------------------------------------------- GET /metrics
 
-def seed_metrics_events(admin_url: str, customer_id: uuid.UUID, n_events: int = 100_000, *,
-                        period: str | None = None) -> str:
+
+def seed_metrics_events(
+    admin_url: str, customer_id: uuid.UUID, n_events: int = 100_000, *, period: str | None = None
+) -> str:
     """``n_events`` events for one customer in ``period`` (default: the current month); returns the period."""
-    label = period or datetime.now(timezone.utc).strftime("%Y-%m")
+    label = period or datetime.now(UTC).strftime("%Y-%m")
     create_events(admin_url, [customer_id], n_events, period=f"{label}-01", seed=f"metrics-{customer_id}")
     return label
 
 
-def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, samples: int = 1000,
-                          events: int | None = None, customer_id: uuid.UUID | None = None,
-                          params: dict[str, Any] | None = None) -> Figure:
+def measure_metrics_query(
+    client: Any,
+    headers: dict[str, str],
+    period: str,
+    *,
+    samples: int = 1000,
+    events: int | None = None,
+    customer_id: uuid.UUID | None = None,
+    params: dict[str, Any] | None = None,
+) -> Figure:
     """p99 of ``GET /metrics?period=`` in-process (status checked on every call).
 
     With ``customer_id``, ``detail["service_only"]`` also samples the service
@@ -149,9 +195,15 @@ def measure_metrics_query(client: Any, headers: dict[str, str], period: str, *, 
     detail: dict[str, Any] = dict(stats)
     if customer_id is not None:
         detail["service_only"] = summarize(sample_ms(lambda: service.usage_for_period(customer_id, period), samples))
-    return Figure("metrics_query_p99_ms", stats["p99_ms"], "ms", METRICS_TARGET,
-                  {"events_in_month": events}, params={"path": path, "in_process": True, **(params or {})},
-                  detail=detail)
+    return Figure(
+        "metrics_query_p99_ms",
+        stats["p99_ms"],
+        "ms",
+        METRICS_TARGET,
+        {"events_in_month": events},
+        params={"path": path, "in_process": True, **(params or {})},
+        detail=detail,
+    )
 
 
 # ---------------------------------------------------------------- standalone command
@@ -167,8 +219,9 @@ def operator_headers(client: Any) -> dict[str, str]:
     return {**JSON, "Authorization": f"Bearer {_token(client, key)}"}
 
 
-def onboard_customer(client: Any, operator: dict[str, str], tier: str = "enterprise",
-                     **fields: Any) -> tuple[uuid.UUID, dict[str, str]]:
+def onboard_customer(
+    client: Any, operator: dict[str, str], tier: str = "enterprise", **fields: Any
+) -> tuple[uuid.UUID, dict[str, str]]:
     """A customer created through ``POST /admin/customers``, and its bearer headers."""
     body = {"name": "Bench customer", "email": f"bench-{uuid.uuid4().hex[:10]}@example.test", "tier": tier, **fields}
     response = client.http.post("/admin/customers", headers=operator, body=json.dumps(body))

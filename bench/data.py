@@ -3,6 +3,7 @@
 Every generator is deterministic for a given ``seed`` label so that two runs
 measure the same shapes of data.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -67,7 +68,8 @@ def create_events(admin_url: str, customers: list[uuid.UUID], n: int, *, period:
 
 def create_invoices(admin_url: str, customers: list[uuid.UUID], per_customer: int, *, seed: str) -> int:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        count = conn.execute(CREATE_INVOICES, {"seed": seed, "per_customer": per_customer,
-                                               "customers": customers}).rowcount
+        count = conn.execute(
+            CREATE_INVOICES, {"seed": seed, "per_customer": per_customer, "customers": customers}
+        ).rowcount
         conn.execute("VACUUM ANALYZE invoices")
     return count

@@ -1,4 +1,5 @@
 """Figures, percentiles, the printed table and ``.local/bench.json``."""
+
 from __future__ import annotations
 
 import json

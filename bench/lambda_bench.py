@@ -5,6 +5,7 @@ unzipped package, imports the handler and answers one ``GET /health``
 proxy event (its first database connection: TLS through the proxy stand-in,
 and its first DynamoDB call included). The figure is the median.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -30,10 +31,19 @@ def measure_cold_init(samples: int) -> Figure:
             if answer.get("result", {}).get("statusCode") != 200:
                 raise RuntimeError(f"/health from a cold package: {answer}")
         return Figure(
-            "cold_init_ms", round(statistics.median(totals), 1), "ms", "-",
+            "cold_init_ms",
+            round(statistics.median(totals), 1),
+            "ms",
+            "-",
             {"samples": samples},
-            {"what": "fresh Lambda-runtime Python process -> handler imported -> first GET /health answered",
-             "runtime": deployment.package.runtime, "synth_s": round(deployment.package.synth_seconds, 1)},
-            {"import_ms_p50": round(statistics.median(imports), 1), "min_ms": round(min(totals), 1),
-             "max_ms": round(max(totals), 1)},
+            {
+                "what": "fresh Lambda-runtime Python process -> handler imported -> first GET /health answered",
+                "runtime": deployment.package.runtime,
+                "synth_s": round(deployment.package.synth_seconds, 1),
+            },
+            {
+                "import_ms_p50": round(statistics.median(imports), 1),
+                "min_ms": round(min(totals), 1),
+                "max_ms": round(max(totals), 1),
+            },
         )

@@ -6,6 +6,7 @@ in-process caches, then one conditional ``UpdateItem`` on the ``metrics``
 table (moto locally: its per-call floor, a plain ``UpdateItem``, is a few
 milliseconds, roughly an in-region DynamoDB round trip).
 """
+
 from __future__ import annotations
 
 import uuid

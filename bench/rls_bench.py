@@ -5,6 +5,7 @@ the table owner cannot stand in, because FORCE ROW LEVEL SECURITY applies to it
 too. Both sides run alternately in one loop on identical data; the figure is
 the ratio of the medians (1.00 = no overhead).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -32,8 +33,9 @@ GROUP BY metric_code
 """
 
 
-def measure_rls_overhead(app_url: str, admin_url: str, customer_id: uuid.UUID, period: str,
-                         *, rounds: int, data_size: dict, blocks: int = 5) -> Figure:
+def measure_rls_overhead(
+    app_url: str, admin_url: str, customer_id: uuid.UUID, period: str, *, rounds: int, data_size: dict, blocks: int = 5
+) -> Figure:
     """Ratio of medians over ``rounds`` alternated samples a side, spread over ``blocks`` fresh connection pairs.
 
     Fresh pairs matter on a small machine: one run's two backends can land on
@@ -50,17 +52,27 @@ def measure_rls_overhead(app_url: str, admin_url: str, customer_id: uuid.UUID, p
         block_ratios.append(round(statistics.median(block_rls) / statistics.median(block_where), 3))
     ratio = statistics.median(rls) / statistics.median(where)
     return Figure(
-        name="rls_overhead_ratio", value=round(ratio, 3), unit="x", target="<= 1.05", data_size=data_size,
+        name="rls_overhead_ratio",
+        value=round(ratio, 3),
+        unit="x",
+        target="<= 1.05",
+        data_size=data_size,
         params={"rounds": rounds, "blocks": blocks, "queries": ["list invoices (50)", "sum usage for a month"]},
-        detail={"rls_median_ms": round(statistics.median(rls), 3),
-                "where_median_ms": round(statistics.median(where), 3), "block_ratios": block_ratios},
+        detail={
+            "rls_median_ms": round(statistics.median(rls), 3),
+            "where_median_ms": round(statistics.median(where), 3),
+            "block_ratios": block_ratios,
+        },
     )
 
 
-def _block(app_url: str, admin_url: str, customer_id: uuid.UUID, params: dict,
-           rounds: int) -> tuple[list[float], list[float]]:
-    with psycopg.connect(app_url, autocommit=True, prepare_threshold=None) as app, \
-            psycopg.connect(admin_url, autocommit=True, prepare_threshold=None) as owner:
+def _block(
+    app_url: str, admin_url: str, customer_id: uuid.UUID, params: dict, rounds: int
+) -> tuple[list[float], list[float]]:
+    with (
+        psycopg.connect(app_url, autocommit=True, prepare_threshold=None) as app,
+        psycopg.connect(admin_url, autocommit=True, prepare_threshold=None) as owner,
+    ):
 
         def with_rls() -> None:
             with app.transaction():

@@ -7,6 +7,7 @@ construct calls ``try_get_context`` itself. Nothing here triggers a context
 lookup: an existing VPC is imported from ids written in the config, and the
 availability zones are spelled out, so ``cdk synth`` works offline.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,7 +89,9 @@ class ImportedVpc:
             value = getattr(self, key)
             for item in (value,) if isinstance(value, str) else value:
                 if PLACEHOLDER_MARKER not in item and not pattern.match(item):
-                    problems.append(f"vpc.{key}: {item!r} is not a {pattern.pattern[1:pattern.pattern.index('-')]} id")
+                    problems.append(
+                        f"vpc.{key}: {item!r} is not a {pattern.pattern[1 : pattern.pattern.index('-')]} id"
+                    )
         names = [name for name, _ in self.endpoints]
         if sorted(names) != sorted(ENDPOINTS):
             problems.append(f"vpc.endpoints must give exactly {list(ENDPOINTS)}, got {sorted(names)}")
@@ -211,9 +214,8 @@ def _vpc(name: str, vpc: Any) -> ImportedVpc | None:
         raise ConfigError(f"environment {name!r}: vpc must be an object or null")
     unknown, missing = set(vpc) - _VPC_KEYS, _VPC_KEYS - {"endpoints"} - set(vpc)
     if unknown or missing:
-        raise ConfigError(f"environment {name!r}: vpc has unknown keys {sorted(unknown)} / "
-                          f"lacks {sorted(missing)}")
-    endpoints = vpc.get("endpoints", {service: True for service in ENDPOINTS})
+        raise ConfigError(f"environment {name!r}: vpc has unknown keys {sorted(unknown)} / lacks {sorted(missing)}")
+    endpoints = vpc.get("endpoints", dict.fromkeys(ENDPOINTS, True))
     if not isinstance(endpoints, dict):
         raise ConfigError(f"environment {name!r}: vpc.endpoints must be an object")
     return ImportedVpc(
@@ -256,9 +258,10 @@ def load_environment(node: Any, name: str | None = None) -> EnvironmentConfig:
         raise ConfigError(f"no environment {name!r} in cdk.json context {CONTEXT_KEY!r}")
     python_version = node.try_get_context(PYTHON_CONTEXT_KEY)
     if python_version is None:
-        raise ConfigError(f"cdk.json context must pin {PYTHON_CONTEXT_KEY!r} (e.g. \"3.12\")")
-    config = _from_context(name, environments[name], network=node.try_get_context(NETWORK_CONTEXT_KEY),
-                           python_version=python_version)
+        raise ConfigError(f'cdk.json context must pin {PYTHON_CONTEXT_KEY!r} (e.g. "3.12")')
+    config = _from_context(
+        name, environments[name], network=node.try_get_context(NETWORK_CONTEXT_KEY), python_version=python_version
+    )
     if config.account is None and os.environ.get("CDK_DEFAULT_ACCOUNT"):
         # `cdk deploy` with credentials fills this in; offline synth stays env-agnostic.
         config = replace(config, account=os.environ["CDK_DEFAULT_ACCOUNT"])

@@ -1,4 +1,5 @@
 """``make run``: the local stack in the foreground until Ctrl-C or SIGTERM."""
+
 from __future__ import annotations
 
 import os
@@ -14,14 +15,17 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
     state_dir = REPO_ROOT / ".local"
-    stack = LocalStack(state_dir=state_dir, pg_port=int(os.environ.get("PG_PORT", "54329")),
-                       bcrypt_cost=int(os.environ.get("BCRYPT_COST", "12")))
+    stack = LocalStack(
+        state_dir=state_dir,
+        pg_port=int(os.environ.get("PG_PORT", "54329")),
+        bcrypt_cost=int(os.environ.get("BCRYPT_COST", "12")),
+    )
     stack.start()
 
     from devstack.server import local_server
 
     sys.path.insert(0, str(REPO_ROOT / "runtime"))
-    from app import app  # noqa: E402  (the Chalice app, imported once the environment is set)
+    from app import app
 
     server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"

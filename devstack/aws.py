@@ -1,4 +1,5 @@
 """The local AWS endpoint (moto's ThreadedMotoServer) and the resources the app expects there."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,6 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from chalicelib.core.tables import ALL_TABLES
-
 
 # The service a SigV4-signed request is for: ``Credential=<key>/<date>/<region>/<service>/aws4_request``.
 _SIGNED_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -52,11 +52,14 @@ class _Outages:
                 body = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
                 content_type = "application/x-amz-json-1.0"
             else:  # query protocol (SES): an XML error document
-                body = ("<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
-                        f"<Message>{message}</Message></Error></ErrorResponse>").encode()
+                body = (
+                    "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+                    f"<Message>{message}</Message></Error></ErrorResponse>"
+                ).encode()
                 content_type = "text/xml"
-            start_response("503 Service Unavailable", [("Content-Type", content_type),
-                                                       ("Content-Length", str(len(body)))])
+            start_response(
+                "503 Service Unavailable", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            )
             return [body]
 
         return application
@@ -114,8 +117,13 @@ class LocalAws:
             self._server = None
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 _DYNAMODB_WRITE_LOCK = threading.RLock()
@@ -146,8 +154,9 @@ def _serialize_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, serialized)
 
 
-def provision(aws: LocalAws, *, table_names: dict[str, str], jwt_secret_id: str, pepper_secret_id: str,
-              ses_sender: str) -> None:
+def provision(
+    aws: LocalAws, *, table_names: dict[str, str], jwt_secret_id: str, pepper_secret_id: str, ses_sender: str
+) -> None:
     """Create tables (from the shared specs), secrets and the verified SES sender; idempotent."""
     dynamodb = aws.client("dynamodb")
     existing = set(dynamodb.list_tables()["TableNames"])

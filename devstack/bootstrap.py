@@ -5,6 +5,7 @@ Fresh keys on every start: the full key is never stored anywhere but in
 previous one (the local operator's and the demo customer's live keys named
 ``local-stack``), so local keys do not pile up; only the newest works.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def local_credentials() -> dict[str, str | None]:
     """Create the operator key and the demo customer's key; the stack's environment must be exported."""
     from chalicelib.auth.bootstrap import create_operator_key
 
-    operator = create_operator_key(email=OPERATOR_EMAIL, name="Local operator", key_name=LOCAL_KEY_NAME,
-                                   replace_previous=True)
+    operator = create_operator_key(
+        email=OPERATOR_EMAIL, name="Local operator", key_name=LOCAL_KEY_NAME, replace_previous=True
+    )
     return {"operator_api_key": operator.key, "demo_customer_api_key": demo_customer_key()}
 
 
@@ -61,8 +63,12 @@ def demo_customer_key() -> str:
         created = service.onboard(OnboardBody(name="Demo Co", email=DEMO_EMAIL, tier="growth"))
         return created["api_key"]["key"]
     with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
-        previous = [row["id"] for row in conn.execute(
-            _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}).fetchall()]
+        previous = [
+            row["id"]
+            for row in conn.execute(
+                _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}
+            ).fetchall()
+        ]
         key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None)["key"]
     # The previous start's key goes, as the operator's does: revoked (audited, its tokens dead at once)
     # through the same path as DELETE /api-keys/{id}, so local keys do not pile up past the tier's limit.

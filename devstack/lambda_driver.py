@@ -10,6 +10,7 @@ directory. One JSON line in on stdin per invocation ({"event", "context"}),
 one JSON line out on the protocol pipe ({"result"} or Lambda's error shape).
 The function's own stdout (its log lines) goes to stderr, like CloudWatch.
 """
+
 import importlib
 import json
 import os
@@ -56,8 +57,11 @@ class LambdaContext:
 
 
 def _error(exc):
-    return {"errorType": type(exc).__name__, "errorMessage": str(exc),
-            "stackTrace": traceback.format_exception(exc)[-12:]}
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc)[-12:],
+    }
 
 
 try:
@@ -68,10 +72,15 @@ except Exception as exc:  # an import error is Runtime.ImportModuleError in Lamb
     raise SystemExit(1)
 init_ms = (time.perf_counter() - started) * 1000
 sdk = {name: importlib.import_module(name) for name in ("boto3", "botocore")}
-_send({"ready": True, "init_ms": init_ms,
-       "modules": {name: module.__file__ for name, module in sdk.items()},
-       "versions": {name: module.__version__ for name, module in sdk.items()},
-       "sys_path": sys.path})
+_send(
+    {
+        "ready": True,
+        "init_ms": init_ms,
+        "modules": {name: module.__file__ for name, module in sdk.items()},
+        "versions": {name: module.__version__ for name, module in sdk.items()},
+        "sys_path": sys.path,
+    }
+)
 
 for line in sys.stdin:
     message = json.loads(line)

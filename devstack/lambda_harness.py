@@ -21,6 +21,7 @@
    routed with the template's own OpenAPI definition, and renders the
    template's gateway responses for what API Gateway answers itself.
 """
+
 from __future__ import annotations
 
 import base64
@@ -80,16 +81,25 @@ class Package:
     def gateway_responses(self) -> dict[str, dict]:
         """Response type -> {StatusCode, ResponseParameters, ResponseTemplates}: from the API definition's
         ``x-amazon-apigateway-gateway-responses`` and from any ``AWS::ApiGateway::GatewayResponse``."""
-        found = {r["Properties"]["ResponseType"]: r["Properties"] for r in self.template["Resources"].values()
-                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+        found = {
+            r["Properties"]["ResponseType"]: r["Properties"]
+            for r in self.template["Resources"].values()
+            if r["Type"] == "AWS::ApiGateway::GatewayResponse"
+        }
         for kind, spec in self.api_definition.get("x-amazon-apigateway-gateway-responses", {}).items():
-            found[kind] = {"StatusCode": spec.get("statusCode"), "ResponseParameters": spec.get("responseParameters"),
-                           "ResponseTemplates": spec.get("responseTemplates")}
+            found[kind] = {
+                "StatusCode": spec.get("statusCode"),
+                "ResponseParameters": spec.get("responseParameters"),
+                "ResponseTemplates": spec.get("responseTemplates"),
+            }
         return found
 
     def scheduled(self) -> dict[str, dict]:
-        return {name: props for name, props in self.functions.items()
-                if any(e.get("Type") == "Schedule" for e in (props.get("Events") or {}).values())}
+        return {
+            name: props
+            for name, props in self.functions.items()
+            if any(e.get("Type") == "Schedule" for e in (props.get("Events") or {}).values())
+        }
 
 
 def build_package(workdir: Path, source: Path = REPO) -> Package:
@@ -114,8 +124,9 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
     synth_seconds = time.monotonic() - started
     (template_path,) = outdir.glob("*-Stateless.template.json")
     template = json.loads(template_path.read_text())
-    functions = {name: r["Properties"] for name, r in template["Resources"].items()
-                 if r["Type"] == "AWS::Serverless::Function"}
+    functions = {
+        name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
     keys = {props["CodeUri"]["Key"] for props in functions.values()}
     assert len(keys) == 1, f"expected one code asset for every function, got {keys}"
     assets = json.loads(next(outdir.glob("*-Stateless.assets.json")).read_text())["files"]
@@ -137,8 +148,9 @@ def find_interpreter(runtime: str) -> str:
     for candidate in candidates:
         if not candidate or not os.path.exists(candidate):
             continue
-        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     raise RuntimeError(
@@ -157,8 +169,23 @@ def runtime_libraries(python: str, runtime: str) -> Path:
     target = REPO / ".local" / "lambda-runtime" / f"{version}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     if not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-                        "--target", str(target), "-r", str(RUNTIME_PROVIDED)], check=True, timeout=600)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(target),
+                "-r",
+                str(RUNTIME_PROVIDED),
+            ],
+            check=True,
+            timeout=600,
+        )
         (target / ".complete").touch()
     return target
 
@@ -166,34 +193,48 @@ def runtime_libraries(python: str, runtime: str) -> Path:
 # ------------------------------------------------------------- TLS and proxy
 def make_tls(workdir: Path) -> tuple[Path, Path, Path]:
     """A CA of our own and a server certificate for ``localhost``/127.0.0.1: (ca, cert, key)."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Lambda harness test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-          .not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = workdir / "ca.pem", workdir / "server.pem", workdir / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     paths[2].chmod(0o600)
     return paths
 
@@ -237,8 +278,9 @@ class TlsProxy:
             run_as = "embedded_postgres"
             for path in [workdir, *workdir.iterdir()]:
                 shutil.chown(path, run_as)
-        self.process = subprocess.Popen([binary, str(workdir / "pgbouncer.ini")], user=run_as,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [binary, str(workdir / "pgbouncer.ini")], user=run_as, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -348,7 +390,11 @@ class Worker:
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
             [python, "-I", "-S", str(DRIVER), handler, str(runtime_dir)],
-            env=env, stdin=subprocess.PIPE, stdout=write_fd, stderr=self._log, cwd=env["LAMBDA_TASK_ROOT"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=write_fd,
+            stderr=self._log,
+            cwd=env["LAMBDA_TASK_ROOT"],
         )
         os.close(write_fd)
         self._out = os.fdopen(read_fd, "r")
@@ -367,8 +413,11 @@ class Worker:
 
     def invoke(self, event: dict, *, timeout_ms: int = API_TIMEOUT_MS) -> dict:
         with self.lock:
-            self.process.stdin.write((json.dumps({"event": event, "timeout_ms": timeout_ms,
-                                                  "request_id": str(uuid.uuid4())}) + "\n").encode())
+            self.process.stdin.write(
+                (
+                    json.dumps({"event": event, "timeout_ms": timeout_ms, "request_id": str(uuid.uuid4())}) + "\n"
+                ).encode()
+            )
             self.process.stdin.flush()
             return self._read()
 
@@ -386,8 +435,9 @@ class Worker:
 class Functions:
     """Execution environments per function, created on first use (API: a small pool, as Lambda scales out)."""
 
-    def __init__(self, package: Package, cloud: Cloud, python: str, runtime_dir: Path, logs: Path,
-                 api_concurrency: int = 2) -> None:
+    def __init__(
+        self, package: Package, cloud: Cloud, python: str, runtime_dir: Path, logs: Path, api_concurrency: int = 2
+    ) -> None:
         self.package, self.cloud, self.python, self.runtime_dir, self.logs = package, cloud, python, runtime_dir, logs
         self._idle: dict[str, queue.SimpleQueue] = {}
         self._count: dict[str, int] = {}
@@ -397,8 +447,13 @@ class Functions:
 
     def spawn(self, logical_id: str) -> Worker:
         props = self.package.functions[logical_id]
-        worker = Worker(self.python, self.runtime_dir, props["Handler"],
-                        lambda_environment(self.package, logical_id, self.cloud), self.logs / f"{logical_id}.log")
+        worker = Worker(
+            self.python,
+            self.runtime_dir,
+            props["Handler"],
+            lambda_environment(self.package, logical_id, self.cloud),
+            self.logs / f"{logical_id}.log",
+        )
         with self._lock:
             self._all.append(worker)
         return worker
@@ -429,9 +484,14 @@ class Functions:
 def scheduled_event(rule_name: str) -> dict:
     """What EventBridge sends a function on a schedule."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule_name}"],
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule_name}"],
         "detail": {},
     }
 
@@ -464,8 +524,15 @@ class Route:
 def _routes(definition: dict) -> list[Route]:
     routes = []
     for path, item in definition["paths"].items():
-        regex = "^" + re.sub(r"\\{([A-Za-z0-9_]+)\\\+\\}", r"(?P<\1>.+)",
-                             re.sub(r"\\{([A-Za-z0-9_]+)\\}", r"(?P<\1>[^/]+)", re.escape(path))) + "$"
+        regex = (
+            "^"
+            + re.sub(
+                r"\\{([A-Za-z0-9_]+)\\\+\\}",
+                r"(?P<\1>.+)",
+                re.sub(r"\\{([A-Za-z0-9_]+)\\}", r"(?P<\1>[^/]+)", re.escape(path)),
+            )
+            + "$"
+        )
         methods = {m.upper() for m in item if m != "parameters"}
         routes.append(Route(path, re.compile(regex), methods, sum(1 for s in path.split("/") if "{" not in s)))
     # API Gateway prefers the most specific resource: more literal segments first.
@@ -503,8 +570,15 @@ class ApiGateway:
         media = (content_type or "").split(";")[0].strip().lower()
         return bool(media) and any(fnmatch.fnmatch(media, pattern.lower()) for pattern in self.binary_types)
 
-    def event(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-              route: Route, path_parameters: dict[str, str]) -> dict:
+    def event(
+        self,
+        method: str,
+        raw_path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        route: Route,
+        path_parameters: dict[str, str],
+    ) -> dict:
         split = urlsplit(raw_path)
         query = parse_qsl(split.query, keep_blank_values=True)
         multi_headers: dict[str, list[str]] = {}
@@ -531,14 +605,24 @@ class ApiGateway:
             "pathParameters": path_parameters or None,
             "stageVariables": None,
             "requestContext": {
-                "resourceId": "harness", "resourcePath": route.template, "httpMethod": method,
-                "extendedRequestId": request_id, "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
-                "path": f"/{self.stage}{split.path}", "accountId": "123456789012", "protocol": "HTTP/1.1",
-                "stage": self.stage, "domainPrefix": "harness", "requestTimeEpoch": int(time.time() * 1000),
-                "requestId": request_id, "domainName": "harness.execute-api.us-east-1.amazonaws.com",
+                "resourceId": "harness",
+                "resourcePath": route.template,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                "path": f"/{self.stage}{split.path}",
+                "accountId": "123456789012",
+                "protocol": "HTTP/1.1",
+                "stage": self.stage,
+                "domainPrefix": "harness",
+                "requestTimeEpoch": int(time.time() * 1000),
+                "requestId": request_id,
+                "domainName": "harness.execute-api.us-east-1.amazonaws.com",
                 "apiId": "harness",
-                "identity": {"sourceIp": "127.0.0.1", "userAgent": next(
-                    (v for n, v in headers if n.lower() == "user-agent"), None)},
+                "identity": {
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": next((v for n, v in headers if n.lower() == "user-agent"), None),
+                },
             },
             "body": payload,
             "isBase64Encoded": encoded,
@@ -548,7 +632,8 @@ class ApiGateway:
         """What API Gateway answers itself: the template's GatewayResponse for the type, else its default."""
         request_id = str(uuid.uuid4())
         spec = self.gateway_responses.get(response_type) or self.gateway_responses.get(
-            "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
+            "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX"
+        )
         if spec is None:
             return default_status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()
         status = int(spec.get("StatusCode") or default_status)
@@ -560,18 +645,22 @@ class ApiGateway:
             elif value == "context.requestId":
                 headers[name] = request_id
         template = (spec.get("ResponseTemplates") or {}).get("application/json", json.dumps({"message": message}))
-        body = (template.replace("$context.requestId", request_id)
-                .replace("$context.error.messageString", json.dumps(message))
-                .replace("$context.error.message", message))
+        body = (
+            template.replace("$context.requestId", request_id)
+            .replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.message", message)
+        )
         return status, headers, body.encode()
 
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]],
-               body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         path = urlsplit(raw_path).path
         found = self.match(path, method)
         if found is None:
-            status, extra, payload = self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403,
-                                                           "Missing Authentication Token")
+            status, extra, payload = self.gateway_response(
+                "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
+            )
             return status, list(extra.items()), payload
         event = self.event(method, raw_path, headers, body, *found)
         answer = self.functions.invoke(API_FUNCTION, event)
@@ -643,8 +732,16 @@ class Deployment:
     cold_init_ms: float
     logs: Path
 
-    def request(self, method: str, path: str, *, token: str | None = None, body: object = None,
-                headers: dict | None = None, raw: bytes | None = None) -> tuple[int, dict, object]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: object = None,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict, object]:
         """One HTTP request through the gateway; honours ``Retry-After`` on 429 (the tests are a client too)."""
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
@@ -679,13 +776,15 @@ def _provision(aws, variables: dict, migrate_variables: dict) -> dict[str, str]:
         resolved[f"{spec.logical_name.upper()}_TABLE"] = name
     secretsmanager = aws.client("secretsmanager")
     # As CDK creates it: the flat seed Secrets Manager generates, not yet the runtime's document.
-    secretsmanager.create_secret(Name=variables["JWT_SECRET_ID"],
-                                 SecretString=json.dumps({"seed": True, "secret": secrets.token_urlsafe(48)}))
+    secretsmanager.create_secret(
+        Name=variables["JWT_SECRET_ID"], SecretString=json.dumps({"seed": True, "secret": secrets.token_urlsafe(48)})
+    )
     secretsmanager.create_secret(Name=variables["PEPPER_SECRET_ID"], SecretString=secrets.token_urlsafe(48))
     app_secret = secretsmanager.create_secret(
         Name="saas-dev/harness-app-user",
-        SecretString=json.dumps({"username": migrate_variables["DB_APP_USER"], "password": secrets.token_urlsafe(24),
-                                 "engine": "postgres"}),
+        SecretString=json.dumps(
+            {"username": migrate_variables["DB_APP_USER"], "password": secrets.token_urlsafe(24), "engine": "postgres"}
+        ),
     )
     resolved["DB_APP_SECRET_ARN"] = app_secret["ARN"]
     aws.client("ses").verify_email_identity(EmailAddress=variables["SES_SENDER"])
@@ -711,8 +810,9 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
         postgres = EmbeddedPostgres(workdir / "pg", free_port(), fast_unsafe=True)
         postgres.start()
         stoppers.append(postgres.stop)
-        migrate_variables = {k: v for k, v in package.functions[MIGRATE]["Environment"]["Variables"].items()
-                             if isinstance(v, str)}
+        migrate_variables = {
+            k: v for k, v in package.functions[MIGRATE]["Environment"]["Variables"].items() if isinstance(v, str)
+        }
         master = migrate_variables["DB_MASTER_USER"]
         # As on Aurora: the master login owns the database and may create roles; it is no superuser.
         with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
@@ -724,13 +824,15 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
         aws = LocalAws(free_port())
         aws.start()
         stoppers.append(aws.stop)
-        variables = {k: v for k, v in package.functions[API_FUNCTION]["Environment"]["Variables"].items()
-                     if isinstance(v, str)}
+        variables = {
+            k: v for k, v in package.functions[API_FUNCTION]["Environment"]["Variables"].items() if isinstance(v, str)
+        }
         resolved = _provision(aws, variables, migrate_variables) | {"DB_HOST": "localhost"}
         xray = XrayDaemon()
         stoppers.append(xray.stop)
-        cloud = Cloud(aws.endpoint_url, resolved, xray.port,
-                      extra={"DB_PORT": str(proxy.port), "DB_SSL_ROOT_CERT": str(proxy.ca)})
+        cloud = Cloud(
+            aws.endpoint_url, resolved, xray.port, extra={"DB_PORT": str(proxy.port), "DB_SSL_ROOT_CERT": str(proxy.ca)}
+        )
         functions = Functions(package, cloud, python, runtime_dir, logs)
         stoppers.append(functions.stop)
 
@@ -750,10 +852,19 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
             assert response.status == 200
         cold_init_ms = (time.perf_counter() - started) * 1000
 
-        yield Deployment(package=package, functions=functions, api=gateway, xray=xray,
-                         admin_url=postgres.superuser_url, aws=aws, variables=variables,
-                         migrate_result=migrate_answer["result"], operator_key=key_answer["result"]["api_key"],
-                         cold_init_ms=cold_init_ms, logs=logs)
+        yield Deployment(
+            package=package,
+            functions=functions,
+            api=gateway,
+            xray=xray,
+            admin_url=postgres.superuser_url,
+            aws=aws,
+            variables=variables,
+            migrate_result=migrate_answer["result"],
+            operator_key=key_answer["result"]["api_key"],
+            cold_init_ms=cold_init_ms,
+            logs=logs,
+        )
     finally:
         for stop in reversed(stoppers):
             try:

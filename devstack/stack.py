@@ -1,4 +1,5 @@
 """Start and stop the whole local stack; shared by ``make run``, the tests and the benchmark."""
+
 from __future__ import annotations
 
 import os
@@ -71,15 +72,19 @@ class LocalStack:
         os.environ.update(self.env)
         provision(
             self.aws or _external(endpoint),
-            table_names={"cache": self.env["CACHE_TABLE"], "sessions": self.env["SESSIONS_TABLE"],
-                         "metrics": self.env["METRICS_TABLE"]},
+            table_names={
+                "cache": self.env["CACHE_TABLE"],
+                "sessions": self.env["SESSIONS_TABLE"],
+                "metrics": self.env["METRICS_TABLE"],
+            },
             jwt_secret_id=self.env["JWT_SECRET_ID"],
             pepper_secret_id=self.env["PEPPER_SECRET_ID"],
             ses_sender=self.env["SES_SENDER"],
         )
         migrate(admin_url)
 
-        from chalicelib.core import aws as runtime_aws, db
+        from chalicelib.core import aws as runtime_aws
+        from chalicelib.core import db
         from chalicelib.core.settings import reset_settings
 
         reset_settings()

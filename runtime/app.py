@@ -1,4 +1,5 @@
 """The Chalice application: create it, register middleware and blueprints. Nothing else."""
+
 from chalice import Chalice
 
 from chalicelib.audit.routes import bp as audit_bp

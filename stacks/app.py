@@ -1,4 +1,5 @@
 """Assemble one environment's stacks on an app (shared by ``app.py`` and the tests)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

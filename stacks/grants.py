@@ -6,6 +6,7 @@ name the role in the key policy — a reference from the stateful stack back to
 the stateless one. The key policy already delegates to IAM, so the role's own
 policy is enough, scoped with ``kms:ViaService`` to the service using the key.
 """
+
 from __future__ import annotations
 
 import aws_cdk as cdk

@@ -21,6 +21,7 @@ Both are chalice internals, so the context manager refuses any other chalice
 version than the one it was written against (``requirements.txt`` pins it):
 re-check ``chalice/config.py`` and ``chalice/deploy/packager.py`` when bumping.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,7 +62,8 @@ def packaging_for(version: str) -> Iterator[str]:
             args = ["--python-version", version, *args]
         return original_execute(self, command, args, env_vars=env_vars, shim=shim)
 
-    with mock.patch.object(Config, "lambda_python_version", new_callable=mock.PropertyMock,
-                           return_value=runtime), \
-            mock.patch.object(PipRunner, "_execute", execute):
+    with (
+        mock.patch.object(Config, "lambda_python_version", new_callable=mock.PropertyMock, return_value=runtime),
+        mock.patch.object(PipRunner, "_execute", execute),
+    ):
         yield runtime

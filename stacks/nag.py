@@ -5,6 +5,7 @@ fails on any finding not acknowledged here. Nothing is acknowledged at stack
 level. Note that the Chalice resources are SAM (``AWS::Serverless::*``),
 which cdk-nag does not inspect; ``tests/infra`` asserts their settings.
 """
+
 from __future__ import annotations
 
 import aws_cdk as cdk
@@ -46,16 +47,24 @@ def suppress_stateful(stack, config: EnvironmentConfig) -> None:
         )
     for function in _log_retention_functions(stack):
         role = function.node.find_child("ServiceRole")
-        acknowledge(role, f"IAM4[{LAMBDA_BASIC}]",
-                    "CDK's log-retention helper only writes its own logs; "
-                    "the AWS basic execution policy is exactly that.")
-        acknowledge(role.node.find_child("DefaultPolicy"), "IAM5[Resource::*]",
-                    "CDK's log-retention helper sets retention on the log groups RDS creates for its log exports; "
-                    "their names are only known once the cluster exists.")
+        acknowledge(
+            role,
+            f"IAM4[{LAMBDA_BASIC}]",
+            "CDK's log-retention helper only writes its own logs; the AWS basic execution policy is exactly that.",
+        )
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            "IAM5[Resource::*]",
+            "CDK's log-retention helper sets retention on the log groups RDS creates for its log exports; "
+            "their names are only known once the cluster exists.",
+        )
     for function in _aws_custom_resource_functions(stack):
-        acknowledge(function.node.find_child("ServiceRole"), f"IAM4[{LAMBDA_BASIC}]",
-                    "CDK's AwsCustomResource function only writes its own logs; "
-                    "the AWS basic execution policy is exactly that.")
+        acknowledge(
+            function.node.find_child("ServiceRole"),
+            f"IAM4[{LAMBDA_BASIC}]",
+            "CDK's AwsCustomResource function only writes its own logs; "
+            "the AWS basic execution policy is exactly that.",
+        )
     acknowledge(
         stack.network.prefix_list_lookup.node.find_child("CustomResourcePolicy"),
         "IAM5[Resource::*]",
@@ -63,8 +72,7 @@ def suppress_stateful(stack, config: EnvironmentConfig) -> None:
         "egress rule) does not support resource-level permissions.",
     )
     rotation_reason = (
-        "Rotated by the documented procedure in docs/DEPLOYMENT.md (Rotating secrets), not by a rotation Lambda: "
-        "{why}"
+        "Rotated by the documented procedure in docs/DEPLOYMENT.md (Rotating secrets), not by a rotation Lambda: {why}"
     )
     acknowledge(
         stack.secrets.jwt_secret,
@@ -102,11 +110,11 @@ def suppress_stateless(stack, config: EnvironmentConfig) -> None:
     )
     framework = stack.migrations.provider.node.find_child("framework-onEvent")
     framework_role = framework.node.find_child("ServiceRole")
-    acknowledge(framework_role, f"IAM4[{LAMBDA_BASIC}]",
-                "CDK's custom-resource provider function only writes its own logs.")
+    acknowledge(
+        framework_role, f"IAM4[{LAMBDA_BASIC}]", "CDK's custom-resource provider function only writes its own logs."
+    )
     acknowledge(
         framework_role.node.find_child("DefaultPolicy"),
         "IAM5[Resource::<Migrate.Arn>:*]",
         "The provider may invoke the migrate function's versions and aliases; it is still that one function.",
     )
-

@@ -1,4 +1,5 @@
 """Stateful stack: everything that holds data or identity. Deployed rarely, never torn down in prod."""
+
 from __future__ import annotations
 
 import aws_cdk as cdk

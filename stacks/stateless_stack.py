@@ -3,6 +3,7 @@
 It can be destroyed and redeployed without touching data. Grants between the
 functions' roles and the stateful resources are wired here, by name.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,13 +15,13 @@ from constructs import Construct
 
 from cdk_app.config import EnvironmentConfig
 from chalicelib.core.migrations import digest
+from stacks import grants
 from stacks.constructs.api import MIGRATE_FUNCTION, ChaliceApi
 from stacks.constructs.app_secrets import AppSecrets
 from stacks.constructs.database import APP_USER, DATABASE_NAME, MASTER_USER, Database
 from stacks.constructs.migrations import DeployMigrations
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.network import Network
-from stacks import grants
 from stacks.constructs.tables import Tables
 from stacks.nag import suppress_stateless
 from stacks.stateful_stack import removal_policy, retention
@@ -76,9 +77,7 @@ class StatelessStack(cdk.Stack):
             source_dir=str(RUNTIME_DIR),
             python_version=config.lambda_python_version,
             key=key,
-            subnets=network.vpc.select_subnets(
-                subnet_type=network.app_subnets.subnet_type
-            ).subnets,
+            subnets=network.vpc.select_subnets(subnet_type=network.app_subnets.subnet_type).subnets,
             security_group=network.lambda_sg,
             environment=environment,
             migrate_environment={
@@ -149,6 +148,4 @@ class StatelessStack(cdk.Stack):
         suppress_stateless(self, config)
 
     def _api_url(self) -> str:
-        return cdk.Fn.sub(
-            "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + self.api.api_stage + "/"
-        )
+        return cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + self.api.api_stage + "/")

@@ -1,4 +1,5 @@
 """Helpers shared by the audit tests (integration, API and the Lambda harness)."""
+
 from __future__ import annotations
 
 import psycopg

@@ -5,11 +5,12 @@ Every billing test bills its own period in a year no other test uses
 the database, so this keeps tests (and other areas' customers, who start
 today or in 2020) from seeing each other's invoices or invoice numbers.
 """
+
 from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from chalicelib.billing.periods import Period
@@ -28,7 +29,7 @@ def fresh_period(month: int = 6) -> Period:
 
 
 def at(period: Period, day: int = 10, hour: int = 12) -> datetime:
-    return datetime(period.year, period.month, day, hour, tzinfo=timezone.utc)
+    return datetime(period.year, period.month, day, hour, tzinfo=UTC)
 
 
 def event(metric: str, quantity, *, when: datetime, event_id: str | None = None) -> UsageEventIn:
@@ -48,7 +49,8 @@ def after(period: Period, days: int = 1) -> datetime:
 
 def invoices_of(admin_conn, period: Period, customer_ids=None) -> list[dict]:
     rows = admin_conn.execute(
-        "SELECT * FROM invoices WHERE period = %s ORDER BY number", (period.first_day,)).fetchall()
+        "SELECT * FROM invoices WHERE period = %s ORDER BY number", (period.first_day,)
+    ).fetchall()
     if customer_ids is not None:
         wanted = set(customer_ids)
         rows = [row for row in rows if row["customer_id"] in wanted]
@@ -57,13 +59,15 @@ def invoices_of(admin_conn, period: Period, customer_ids=None) -> list[dict]:
 
 def lines_of(admin_conn, invoice_id) -> list[dict]:
     return admin_conn.execute(
-        "SELECT * FROM invoice_lines WHERE invoice_id = %s ORDER BY position", (invoice_id,)).fetchall()
+        "SELECT * FROM invoice_lines WHERE invoice_id = %s ORDER BY position", (invoice_id,)
+    ).fetchall()
 
 
 def audit_actions(admin_conn, customer_id, target_id=None) -> list[str]:
     rows = admin_conn.execute(
         "SELECT action, target_id FROM audit_events WHERE customer_id IS NOT DISTINCT FROM %s ORDER BY chain_seq",
-        (customer_id,)).fetchall()
+        (customer_id,),
+    ).fetchall()
     return [row["action"] for row in rows if target_id is None or row["target_id"] == str(target_id)]
 
 
@@ -72,5 +76,4 @@ def moto_ses_messages(stack, recipient: str) -> list:
     from moto.ses.models import ses_backends
 
     backend = ses_backends["123456789012"][stack.env["AWS_REGION"]]
-    return [m for m in backend.sent_messages
-            if recipient in getattr(m, "destinations", {}).get("ToAddresses", [])]
+    return [m for m in backend.sent_messages if recipient in getattr(m, "destinations", {}).get("ToAddresses", [])]

@@ -7,6 +7,7 @@ Secrets Manager, all migrations applied. The runtime connects as the
 Infrastructure tests (tests/infra) run in their own pytest process and use
 none of these fixtures.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,15 @@ def admin_conn(admin_url):
 def make_customer(admin_url):
     """Create a customer directly (as superuser); returns its id."""
 
-    def create(tier: str = "starter", *, email: str | None = None, name: str = "Test Co",
-               tax_rate: str = "0.08", billing_start_date: str = "2020-01-01", status: str = "active") -> uuid.UUID:
+    def create(
+        tier: str = "starter",
+        *,
+        email: str | None = None,
+        name: str = "Test Co",
+        tax_rate: str = "0.08",
+        billing_start_date: str = "2020-01-01",
+        status: str = "active",
+    ) -> uuid.UUID:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             row = conn.execute(
                 "INSERT INTO customers (name, email, tier_code, tax_rate, billing_start_date, status)"
@@ -123,9 +131,12 @@ def pgbouncer_url(stack):
         shutil.chown(workdir, "embedded_postgres")
         for path in workdir.iterdir():
             shutil.chown(path, "embedded_postgres")
-    process = subprocess.Popen([binary, str(workdir / "pgbouncer.ini")],
-                               user="embedded_postgres" if os.geteuid() == 0 else None,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [binary, str(workdir / "pgbouncer.ini")],
+        user="embedded_postgres" if os.geteuid() == 0 else None,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"postgresql://saas_app_user@127.0.0.1:{port}/saas"
     deadline = time.monotonic() + 15
     while True:
@@ -135,7 +146,9 @@ def pgbouncer_url(stack):
         except psycopg.OperationalError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise RuntimeError(f"pgbouncer did not start: {(workdir / 'pgbouncer.log').read_text() if (workdir / 'pgbouncer.log').exists() else ''}")
+                raise RuntimeError(
+                    f"pgbouncer did not start: {(workdir / 'pgbouncer.log').read_text() if (workdir / 'pgbouncer.log').exists() else ''}"
+                )
             time.sleep(0.1)
     yield url
     process.terminate()
@@ -182,8 +195,11 @@ def _operator_token(chalice_app, operator_key) -> str:
     from chalice.test import Client
 
     with Client(chalice_app) as test_client:
-        response = test_client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                         body=json.dumps({"api_key": operator_key}))
+        response = test_client.http.post(
+            "/auth/authenticate",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"api_key": operator_key}),
+        )
     assert response.status_code == 200, response.body
     return json.loads(response.body)["token"]
 
@@ -205,22 +221,28 @@ def new_customer(chalice_app, operator_headers):
 
     def create(tier: str = "starter", **fields) -> NewCustomer:
         n = next(_customer_counter)
-        body = {"name": f"Customer {n}", "email": f"c{n}-{uuid.uuid4().hex[:10]}@example.test", "tier": tier,
-                **fields}
+        body = {"name": f"Customer {n}", "email": f"c{n}-{uuid.uuid4().hex[:10]}@example.test", "tier": tier, **fields}
         with Client(chalice_app) as test_client:
             created = test_client.http.post("/admin/customers", headers=operator_headers, body=json.dumps(body))
             assert created.status_code == 201, created.body
             document = json.loads(created.body)
             api_key = document["api_key"]["key"]
-            auth = test_client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                         body=json.dumps({"api_key": api_key}))
+            auth = test_client.http.post(
+                "/auth/authenticate",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"api_key": api_key}),
+            )
             assert auth.status_code == 200, auth.body
             tokens = json.loads(auth.body)
         return NewCustomer(
-            customer_id=uuid.UUID(document["customer"]["id"]), email=document["customer"]["email"], api_key=api_key,
-            token=tokens["token"], refresh_token=tokens["refresh_token"],
+            customer_id=uuid.UUID(document["customer"]["id"]),
+            email=document["customer"]["email"],
+            api_key=api_key,
+            token=tokens["token"],
+            refresh_token=tokens["refresh_token"],
             headers={"Authorization": f"Bearer {tokens['token']}", "Content-Type": "application/json"},
-            key_id=uuid.UUID(document["api_key"]["id"]), tier=document["customer"]["tier"],
+            key_id=uuid.UUID(document["api_key"]["id"]),
+            tier=document["customer"]["tier"],
             customer=document["customer"],
         )
 

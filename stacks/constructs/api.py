@@ -21,6 +21,7 @@ separate policy resource before it. The API answers in the contract's error
 shape even when API Gateway itself answers (throttling, unknown route,
 integration timeout): see :data:`GATEWAY_RESPONSES`.
 """
+
 from __future__ import annotations
 
 import json
@@ -245,9 +246,7 @@ class ChaliceApi(Construct):
         # Name the API after the stack (no literal name): API Gateway metrics are keyed by name.
         self.api_name = cdk.Aws.STACK_NAME
         self.api_stage = API_STAGE
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
-        )
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         rest_api.add_property_override("Name", self.api_name)
         rest_api.add_property_override("OpenApiVersion", OPEN_API_VERSION)
         # In the definition itself, so SAM's deployment (keyed on the body) carries them.

@@ -5,6 +5,7 @@ secret starts as a generated seed; the deploy-time ``migrate`` function turns
 it into the runtime's shape ``{"current": {"kid", "secret"}, "previous": null}``
 the first time, and ``docs/DEPLOYMENT.md`` explains rotation.
 """
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ Both secrets rotate on a schedule ordered after the DB instances (a rotation
 needs a database to log in to), and the rotation functions' logs get the
 environment's retention.
 """
+
 from __future__ import annotations
 
 import aws_cdk as cdk

@@ -1,4 +1,5 @@
 """The customer-managed KMS key that encrypts the database, tables, secrets and alarm topic."""
+
 from __future__ import annotations
 
 import aws_cdk as cdk

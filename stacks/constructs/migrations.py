@@ -6,6 +6,7 @@ the migrations run — exactly when a migration file changes. The CDK Provider
 framework reports the function's result to CloudFormation; an exception in
 the function fails the deploy and rolls the stack back.
 """
+
 from __future__ import annotations
 
 import aws_cdk as cdk

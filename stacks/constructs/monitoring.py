@@ -8,6 +8,7 @@ throttles; Aurora capacity near its maximum; RDS Proxy session pinning,
 summed over the proxy's nodes (the runtime never pins — see core.db — so any
 sustained pinning is a regression).
 """
+
 from __future__ import annotations
 
 import re
@@ -103,22 +104,47 @@ class Monitoring(Construct):
         widgets: list[cloudwatch.IWidget] = []
 
         api_dims = {"ApiName": api_name, "Stage": api_stage}
-        requests = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Count", dimensions_map=api_dims,
-                                     statistic="Sum", period=FIVE_MINUTES)
-        errors_5xx = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api_dims,
-                                       statistic="Sum", period=FIVE_MINUTES)
+        requests = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="Count",
+            dimensions_map=api_dims,
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
+        errors_5xx = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions_map=api_dims,
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
         rate_5xx = cloudwatch.MathExpression(
             expression="IF(requests > 0, 100 * errors / requests, 0)",
             using_metrics={"errors": errors_5xx, "requests": requests},
             label="API 5xx rate (%)",
             period=FIVE_MINUTES,
         )
-        latency_p99 = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api_dims,
-                                        statistic="p99", period=FIVE_MINUTES)
-        self._alarm("Api5xxRate", rate_5xx, threshold=api_5xx_rate_percent, periods=2,
-                    description=f"More than {api_5xx_rate_percent}% of API requests answered 5xx")
-        self._alarm("ApiLatencyP99", latency_p99, threshold=api_p99_latency_ms, periods=3,
-                    description=f"API p99 latency above {api_p99_latency_ms} ms")
+        latency_p99 = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="Latency",
+            dimensions_map=api_dims,
+            statistic="p99",
+            period=FIVE_MINUTES,
+        )
+        self._alarm(
+            "Api5xxRate",
+            rate_5xx,
+            threshold=api_5xx_rate_percent,
+            periods=2,
+            description=f"More than {api_5xx_rate_percent}% of API requests answered 5xx",
+        )
+        self._alarm(
+            "ApiLatencyP99",
+            latency_p99,
+            threshold=api_p99_latency_ms,
+            periods=3,
+            description=f"API p99 latency above {api_p99_latency_ms} ms",
+        )
         widgets += [
             cloudwatch.GraphWidget(title="API requests and 5xx", left=[requests, errors_5xx], right=[rate_5xx]),
             cloudwatch.GraphWidget(title="API latency p99 (ms)", left=[latency_p99]),
@@ -129,39 +155,75 @@ class Monitoring(Construct):
         self.unwatched_schedules: dict[str, str] = {}
         for function in functions:
             dims = {"FunctionName": function.name}
-            errors = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors", dimensions_map=dims,
-                                       statistic="Sum", period=FIVE_MINUTES)
-            throttles = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Throttles", dimensions_map=dims,
-                                          statistic="Sum", period=FIVE_MINUTES)
+            errors = cloudwatch.Metric(
+                namespace="AWS/Lambda", metric_name="Errors", dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES
+            )
+            throttles = cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="Throttles",
+                dimensions_map=dims,
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
             if function.scheduled:
                 # One failed run is one failed billing job: alarm at once.
-                self._alarm(f"JobFailure{function.logical_id}", errors, threshold=1, periods=1,
-                            description=f"Scheduled job {function.logical_id} failed")
+                self._alarm(
+                    f"JobFailure{function.logical_id}",
+                    errors,
+                    threshold=1,
+                    periods=1,
+                    description=f"Scheduled job {function.logical_id} failed",
+                )
                 window = did_not_run_window_minutes(function.schedule)
-                invocations = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Invocations",
-                                                dimensions_map=dims, statistic="Sum",
-                                                period=cdk.Duration.minutes(window or 60))
+                invocations = cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name="Invocations",
+                    dimensions_map=dims,
+                    statistic="Sum",
+                    period=cdk.Duration.minutes(window or 60),
+                )
                 invocation_metrics.append(invocations.with_(label=function.logical_id, period=FIVE_MINUTES))
                 if window is None:
                     self.unwatched_schedules[function.logical_id] = function.schedule
                 else:
                     # No data at all is the failure this alarm exists for.
-                    self._alarm(f"JobDidNotRun{function.logical_id}", invocations, threshold=1, periods=1,
-                                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                                missing=cloudwatch.TreatMissingData.BREACHING,
-                                description=f"Scheduled job {function.logical_id} ({function.schedule}) "
-                                            f"was not invoked in {window} minutes")
+                    self._alarm(
+                        f"JobDidNotRun{function.logical_id}",
+                        invocations,
+                        threshold=1,
+                        periods=1,
+                        comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                        missing=cloudwatch.TreatMissingData.BREACHING,
+                        description=f"Scheduled job {function.logical_id} ({function.schedule}) "
+                        f"was not invoked in {window} minutes",
+                    )
             else:
-                self._alarm(f"Errors{function.logical_id}", errors, threshold=5, periods=1,
-                            description=f"Lambda {function.logical_id} raised errors")
-            self._alarm(f"Throttles{function.logical_id}", throttles, threshold=1, periods=1,
-                        description=f"Lambda {function.logical_id} was throttled")
+                self._alarm(
+                    f"Errors{function.logical_id}",
+                    errors,
+                    threshold=5,
+                    periods=1,
+                    description=f"Lambda {function.logical_id} raised errors",
+                )
+            self._alarm(
+                f"Throttles{function.logical_id}",
+                throttles,
+                threshold=1,
+                periods=1,
+                description=f"Lambda {function.logical_id} was throttled",
+            )
             error_metrics.append(errors.with_(label=function.logical_id))
             throttle_metrics.append(throttles.with_(label=function.logical_id))
         dead_letters = job_dead_letters.metric_approximate_number_of_messages_visible(
-            statistic="Maximum", period=FIVE_MINUTES)
-        self._alarm("JobDeadLetters", dead_letters, threshold=1, periods=1,
-                    description="A scheduled job's run failed after Lambda's retries (event in the dead-letter queue)")
+            statistic="Maximum", period=FIVE_MINUTES
+        )
+        self._alarm(
+            "JobDeadLetters",
+            dead_letters,
+            threshold=1,
+            periods=1,
+            description="A scheduled job's run failed after Lambda's retries (event in the dead-letter queue)",
+        )
         widgets += [
             cloudwatch.GraphWidget(title="Lambda errors", left=error_metrics),
             cloudwatch.GraphWidget(title="Lambda throttles", left=throttle_metrics),
@@ -172,53 +234,106 @@ class Monitoring(Construct):
         dynamo_metrics = []
         for logical_name, table in sorted(tables.items()):
             dims = {"TableName": table.table_name}
-            reads = cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="ReadThrottleEvents",
-                                      dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES)
-            writes = cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
-                                       dimensions_map=dims, statistic="Sum", period=FIVE_MINUTES)
+            reads = cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name="ReadThrottleEvents",
+                dimensions_map=dims,
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
+            writes = cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name="WriteThrottleEvents",
+                dimensions_map=dims,
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
             throttled = cloudwatch.MathExpression(
                 expression=f"r_{logical_name} + w_{logical_name}",
                 using_metrics={f"r_{logical_name}": reads, f"w_{logical_name}": writes},
-                label=f"{logical_name} throttled", period=FIVE_MINUTES,
+                label=f"{logical_name} throttled",
+                period=FIVE_MINUTES,
             )
-            self._alarm(f"DynamoThrottles{logical_name.capitalize()}", throttled, threshold=1, periods=1,
-                        description=f"DynamoDB table {logical_name} throttled requests")
+            self._alarm(
+                f"DynamoThrottles{logical_name.capitalize()}",
+                throttled,
+                threshold=1,
+                periods=1,
+                description=f"DynamoDB table {logical_name} throttled requests",
+            )
             dynamo_metrics.append(throttled)
         widgets.append(cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=dynamo_metrics))
 
         acu = cluster.metric("ACUUtilization", statistic="Maximum", period=FIVE_MINUTES)
         capacity = cluster.metric("ServerlessDatabaseCapacity", statistic="Maximum", period=FIVE_MINUTES)
-        self._alarm("AuroraCapacityNearMax", acu, threshold=ACU_NEAR_MAX_PERCENT, periods=3,
-                    description=f"Aurora above {ACU_NEAR_MAX_PERCENT}% of its maximum ACUs")
+        self._alarm(
+            "AuroraCapacityNearMax",
+            acu,
+            threshold=ACU_NEAR_MAX_PERCENT,
+            periods=3,
+            description=f"Aurora above {ACU_NEAR_MAX_PERCENT}% of its maximum ACUs",
+        )
         # The proxy reports these per node: Sum adds the nodes up (Maximum
         # would show one node's count). See docs/DEPLOYMENT.md, "RDS Proxy pinning".
-        pinned = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnectionsCurrentlySessionPinned",
-                                   dimensions_map={"ProxyName": proxy_name}, statistic="Sum", period=FIVE_MINUTES)
-        proxy_connections = cloudwatch.Metric(namespace="AWS/RDS", metric_name="DatabaseConnections",
-                                              dimensions_map={"ProxyName": proxy_name}, statistic="Sum",
-                                              period=FIVE_MINUTES)
+        pinned = cloudwatch.Metric(
+            namespace="AWS/RDS",
+            metric_name="DatabaseConnectionsCurrentlySessionPinned",
+            dimensions_map={"ProxyName": proxy_name},
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
+        proxy_connections = cloudwatch.Metric(
+            namespace="AWS/RDS",
+            metric_name="DatabaseConnections",
+            dimensions_map={"ProxyName": proxy_name},
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
         # A deploy-time migration pins its one connection for a moment; three
         # consecutive periods of pinning is the application doing it.
-        self._alarm("ProxySessionPinning", pinned, threshold=1, periods=3,
-                    description="RDS Proxy connections pinned (session state leaked onto a connection)")
+        self._alarm(
+            "ProxySessionPinning",
+            pinned,
+            threshold=1,
+            periods=3,
+            description="RDS Proxy connections pinned (session state leaked onto a connection)",
+        )
         # A customer the billing run could not price is set aside (everyone else is
         # billed) and counted by the runtime (billing.service): an operator must look.
-        set_aside = cloudwatch.Metric(namespace="SaaSPlatform", metric_name="BillingCustomersSetAside",
-                                      dimensions_map={"service": "saas-api"}, statistic="Maximum",
-                                      period=cdk.Duration.hours(1))
-        self._alarm("BillingCustomersSetAside", set_aside, threshold=1, periods=1,
-                    description="A billing run set customers aside (their invoices could not be priced)")
+        set_aside = cloudwatch.Metric(
+            namespace="SaaSPlatform",
+            metric_name="BillingCustomersSetAside",
+            dimensions_map={"service": "saas-api"},
+            statistic="Maximum",
+            period=cdk.Duration.hours(1),
+        )
+        self._alarm(
+            "BillingCustomersSetAside",
+            set_aside,
+            threshold=1,
+            periods=1,
+            description="A billing run set customers aside (their invoices could not be priced)",
+        )
         # The runtime goes on without a failing dependency where PostgreSQL can decide (rate
         # limiting fails open, the verification cache reads as a miss, e-mails stay queued) and
         # answers 503 where it cannot; each time it counts DependencyDegraded (core.observability).
         # No request reports an error then, so this is how an operator hears of it.
         degraded_metrics = []
         for dependency in DEGRADABLE_DEPENDENCIES:
-            degraded = cloudwatch.Metric(namespace="SaaSPlatform", metric_name="DependencyDegraded",
-                                         dimensions_map={"service": "saas-api", "dependency": dependency},
-                                         statistic="Sum", period=FIVE_MINUTES)
-            self._alarm(f"DependencyDegraded{dependency.capitalize()}", degraded, threshold=1, periods=1,
-                        description=f"The API ran without {dependency} (degraded, or 503 after a retry)")
+            degraded = cloudwatch.Metric(
+                namespace="SaaSPlatform",
+                metric_name="DependencyDegraded",
+                dimensions_map={"service": "saas-api", "dependency": dependency},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
+            self._alarm(
+                f"DependencyDegraded{dependency.capitalize()}",
+                degraded,
+                threshold=1,
+                periods=1,
+                description=f"The API ran without {dependency} (degraded, or 503 after a retry)",
+            )
             degraded_metrics.append(degraded.with_(label=dependency))
         widgets += [
             cloudwatch.GraphWidget(title="Dependencies degraded", left=degraded_metrics),
@@ -228,12 +343,19 @@ class Monitoring(Construct):
         ]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(24))
         for start in range(0, len(widgets), 2):
-            self.dashboard.add_widgets(*widgets[start:start + 2])
+            self.dashboard.add_widgets(*widgets[start : start + 2])
 
-    def _alarm(self, purpose: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int,
-               description: str,
-               comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-               missing=cloudwatch.TreatMissingData.NOT_BREACHING) -> cloudwatch.Alarm:
+    def _alarm(
+        self,
+        purpose: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        periods: int,
+        description: str,
+        comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             purpose,

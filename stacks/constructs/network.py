@@ -18,6 +18,7 @@ In an imported VPC each endpoint is a switch (``vpc.endpoints`` in cdk.json):
 security group, to which this stack adds the 443 ingress from its groups; an
 existing DynamoDB gateway endpoint is ``false``. A created VPC gets all three.
 """
+
 from __future__ import annotations
 
 import aws_cdk as cdk
@@ -61,7 +62,7 @@ class Network(Construct):
         if imported_vpc is None:
             self.vpc: ec2.IVpc = self._create_vpc(availability_zones, vpc_cidr, flow_log_retention, removal_policy)
             self.app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            switches: dict[str, bool | str] = {name: True for name in ENDPOINTS}
+            switches: dict[str, bool | str] = dict.fromkeys(ENDPOINTS, True)
         else:
             self.vpc = ec2.Vpc.from_vpc_attributes(
                 self,
@@ -91,8 +92,11 @@ class Network(Construct):
 
         # Interface endpoints: who needs which (the proxy and rotation read secrets only).
         clients = {
-            "secretsmanager": ((self.lambda_sg, "functions"), (self.proxy_sg, "RDS Proxy fetches its secrets"),
-                               (self.rotation_sg, "secret rotation")),
+            "secretsmanager": (
+                (self.lambda_sg, "functions"),
+                (self.proxy_sg, "RDS Proxy fetches its secrets"),
+                (self.rotation_sg, "secret rotation"),
+            ),
             "email": ((self.lambda_sg, "functions"),),
         }
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
@@ -165,9 +169,7 @@ class Network(Construct):
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
 
     def _group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
-        return ec2.SecurityGroup(
-            self, construct_id, vpc=self.vpc, description=description, allow_all_outbound=False
-        )
+        return ec2.SecurityGroup(self, construct_id, vpc=self.vpc, description=description, allow_all_outbound=False)
 
     def _create_vpc(
         self,

@@ -1,4 +1,5 @@
 """The DynamoDB tables, declared from the same specs the local stack uses (``core/tables.py``)."""
+
 from __future__ import annotations
 
 import aws_cdk as cdk

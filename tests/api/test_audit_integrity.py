@@ -5,20 +5,23 @@ for the customer to keep outside the platform. Ticket comments, usage
 ingestion batches (one event per batch), operators' reads of a customer and
 lockouts now leave events too.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import types
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
 from chalicelib.audit import query as audit_query
-from chalicelib.auth import keys as auth_keys, service as auth_service, store as auth_store
+from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import service as auth_service
+from chalicelib.auth import store as auth_store
 from chalicelib.core import errors
 
 
@@ -38,15 +41,17 @@ def _head(client, customer) -> dict:
 
 
 def _open_ticket(client, customer) -> str:
-    response = client.http.post("/support-tickets", headers=customer.headers,
-                                body=json.dumps({"subject": "s", "body": "b"}))
+    response = client.http.post(
+        "/support-tickets", headers=customer.headers, body=json.dumps({"subject": "s", "body": "b"})
+    )
     assert response.status_code == 201, response.body
     return json.loads(response.body)["id"]
 
 
 def _stored(admin_conn, event_id) -> dict:
-    return admin_conn.execute("SELECT chain_seq, encode(hash, 'hex') AS hash FROM audit_events WHERE id = %s",
-                              (event_id,)).fetchone()
+    return admin_conn.execute(
+        "SELECT chain_seq, encode(hash, 'hex') AS hash FROM audit_events WHERE id = %s", (event_id,)
+    ).fetchone()
 
 
 # ---------------------------------------------------------------- the chain head
@@ -86,8 +91,9 @@ def test_i11_9_an_empty_chain_has_count_0_and_no_head(make_customer):
     assert head.model_dump(mode="json")["as_of"]
 
 
-def test_i11_9_the_pinned_head_exposes_a_rewrite_that_recomputed_every_hash(client, new_customer, admin_conn,
-                                                                           admin_url):
+def test_i11_9_the_pinned_head_exposes_a_rewrite_that_recomputed_every_hash(
+    client, new_customer, admin_conn, admin_url
+):
     """Someone with superuser rights edits an old event and re-chains everything after it:
     verify_audit_chain sees an intact chain, but the head the customer kept no longer matches."""
     customer = new_customer()
@@ -95,18 +101,34 @@ def test_i11_9_the_pinned_head_exposes_a_rewrite_that_recomputed_every_hash(clie
     pinned = _head(client, customer)
     with psycopg.connect(admin_url) as conn:
         conn.execute("SET session_replication_role = replica")
-        rows = conn.execute("SELECT id, chain_key, chain_seq, prev_hash, occurred_at, actor, action, target_type,"
-                            " target_id, detail, request_id FROM audit_events WHERE customer_id = %s"
-                            " ORDER BY chain_seq", (customer.customer_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT id, chain_key, chain_seq, prev_hash, occurred_at, actor, action, target_type,"
+            " target_id, detail, request_id FROM audit_events WHERE customer_id = %s"
+            " ORDER BY chain_seq",
+            (customer.customer_id,),
+        ).fetchall()
         previous = None
         for n, row in enumerate(rows):
             actor = "operator:someone-else" if n == 0 else row[5]
             new_hash = conn.execute(
                 "SELECT audit_event_hash(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (row[1], row[2], previous if n else row[3], row[4], actor, row[6], row[7], row[8],
-                 Jsonb(row[9]), row[10])).fetchone()[0]
-            conn.execute("UPDATE audit_events SET actor = %s, prev_hash = %s, hash = %s WHERE id = %s",
-                         (actor, previous if n else row[3], new_hash, row[0]))
+                (
+                    row[1],
+                    row[2],
+                    previous if n else row[3],
+                    row[4],
+                    actor,
+                    row[6],
+                    row[7],
+                    row[8],
+                    Jsonb(row[9]),
+                    row[10],
+                ),
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE audit_events SET actor = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                (actor, previous if n else row[3], new_hash, row[0]),
+            )
             previous = new_hash
     assert admin_conn.execute("SELECT * FROM verify_audit_chain(%s)", (customer.customer_id,)).fetchall() == []
     now = _head(client, customer)
@@ -124,7 +146,8 @@ def test_i11_9_the_head_is_in_the_openapi_document(client):
     operation = document["paths"]["/audit-events/head"]["get"]
     assert operation["security"] == [{"bearerAuth": []}]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/AuditChainHead"}
+        "$ref": "#/components/schemas/AuditChainHead"
+    }
     schema = document["components"]["schemas"]["AuditChainHead"]
     assert set(schema["required"]) == {"count", "last_event_id", "last_hash", "as_of"}
     assert "64 lowercase hex digits" in schema["properties"]["last_hash"]["description"]
@@ -134,8 +157,11 @@ def test_i11_9_the_head_is_in_the_openapi_document(client):
 def test_i11_9_a_ticket_comment_is_audited_without_its_text(client, new_customer):
     customer = new_customer()
     ticket = _open_ticket(client, customer)
-    response = client.http.post(f"/support-tickets/{ticket}/comments", headers=customer.headers,
-                                body=json.dumps({"body": "my password is hunter2"}))
+    response = client.http.post(
+        f"/support-tickets/{ticket}/comments",
+        headers=customer.headers,
+        body=json.dumps({"body": "my password is hunter2"}),
+    )
     assert response.status_code == 201
     comment = json.loads(response.body)
     [event] = _events(client, customer, "support_ticket.comment_added")
@@ -146,14 +172,16 @@ def test_i11_9_a_ticket_comment_is_audited_without_its_text(client, new_customer
 
 def test_i11_9_a_usage_batch_is_one_event_with_its_counts(client, new_customer):
     customer = new_customer()
-    stamp = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    stamp = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     batch = [{"event_id": e, "metric": "api_calls", "quantity": 1, "timestamp": stamp} for e in ("a", "b", "a")]
     for _ in range(2):
         response = client.http.post("/metrics", headers=customer.headers, body=json.dumps({"events": batch}))
         assert response.status_code == 200
     events = _events(client, customer, "usage.ingested")
-    assert [e["detail"] for e in events] == [{"events": 3, "accepted": 0, "duplicates": 3},
-                                             {"events": 3, "accepted": 2, "duplicates": 1}]
+    assert [e["detail"] for e in events] == [
+        {"events": 3, "accepted": 0, "duplicates": 3},
+        {"events": 3, "accepted": 2, "duplicates": 1},
+    ]
     assert events[0]["actor"] == f"customer:{customer.customer_id}/key:{customer.key_id}"
     bad = [{"event_id": "z", "metric": "no_such_metric", "quantity": 1, "timestamp": stamp}]
     assert client.http.post("/metrics", headers=customer.headers, body=json.dumps({"events": bad})).status_code == 422
@@ -172,15 +200,15 @@ def test_i11_9_an_operators_read_of_a_customer_is_on_that_customers_chain(client
     assert missing.status_code == 404
 
 
-def test_i11_9_a_page_of_the_customer_list_is_one_platform_event(client, new_customer, operator_headers,
-                                                                 admin_conn):
+def test_i11_9_a_page_of_the_customer_list_is_one_platform_event(client, new_customer, operator_headers, admin_conn):
     customer = new_customer()
     response = client.http.get("/admin/customers?limit=100", headers=operator_headers)
     assert response.status_code == 200
     shown = [item["id"] for item in json.loads(response.body)["items"]]
     row = admin_conn.execute(
         "SELECT customer_id, actor, detail FROM audit_events WHERE action = 'operator.customers_listed'"
-        " ORDER BY occurred_at DESC LIMIT 1").fetchone()
+        " ORDER BY occurred_at DESC LIMIT 1"
+    ).fetchone()
     assert row["customer_id"] is None and row["actor"].startswith("operator:")
     assert row["detail"]["customer_ids"] == shown
     assert _events(client, customer, "operator.customers_listed") == []
@@ -189,7 +217,7 @@ def test_i11_9_a_page_of_the_customer_list_is_one_platform_event(client, new_cus
 @pytest.fixture
 def frozen_window(monkeypatch):
     """Authentication's clock stopped just after a throttle window starts: the test cannot straddle two."""
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     start = now - now % auth_store.FAILURE_WINDOW + 1
     monkeypatch.setattr(auth_service, "time", types.SimpleNamespace(time=lambda: float(start)))
     return start
@@ -211,12 +239,18 @@ def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_
             auth_service.authenticate(_wrong(customer.api_key), client_address=address)
     rows = admin_conn.execute(
         "SELECT customer_id, actor, detail FROM audit_events WHERE action = 'auth.locked_out'"
-        " AND detail->>'public_id' = %s", (public_id,)).fetchall()
+        " AND detail->>'public_id' = %s",
+        (public_id,),
+    ).fetchall()
     assert len(rows) == 1
     assert rows[0]["customer_id"] == customer.customer_id  # the holder's chain
     assert rows[0]["actor"] == f"api_key:{public_id}"
-    assert rows[0]["detail"] == {"public_id": public_id, "failures": auth_service.MAX_FAILURES,
-                                 "window_seconds": auth_store.FAILURE_WINDOW, "first_in_window": True}
+    assert rows[0]["detail"] == {
+        "public_id": public_id,
+        "failures": auth_service.MAX_FAILURES,
+        "window_seconds": auth_store.FAILURE_WINDOW,
+        "first_in_window": True,
+    }
 
 
 def test_i11_9_failures_below_the_limit_are_no_lockout(new_customer, admin_conn, frozen_window):
@@ -225,5 +259,10 @@ def test_i11_9_failures_below_the_limit_are_no_lockout(new_customer, admin_conn,
     for _ in range(auth_service.MAX_FAILURES - 1):
         with pytest.raises(errors.Unauthorized):
             auth_service.authenticate(_wrong(customer.api_key), client_address="203.0.113.9")
-    assert admin_conn.execute("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.locked_out'"
-                              " AND detail->>'public_id' = %s", (public_id,)).fetchone()["n"] == 0
+    assert (
+        admin_conn.execute(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'auth.locked_out' AND detail->>'public_id' = %s",
+            (public_id,),
+        ).fetchone()["n"]
+        == 0
+    )

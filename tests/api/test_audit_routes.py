@@ -1,4 +1,5 @@
 """GET /audit-events: the caller's own trail, newest first, paginated."""
+
 import json
 
 import pytest
@@ -11,8 +12,9 @@ def _events(client, headers, query=""):
 
 
 def _open_ticket(client, customer, subject):
-    response = client.http.post("/support-tickets", headers=customer.headers,
-                                body=json.dumps({"subject": subject, "body": "b"}))
+    response = client.http.post(
+        "/support-tickets", headers=customer.headers, body=json.dumps({"subject": subject, "body": "b"})
+    )
     assert response.status_code == 201
     return json.loads(response.body)["id"]
 

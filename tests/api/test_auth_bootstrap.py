@@ -1,4 +1,5 @@
 """Operator bootstrap: the local stack's credentials and the cloud's Lambda function."""
+
 import json
 
 from chalicelib.auth import keys
@@ -13,8 +14,9 @@ def test_local_credentials_give_a_working_operator_and_demo_customer_key(client)
     assert second["demo_customer_api_key"] != first["demo_customer_api_key"]
 
     def authenticate(api_key):
-        return client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                body=json.dumps({"api_key": api_key}))
+        return client.http.post(
+            "/auth/authenticate", headers={"Content-Type": "application/json"}, body=json.dumps({"api_key": api_key})
+        )
 
     response = authenticate(second["demo_customer_api_key"])
     assert response.status_code == 200

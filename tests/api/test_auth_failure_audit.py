@@ -5,20 +5,24 @@ Failed authentications used to append one permanent, hash-chained row each
 Now: an unknown public id is logged only; a real key's failures give at most
 one ``auth.failed`` event per public id and 5-minute window, on its holder's chain.
 """
+
 from __future__ import annotations
 
 import secrets
 
 import pytest
 
-from chalicelib.auth import keys as auth_keys, service as auth_service
+from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import service as auth_service
 from chalicelib.core import errors
 
 
 def _audited(admin_conn, public_ids) -> list[dict]:
     return admin_conn.execute(
         "SELECT customer_id, action, detail FROM audit_events WHERE action LIKE 'auth.%%'"
-        " AND detail->>'public_id' = ANY(%s)", (list(public_ids),)).fetchall()
+        " AND detail->>'public_id' = ANY(%s)",
+        (list(public_ids),),
+    ).fetchall()
 
 
 def test_i11_5_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):

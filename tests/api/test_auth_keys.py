@@ -1,4 +1,5 @@
 """/api-keys: create, list, revoke (immediate), rotate (overlap), tenant isolation."""
+
 import json
 import time
 import uuid
@@ -52,22 +53,35 @@ def test_list_paginates_with_an_opaque_cursor(client, new_customer):
         post(client, "/api-keys", {"name": f"k{n}"}, customer.headers)
     first = json.loads(client.http.get("/api-keys?limit=2", headers=customer.headers).body)
     assert len(first["items"]) == 2 and first["next_cursor"]
-    second = json.loads(client.http.get(f"/api-keys?limit=2&cursor={first['next_cursor']}",
-                                        headers=customer.headers).body)
+    second = json.loads(
+        client.http.get(f"/api-keys?limit=2&cursor={first['next_cursor']}", headers=customer.headers).body
+    )
     assert len(second["items"]) == 2 and second["next_cursor"] is None
     assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "cursor=%%%", "cursor=WyJhIiwiYiJd",
-                                   "unknown=1"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=abc", "cursor=%%%", "cursor=WyJhIiwiYiJd", "unknown=1"]
+)
 def test_bad_list_queries_are_400(client, new_customer, query):
     customer = new_customer()
     assert client.http.get(f"/api-keys?{query}", headers=customer.headers).status_code == 400
 
 
-@pytest.mark.parametrize("raw", ["nope", "[]", "{}", '{"name": ""}', '{"name": 5}', '{"name": "' + "n" * 101 + '"}',
-                                 '{"name": "x", "expires_at": "yesterday"}', '{"name": "x", "expires_at": "2030-01-01T00:00:00"}',
-                                 '{"name": "x", "other": 1}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "nope",
+        "[]",
+        "{}",
+        '{"name": ""}',
+        '{"name": 5}',
+        '{"name": "' + "n" * 101 + '"}',
+        '{"name": "x", "expires_at": "yesterday"}',
+        '{"name": "x", "expires_at": "2030-01-01T00:00:00"}',
+        '{"name": "x", "other": 1}',
+    ],
+)
 def test_garbage_create_bodies_are_400(client, new_customer, raw):
     customer = new_customer()
     assert post(client, "/api-keys", raw, customer.headers).status_code == 400
@@ -153,8 +167,18 @@ def test_rotation_with_zero_overlap_revokes_immediately_and_default_is_a_day(cli
     assert authenticate(client, other.api_key).status_code == 200
 
 
-@pytest.mark.parametrize("raw", ['{"overlap_seconds": -1}', '{"overlap_seconds": 604801}', '{"overlap_seconds": "1"}',
-                                 '{"overlap_seconds": true}', '{"overlap_seconds": 1.5}', "[]", "x"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"overlap_seconds": -1}',
+        '{"overlap_seconds": 604801}',
+        '{"overlap_seconds": "1"}',
+        '{"overlap_seconds": true}',
+        '{"overlap_seconds": 1.5}',
+        "[]",
+        "x",
+    ],
+)
 def test_bad_rotation_bodies_are_400(client, new_customer, raw):
     customer = new_customer()
     assert post(client, f"/api-keys/{customer.key_id}/rotate", raw, customer.headers).status_code == 400

@@ -1,4 +1,5 @@
 """Per-request liveness read from PostgreSQL: changes made straight in the database, operators, no DynamoDB."""
+
 import json
 import time
 
@@ -40,8 +41,9 @@ def test_operator_token_is_401_once_its_key_is_revoked_in_the_database(client, o
 
 def test_operator_token_is_401_once_its_key_expires_in_the_database(client, own_operator, admin_conn):
     created, token = own_operator
-    admin_conn.execute("UPDATE operator_api_keys SET expires_at = now() - interval '1 second' WHERE id = %s",
-                       (created.key_id,))
+    admin_conn.execute(
+        "UPDATE operator_api_keys SET expires_at = now() - interval '1 second' WHERE id = %s", (created.key_id,)
+    )
     assert client.http.get("/admin/customers", headers=bearer(token)).status_code == 401
 
 
@@ -61,18 +63,21 @@ def test_customer_suspended_in_the_database_gets_403_on_its_existing_token(clien
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 403
     # The verification is still cached (nothing told DynamoDB), yet no session is handed out.
     assert authenticate(client, customer.api_key).status_code == 403
-    refresh = client.http.post("/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token}))
+    refresh = client.http.post(
+        "/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token})
+    )
     assert refresh.status_code == 403
     admin_conn.execute("UPDATE customers SET status = 'active' WHERE id = %s", (customer.customer_id,))
     # Issue 11, item 7: a suspension - even one typed into the database - ends the old sessions.
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 401
-    refresh = client.http.post("/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token}))
+    refresh = client.http.post(
+        "/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": customer.refresh_token})
+    )
     assert refresh.status_code == 401
     assert authenticate(client, customer.api_key).status_code == 200
 
 
-def test_customer_key_revoked_in_the_database_ends_its_tokens_and_cached_verification(client, new_customer,
-                                                                                      admin_conn):
+def test_customer_key_revoked_in_the_database_ends_its_tokens_and_cached_verification(client, new_customer, admin_conn):
     customer = new_customer()
     admin_conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (customer.key_id,))
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 401
@@ -139,7 +144,8 @@ def test_a_cold_process_reads_the_dynamodb_entry_once_then_keeps_it(client, new_
 
 def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, new_customer, admin_conn, monkeypatch):
     """Another process revokes the key (here: straight in the database); our copy cannot mint a session."""
-    from chalicelib.auth import keys as auth_keys_module, signing, store
+    from chalicelib.auth import keys as auth_keys_module
+    from chalicelib.auth import signing, store
 
     customer = new_customer()
     digest = auth_keys_module.cache_digest(signing.pepper(), customer.api_key)
@@ -150,11 +156,13 @@ def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, ne
 
 
 def test_revoking_through_the_api_drops_this_process_copy(client, new_customer):
-    from chalicelib.auth import keys as auth_keys_module, signing, store
+    from chalicelib.auth import keys as auth_keys_module
+    from chalicelib.auth import signing, store
 
     customer = new_customer()
-    created = json.loads(client.http.post("/api-keys", headers={**JSON, **customer.headers},
-                                          body=json.dumps({"name": "second"})).body)
+    created = json.loads(
+        client.http.post("/api-keys", headers={**JSON, **customer.headers}, body=json.dumps({"name": "second"})).body
+    )
     assert authenticate(client, created["key"]).status_code == 200
     digest = auth_keys_module.cache_digest(signing.pepper(), created["key"])
     now = int(time.time())

@@ -5,13 +5,16 @@ Failed attempts are throttled per public id *and client address*: the
 guesser's address gets 429 (before any bcrypt work), the holder elsewhere -
 even on a cold verification cache, where bcrypt must run - still gets a token.
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from chalicelib.auth import keys as auth_keys, service as auth_service, store as auth_store
+from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import service as auth_service
+from chalicelib.auth import store as auth_store
 from chalicelib.core import errors
 
 ATTACKER = "203.0.113.7"
@@ -44,8 +47,12 @@ def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, m
         auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
     assert bcrypt_calls == []
     # ... while the holder, from its own address and on a cold cache, authenticates.
-    assert auth_store.cached_verification(auth_keys.cache_digest(auth_service.signing.pepper(), uncached_key),
-                                          int(auth_service.time.time())) is None
+    assert (
+        auth_store.cached_verification(
+            auth_keys.cache_digest(auth_service.signing.pepper(), uncached_key), int(auth_service.time.time())
+        )
+        is None
+    )
     pair = auth_service.authenticate(uncached_key, client_address=HOLDER)
     assert pair.token and bcrypt_calls == [1]
 
@@ -53,10 +60,13 @@ def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, m
 def test_i11_4_the_route_passes_api_gateways_source_address(client, uncached_key, monkeypatch):
     seen = []
     real = auth_service.authenticate
-    monkeypatch.setattr(auth_service, "authenticate",
-                        lambda key, *, client_address=None: seen.append(client_address) or real(
-                            key, client_address=client_address))
-    response = client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                body=json.dumps({"api_key": uncached_key}))
+    monkeypatch.setattr(
+        auth_service,
+        "authenticate",
+        lambda key, *, client_address=None: seen.append(client_address) or real(key, client_address=client_address),
+    )
+    response = client.http.post(
+        "/auth/authenticate", headers={"Content-Type": "application/json"}, body=json.dumps({"api_key": uncached_key})
+    )
     assert response.status_code == 200
     assert seen == ["127.0.0.1"]  # chalice's local gateway: requestContext.identity.sourceIp

@@ -1,4 +1,5 @@
 """POST /auth/authenticate, /auth/refresh, /auth/logout and the per-request guard."""
+
 import base64
 import json
 import time
@@ -8,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from chalicelib.auth import keys as auth_keys, repository as auth_repository, service as auth_service, signing
+from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import repository as auth_repository
+from chalicelib.auth import service as auth_service
+from chalicelib.auth import signing
 
 JSON = {"Content-Type": "application/json"}
 
@@ -59,10 +63,16 @@ def test_operator_key_authenticates_as_operator_without_customer(client, operato
     assert jwt.decode(document["token"], options={"verify_signature": False})["role"] == "operator"
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"api_key": ""}, {"api_key": "nonsense"}, {"api_key": "sk_test_abcdefghijkl_" + "A" * 43},
-    {"api_key": "op_abcdefghijkl_" + "A" * 43},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"api_key": ""},
+        {"api_key": "nonsense"},
+        {"api_key": "sk_test_abcdefghijkl_" + "A" * 43},
+        {"api_key": "op_abcdefghijkl_" + "A" * 43},
+    ],
+)
 def test_unknown_or_malformed_keys_are_401(client, body):
     assert post(client, "/auth/authenticate", body).status_code == 401
 
@@ -74,8 +84,17 @@ def test_wrong_secret_is_401(client, new_customer):
     assert authenticate(client, wrong).status_code == 401
 
 
-@pytest.mark.parametrize("raw", ["not json", "[1,2]", '"string"', '{"api_key": 5}', '{"api_key": "x", "extra": 1}',
-                                 '{"api_key": "' + "a" * 500 + '"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[1,2]",
+        '"string"',
+        '{"api_key": 5}',
+        '{"api_key": "x", "extra": 1}',
+        '{"api_key": "' + "a" * 500 + '"}',
+    ],
+)
 def test_garbage_authenticate_bodies_are_4xx(client, raw):
     status = post(client, "/auth/authenticate", raw).status_code
     assert 400 <= status < 500
@@ -92,8 +111,9 @@ class _Clock:
 def test_expired_key_and_its_tokens_are_401_once_it_expires(client, new_customer, monkeypatch):
     customer = new_customer()
     expires = datetime.now(UTC) + timedelta(hours=1)
-    created = json.loads(post(client, "/api-keys", {"name": "short", "expires_at": expires.isoformat()},
-                              bearer(customer.token)).body)
+    created = json.loads(
+        post(client, "/api-keys", {"name": "short", "expires_at": expires.isoformat()}, bearer(customer.token)).body
+    )
     token = json.loads(authenticate(client, created["key"]).body)["token"]  # now cached
     assert me(client, token).status_code == 200
     monkeypatch.setattr(auth_service, "time", _Clock(3601))
@@ -177,26 +197,35 @@ def _b64(data):
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("make_headers", [
-    pytest.param(lambda t: {}, id="missing"),
-    pytest.param(lambda t: {"Authorization": ""}, id="empty"),
-    pytest.param(lambda t: {"Authorization": f"Basic {t}"}, id="wrong-scheme"),
-    pytest.param(lambda t: {"Authorization": "Bearer"}, id="no-token"),
-    pytest.param(lambda t: {"Authorization": "Bearer not.a.jwt"}, id="malformed"),
-    pytest.param(lambda t: {"Authorization": "Bearer " + "x" * 5000}, id="huge"),
-    pytest.param(lambda t: bearer(_forge(secret=b"w" * 64, base_token=t)), id="wrong-signature"),
-    pytest.param(lambda t: bearer(_forge({"aud": "someone-else"}, base_token=t)), id="wrong-aud"),
-    pytest.param(lambda t: bearer(_forge({"iss": "https://evil"}, base_token=t)), id="wrong-iss"),
-    pytest.param(lambda t: bearer(_forge({"exp": int(time.time()) - 5, "iat": int(time.time()) - 100},
-                                         base_token=t)), id="expired"),
-    pytest.param(lambda t: bearer(_b64({"alg": "none", "typ": "JWT", "kid": signing.keyring().current.kid}) + "."
-                                  + t.split(".")[1] + "."), id="alg-none"),
-    pytest.param(lambda t: bearer(_forge(alg="HS384", base_token=t)), id="hs384"),
-    pytest.param(lambda t: bearer(_forge(kid="no-such-kid", base_token=t)), id="unknown-kid"),
-    pytest.param(lambda t: bearer(_forge({"jti": uuid.uuid4().hex}, base_token=t)), id="no-session-for-jti"),
-    pytest.param(lambda t: bearer(_forge({"sub": str(uuid.uuid4())}, base_token=t)), id="other-subject"),
-    pytest.param(lambda t: bearer(_forge({"role": "operator"}, base_token=t)), id="role-escalation"),
-])
+@pytest.mark.parametrize(
+    "make_headers",
+    [
+        pytest.param(lambda t: {}, id="missing"),
+        pytest.param(lambda t: {"Authorization": ""}, id="empty"),
+        pytest.param(lambda t: {"Authorization": f"Basic {t}"}, id="wrong-scheme"),
+        pytest.param(lambda t: {"Authorization": "Bearer"}, id="no-token"),
+        pytest.param(lambda t: {"Authorization": "Bearer not.a.jwt"}, id="malformed"),
+        pytest.param(lambda t: {"Authorization": "Bearer " + "x" * 5000}, id="huge"),
+        pytest.param(lambda t: bearer(_forge(secret=b"w" * 64, base_token=t)), id="wrong-signature"),
+        pytest.param(lambda t: bearer(_forge({"aud": "someone-else"}, base_token=t)), id="wrong-aud"),
+        pytest.param(lambda t: bearer(_forge({"iss": "https://evil"}, base_token=t)), id="wrong-iss"),
+        pytest.param(
+            lambda t: bearer(_forge({"exp": int(time.time()) - 5, "iat": int(time.time()) - 100}, base_token=t)),
+            id="expired",
+        ),
+        pytest.param(
+            lambda t: bearer(
+                _b64({"alg": "none", "typ": "JWT", "kid": signing.keyring().current.kid}) + "." + t.split(".")[1] + "."
+            ),
+            id="alg-none",
+        ),
+        pytest.param(lambda t: bearer(_forge(alg="HS384", base_token=t)), id="hs384"),
+        pytest.param(lambda t: bearer(_forge(kid="no-such-kid", base_token=t)), id="unknown-kid"),
+        pytest.param(lambda t: bearer(_forge({"jti": uuid.uuid4().hex}, base_token=t)), id="no-session-for-jti"),
+        pytest.param(lambda t: bearer(_forge({"sub": str(uuid.uuid4())}, base_token=t)), id="other-subject"),
+        pytest.param(lambda t: bearer(_forge({"role": "operator"}, base_token=t)), id="role-escalation"),
+    ],
+)
 def test_bad_bearer_tokens_are_401(client, new_customer, make_headers):
     customer = new_customer()
     response = client.http.get("/customers/me", headers=make_headers(customer.token))
@@ -255,8 +284,18 @@ def test_refresh_token_reuse_revokes_the_whole_family(client, new_customer):
     assert authenticate(client, customer.api_key).status_code == 200
 
 
-@pytest.mark.parametrize("raw", ["", "{}", '{"refresh_token": ""}', '{"refresh_token": 1}', "nope",
-                                 '{"refresh_token": "rt_doesnotexist"}', '{"refresh_token": "abc"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "{}",
+        '{"refresh_token": ""}',
+        '{"refresh_token": 1}',
+        "nope",
+        '{"refresh_token": "rt_doesnotexist"}',
+        '{"refresh_token": "abc"}',
+    ],
+)
 def test_bad_refresh_requests_are_4xx(client, raw):
     status = post(client, "/auth/refresh", raw).status_code
     assert status in (400, 401)

@@ -1,9 +1,10 @@
 """``POST /admin/billing-runs``, ``GET /invoices``, ``GET /invoices/{id}`` and ``GET /notifications`` end to end."""
+
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,9 +16,11 @@ from tests.billing_support import EARLY_START, fresh_period
 
 
 def run(client, headers, period, finalize=False):
-    response = client.http.post("/admin/billing-runs", headers=headers,
-                                body=json.dumps({"period": period.label if hasattr(period, "label") else period,
-                                                 "finalize": finalize}))
+    response = client.http.post(
+        "/admin/billing-runs",
+        headers=headers,
+        body=json.dumps({"period": period.label if hasattr(period, "label") else period, "finalize": finalize}),
+    )
     return response.status_code, json.loads(response.body)
 
 
@@ -27,9 +30,13 @@ def get(client, headers, path):
 
 
 def ingest(client, customer, period, **quantities):
-    stamp = datetime(period.year, period.month, 10, tzinfo=timezone.utc).isoformat()
-    body = {"events": [{"event_id": uuid.uuid4().hex, "metric": metric, "quantity": quantity, "timestamp": stamp}
-                       for metric, quantity in quantities.items()]}
+    stamp = datetime(period.year, period.month, 10, tzinfo=UTC).isoformat()
+    body = {
+        "events": [
+            {"event_id": uuid.uuid4().hex, "metric": metric, "quantity": quantity, "timestamp": stamp}
+            for metric, quantity in quantities.items()
+        ]
+    }
     response = client.http.post("/metrics", headers=customer.headers, body=json.dumps(body))
     return response.status_code, json.loads(response.body)
 
@@ -55,10 +62,18 @@ def test_an_operator_bills_a_period_and_the_customer_reads_its_invoice(client, o
     assert status == 200
     InvoiceResponse.model_validate(invoice)
     assert (invoice["subtotal_cents"], invoice["discount_cents"], invoice["tax_cents"], invoice["total_cents"]) == (
-        225000, 0, 18000, 243000)
-    assert [(line["metric"], line["quantity"], line["unit_price"], line["amount_cents"]) for line in invoice["lines"]] \
-        == [(None, "1", "2000", 200000), ("api_calls", "50000", "0.002", 10000),
-            ("compliance_scans", "100", "1.5", 15000)]
+        225000,
+        0,
+        18000,
+        243000,
+    )
+    assert [
+        (line["metric"], line["quantity"], line["unit_price"], line["amount_cents"]) for line in invoice["lines"]
+    ] == [
+        (None, "1", "2000", 200000),
+        ("api_calls", "50000", "0.002", 10000),
+        ("compliance_scans", "100", "1.5", 15000),
+    ]
 
     again = run(client, operator_headers, period)[1]
     assert again["invoices_created"] == 0 and again["total_cents"] == result["total_cents"]
@@ -80,12 +95,17 @@ def test_finalize_freezes_queues_the_email_and_refuses_late_usage(client, operat
     NotificationPageResponse.model_validate(notes)
     [note] = [n for n in notes["items"] if n["related_id"] == invoice["id"]]
     assert (note["channel"], note["template"], note["status"], note["recipient"]) == (
-        "email", "invoice", "queued", customer.email)
+        "email",
+        "invoice",
+        "queued",
+        customer.email,
+    )
     assert invoice["number"] in note["subject"] and note["sent_at"] is None and note["error"] is None
 
     billing.billing_service.daily()  # delivers pending e-mails
-    [note] = [n for n in get(client, customer.headers, "/notifications")[1]["items"]
-              if n["related_id"] == invoice["id"]]
+    [note] = [
+        n for n in get(client, customer.headers, "/notifications")[1]["items"] if n["related_id"] == invoice["id"]
+    ]
     assert note["status"] == "sent" and note["sent_at"].endswith("Z")
 
 
@@ -118,24 +138,39 @@ def test_invoices_paginate_newest_period_first(client, operator_headers, new_cus
     assert seen == [p.label for p in reversed(months)]
 
 
-@pytest.mark.parametrize("body", [
-    '{"period": "2026-13"}', '{"period": "garbage", "finalize": false}', '{"period": "2999-01"}',
-    '{"period": ""}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"period": "2026-13"}',
+        '{"period": "garbage", "finalize": false}',
+        '{"period": "2999-01"}',
+        '{"period": ""}',
+    ],
+)
 def test_bad_or_unfinished_periods_are_422(client, operator_headers, body):
     response = client.http.post("/admin/billing-runs", headers=operator_headers, body=body)
     assert response.status_code == 422, response.body
 
 
 def test_the_current_month_has_not_ended(client, operator_headers):
-    this_month = datetime.now(timezone.utc).strftime("%Y-%m")
+    this_month = datetime.now(UTC).strftime("%Y-%m")
     assert run(client, operator_headers, this_month)[0] == 422
 
 
-@pytest.mark.parametrize("body", [
-    "", "nope", "[]", "{}", '{"finalize": true}', '{"period": 202610}', '{"period": "2019-01", "finalize": "yes"}',
-    '{"period": "2019-01", "extra": 1}', '{"period": null}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "nope",
+        "[]",
+        "{}",
+        '{"finalize": true}',
+        '{"period": 202610}',
+        '{"period": "2019-01", "finalize": "yes"}',
+        '{"period": "2019-01", "extra": 1}',
+        '{"period": null}',
+    ],
+)
 def test_garbage_billing_run_bodies_are_400(client, operator_headers, body):
     response = client.http.post("/admin/billing-runs", headers=operator_headers, body=body)
     assert response.status_code == 400, response.body
@@ -144,22 +179,39 @@ def test_garbage_billing_run_bodies_are_400(client, operator_headers, body):
 def test_only_operators_run_billing(client, new_customer):
     customer = new_customer()
     body = json.dumps({"period": "2019-01"})
-    assert client.http.post("/admin/billing-runs", body=body,
-                            headers={"Content-Type": "application/json"}).status_code == 401
+    assert (
+        client.http.post("/admin/billing-runs", body=body, headers={"Content-Type": "application/json"}).status_code
+        == 401
+    )
     assert client.http.post("/admin/billing-runs", headers=customer.headers, body=body).status_code == 403
 
 
-@pytest.mark.parametrize("path", [
-    "/invoices/not-a-uuid", "/invoices/" + str(uuid.uuid4()), "/invoices/%00", "/invoices/" + "a" * 300,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/invoices/not-a-uuid",
+        "/invoices/" + str(uuid.uuid4()),
+        "/invoices/%00",
+        "/invoices/" + "a" * 300,
+    ],
+)
 def test_unknown_or_malformed_invoice_ids_are_404(client, new_customer, path):
     customer = new_customer()
     assert client.http.get(path, headers=customer.headers).status_code == 404
 
 
-@pytest.mark.parametrize("query", [
-    "?status=paid-ish", "?limit=0", "?limit=101", "?limit=x", "?cursor=garbage", "?cursor=W10", "?bogus=1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?status=paid-ish",
+        "?limit=0",
+        "?limit=101",
+        "?limit=x",
+        "?cursor=garbage",
+        "?cursor=W10",
+        "?bogus=1",
+    ],
+)
 def test_bad_invoice_list_queries_are_400(client, new_customer, query):
     customer = new_customer()
     assert client.http.get(f"/invoices{query}", headers=customer.headers).status_code == 400

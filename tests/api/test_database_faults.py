@@ -4,12 +4,13 @@ The faults are real: a request is made to wait inside its transaction (on a
 lock the test holds) and its PostgreSQL backend is then terminated, as an
 Aurora failover or an RDS Proxy reset does to every connection at once.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -58,13 +59,16 @@ def _in_background(chalice_app, method: str, path: str, headers: dict, body: dic
 
 
 def _batch(prefix: str, n: int) -> dict:
-    stamp = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-    return {"events": [{"event_id": f"{prefix}-{i}", "metric": "api_calls", "quantity": 1, "timestamp": stamp}
-                       for i in range(n)]}
+    stamp = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    return {
+        "events": [
+            {"event_id": f"{prefix}-{i}", "metric": "api_calls", "quantity": 1, "timestamp": stamp} for i in range(n)
+        ]
+    }
 
 
 def _period_start() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-01")
+    return datetime.now(UTC).strftime("%Y-%m-01")
 
 
 def _api_calls(client, headers) -> str:
@@ -75,7 +79,8 @@ def _api_calls(client, headers) -> str:
 
 
 def test_a_connection_killed_mid_transaction_is_retried_once_and_counts_once(
-        chalice_app, client, new_customer, admin_conn):
+    chalice_app, client, new_customer, admin_conn
+):
     customer = new_customer()
     period = _period_start()
     _freeze_lock(admin_conn, period)
@@ -95,7 +100,8 @@ def test_a_connection_killed_mid_transaction_is_retried_once_and_counts_once(
 
 
 def test_a_second_loss_is_a_503_with_retry_after_and_the_client_retry_counts_once(
-        chalice_app, client, new_customer, admin_conn):
+    chalice_app, client, new_customer, admin_conn
+):
     customer = new_customer()
     period = _period_start()
     batch = _batch("kill-twice", 4)
@@ -127,7 +133,8 @@ def test_every_pooled_connection_killed_at_once_is_invisible_to_the_next_request
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
     killed = admin_conn.execute(
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity"
-        " WHERE usename = 'saas_app_user'").fetchone()["n"]
+        " WHERE usename = 'saas_app_user'"
+    ).fetchone()["n"]
     assert killed >= 1
     for _ in range(3):
         assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
@@ -223,21 +230,29 @@ def test_commits_of_nested_retried_work_count_for_the_enclosing_attempt(stack):
     assert len(calls) == 1
 
 
-def test_an_email_is_not_sent_twice_when_the_connections_die_while_ses_sends_it(make_customer, admin_url, stack,
-                                                                                 monkeypatch):
+def test_an_email_is_not_sent_twice_when_the_connections_die_while_ses_sends_it(
+    make_customer, admin_url, stack, monkeypatch
+):
     """The chaos run's find: a failover while SES accepted a message used to roll its 'sent' back."""
     import uuid
 
     from chalicelib.core import aws
-    from chalicelib.notifications import mailer, service as notifications
+    from chalicelib.notifications import mailer
+    from chalicelib.notifications import service as notifications
     from tests.billing_support import moto_ses_messages
 
     customer_id = make_customer()
     recipient = f"{uuid.uuid4().hex}@ex.test"
     with db.tenant_transaction(customer_id) as conn:
         notification_id = notifications.queue_email(
-            conn, customer_id=customer_id, template="test_message", recipient=recipient, subject="Hello",
-            text_body="body", idempotency_key=uuid.uuid4().hex)
+            conn,
+            customer_id=customer_id,
+            template="test_message",
+            recipient=recipient,
+            subject="Hello",
+            text_body="body",
+            idempotency_key=uuid.uuid4().hex,
+        )
 
     class FailoverDuringSend:
         def __init__(self):
@@ -246,8 +261,7 @@ def test_an_email_is_not_sent_twice_when_the_connections_die_while_ses_sends_it(
         def send_email(self, **kwargs):
             answer = self.real.send_email(**kwargs)
             with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                              " WHERE usename = 'saas_app_user'")
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'saas_app_user'")
             return answer
 
     spy = FailoverDuringSend()

@@ -13,12 +13,13 @@ PostgreSQL stays the authority on keys, sessions and revocation, so:
 * a refresh cannot be checked for single use: 503 with Retry-After;
 * e-mails stay queued through an SES outage and are sent once afterwards.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,8 +36,9 @@ def outage(stack):
 
 
 def _authenticate(client, api_key):
-    response = client.http.post("/auth/authenticate", headers={"Content-Type": "application/json"},
-                                body=json.dumps({"api_key": api_key}))
+    response = client.http.post(
+        "/auth/authenticate", headers={"Content-Type": "application/json"}, body=json.dumps({"api_key": api_key})
+    )
     return response.status_code, json.loads(response.body) if response.body else None
 
 
@@ -45,12 +47,16 @@ def _bearer(token):
 
 
 def _degraded(caplog, fallback):
-    return [r for r in caplog.records if r.getMessage() == "dependency degraded"
-            and getattr(r, "fallback", None) == fallback]
+    return [
+        r
+        for r in caplog.records
+        if r.getMessage() == "dependency degraded" and getattr(r, "fallback", None) == fallback
+    ]
 
 
 def test_authentication_on_a_cache_miss_works_from_postgresql_during_a_dynamodb_outage(
-        client, new_customer, outage, caplog):
+    client, new_customer, outage, caplog
+):
     customer = new_customer()
     created = client.http.post("/api-keys", headers=customer.headers, body=json.dumps({"name": "during-outage"}))
     assert created.status_code == 201
@@ -68,19 +74,27 @@ def test_authentication_on_a_cache_miss_works_from_postgresql_during_a_dynamodb_
     aws.reset_breakers()  # the outage is over; a new process would not remember it either
     # The refresh token of that session could not be recorded: refreshing it is a 401 afterwards
     # (authenticate with the key again), never a session nobody can revoke.
-    refreshed = client.http.post("/auth/refresh", headers={"Content-Type": "application/json"},
-                                 body=json.dumps({"refresh_token": pair["refresh_token"]}))
+    refreshed = client.http.post(
+        "/auth/refresh",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"refresh_token": pair["refresh_token"]}),
+    )
     assert refreshed.status_code == 401
 
 
 def test_requests_go_on_and_rate_limiting_fails_open_with_a_log_line(client, new_customer, outage, caplog):
     customer = new_customer()
     caplog.set_level(logging.WARNING)
-    stamp = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    stamp = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     with outage("dynamodb"):
         for i in range(3):
-            sent = client.http.post("/metrics", headers=customer.headers, body=json.dumps(
-                {"events": [{"event_id": f"o-{i}", "metric": "api_calls", "quantity": 2, "timestamp": stamp}]}))
+            sent = client.http.post(
+                "/metrics",
+                headers=customer.headers,
+                body=json.dumps(
+                    {"events": [{"event_id": f"o-{i}", "metric": "api_calls", "quantity": 2, "timestamp": stamp}]}
+                ),
+            )
             assert sent.status_code == 200, sent.body
         read = client.http.get("/metrics", headers=customer.headers)
         assert read.status_code == 200
@@ -128,8 +142,9 @@ def test_logout_and_key_revocation_still_end_sessions_at_once(client, new_custom
     assert client.http.get("/customers/me", headers=customer.headers).status_code == 200
 
 
-def test_emails_stay_queued_through_an_ses_outage_and_are_sent_once_afterwards(make_customer, admin_conn, outage,
-                                                                              stack):
+def test_emails_stay_queued_through_an_ses_outage_and_are_sent_once_afterwards(
+    make_customer, admin_conn, outage, stack
+):
     from tests.billing_support import moto_ses_messages
 
     customer_id = make_customer()
@@ -137,9 +152,17 @@ def test_emails_stay_queued_through_an_ses_outage_and_are_sent_once_afterwards(m
     ids = []
     for recipient in recipients:
         with db.tenant_transaction(customer_id) as conn:
-            ids.append(notifications.queue_email(
-                conn, customer_id=customer_id, template="test_message", recipient=recipient, subject="Hello",
-                text_body="body", idempotency_key=uuid.uuid4().hex))
+            ids.append(
+                notifications.queue_email(
+                    conn,
+                    customer_id=customer_id,
+                    template="test_message",
+                    recipient=recipient,
+                    subject="Hello",
+                    text_body="body",
+                    idempotency_key=uuid.uuid4().hex,
+                )
+            )
     with outage("ses") as faults:
         report = notifications.deliver_pending(customer_id=customer_id)
         assert (report.sent, report.failed, report.deferred) == (0, 0, 1)  # the run stops at the outage
@@ -164,15 +187,26 @@ def test_a_message_the_client_refuses_is_failed_and_never_stops_the_others(make_
     bad = admin_conn.execute(
         "INSERT INTO notifications (customer_id, template, recipient, subject, text_body, idempotency_key)"
         " VALUES (%s, 'test_message', 'bad@ex.test', 'No body', NULL, %s) RETURNING id",
-        (customer_id, uuid.uuid4().hex)).fetchone()["id"]
+        (customer_id, uuid.uuid4().hex),
+    ).fetchone()["id"]
     with db.tenant_transaction(customer_id) as conn:
-        good = notifications.queue_email(conn, customer_id=customer_id, template="test_message",
-                                         recipient=f"{uuid.uuid4().hex}@ex.test", subject="Fine", text_body="body",
-                                         idempotency_key=uuid.uuid4().hex)
+        good = notifications.queue_email(
+            conn,
+            customer_id=customer_id,
+            template="test_message",
+            recipient=f"{uuid.uuid4().hex}@ex.test",
+            subject="Fine",
+            text_body="body",
+            idempotency_key=uuid.uuid4().hex,
+        )
     report = notifications.deliver_pending(customer_id=customer_id)
     assert (report.sent, report.failed, report.deferred) == (1, 1, 0)
-    rows = {r["id"]: r for r in admin_conn.execute(
-        "SELECT id, status, error FROM notifications WHERE id = ANY(%s)", ([bad, good],)).fetchall()}
+    rows = {
+        r["id"]: r
+        for r in admin_conn.execute(
+            "SELECT id, status, error FROM notifications WHERE id = ANY(%s)", ([bad, good],)
+        ).fetchall()
+    }
     assert rows[good]["status"] == "sent"
     assert rows[bad]["status"] == "failed" and "ParamValidationError" in rows[bad]["error"]
     assert notifications.deliver_pending(customer_id=customer_id).sent == 0

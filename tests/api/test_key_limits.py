@@ -3,6 +3,7 @@
 Keys in a rotation's overlap are live, so they count; creates and rotations of
 one tenant are serialized before the count.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,12 @@ STARTER_LIMIT = 5  # max_api_keys of the starter tier
 
 def _live_keys(admin_url, customer_id) -> int:
     with psycopg.connect(admin_url) as conn:
-        return conn.execute("SELECT count(*) FROM api_keys WHERE customer_id = %s"
-                            " AND (revoked_at IS NULL OR revoked_at > now())"
-                            " AND (expires_at IS NULL OR expires_at > now())", (customer_id,)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM api_keys WHERE customer_id = %s"
+            " AND (revoked_at IS NULL OR revoked_at > now())"
+            " AND (expires_at IS NULL OR expires_at > now())",
+            (customer_id,),
+        ).fetchone()[0]
 
 
 def test_i11_3_twelve_concurrent_creates_never_exceed_a_five_key_tier(new_customer, admin_url):
@@ -75,7 +79,9 @@ def test_i11_3_rotating_repeatedly_cannot_exceed_the_limit(client, new_customer,
 def test_i11_3_keys_in_their_overlap_count_against_creates(client, new_customer, admin_url):
     customer = new_customer("starter")
     assert _rotate(client, customer, customer.key_id, overlap=3600).status_code == 201
-    statuses = [client.http.post("/api-keys", headers=customer.headers,
-                                 body=json.dumps({"name": f"k{n}"})).status_code for n in range(4)]
+    statuses = [
+        client.http.post("/api-keys", headers=customer.headers, body=json.dumps({"name": f"k{n}"})).status_code
+        for n in range(4)
+    ]
     assert statuses == [201, 201, 201, 409]  # 1 new + 1 in overlap + 3 created = 5
     assert _live_keys(admin_url, customer.customer_id) == STARTER_LIMIT

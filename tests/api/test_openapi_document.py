@@ -1,4 +1,5 @@
 """GET /openapi.json: public, valid OpenAPI 3.1, and exactly the routes Chalice serves."""
+
 import json
 
 from openapi_spec_validator import validate
@@ -21,8 +22,9 @@ def test_the_document_is_public_and_valid_openapi(client):
 def test_every_served_route_is_documented_and_nothing_else(client, chalice_app):
     document = _document(client)
     served = {(path, method.lower()) for path, methods in chalice_app.routes.items() for method in methods}
-    documented = {(path, method) for path, item in document["paths"].items() for method in item
-                  if method in HTTP_METHODS}
+    documented = {
+        (path, method) for path, item in document["paths"].items() for method in item if method in HTTP_METHODS
+    }
     assert served - documented == set(), "routes served by Chalice but missing from /openapi.json"
     assert documented - served == set(), "routes in /openapi.json that Chalice does not serve"
 
@@ -36,7 +38,10 @@ def test_operation_ids_are_unique(client):
 def test_authenticated_routes_name_the_bearer_scheme_and_public_ones_none(client):
     document = _document(client)
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     assert document["paths"]["/health"]["get"]["security"] == []
     assert document["paths"]["/openapi.json"]["get"]["security"] == []
     assert document["paths"]["/support-tickets"]["post"]["security"] == [{"bearerAuth": []}]
@@ -47,7 +52,8 @@ def test_request_bodies_query_and_path_parameters_come_from_the_models(client):
     document = _document(client)
     create = document["paths"]["/support-tickets"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/TicketCreate"}
+        "$ref": "#/components/schemas/TicketCreate"
+    }
     ticket_create = document["components"]["schemas"]["TicketCreate"]
     assert ticket_create["additionalProperties"] is False
     assert set(ticket_create["required"]) == {"subject", "body"}
@@ -58,7 +64,8 @@ def test_request_bodies_query_and_path_parameters_come_from_the_models(client):
     assert listing["cursor"]["schema"]["type"] == "string"  # null branch dropped: a query string has no null
     detail = document["paths"]["/support-tickets/{id}"]["get"]
     assert detail["parameters"] == [
-        {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    ]
     assert "404" in detail["responses"]
 
 
@@ -70,7 +77,8 @@ def test_errors_have_chalice_shape_and_429_names_retry_after(client):
     assert too_many["headers"]["Retry-After"]["$ref"] == "#/components/headers/RetryAfter"
     assert too_many["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ChaliceError"}
     assert document["paths"]["/support-tickets"]["get"]["responses"]["429"] == {
-        "$ref": "#/components/responses/Error429"}
+        "$ref": "#/components/responses/Error429"
+    }
     assert "429" not in document["paths"]["/health"]["get"]["responses"]
 
 

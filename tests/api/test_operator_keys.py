@@ -7,6 +7,7 @@ tokens) no later than that moment. The local bootstrap revokes the key of the
 previous start. The shared ``operator_headers`` key is never revoked here:
 every key revoked is one these tests made.
 """
+
 import base64
 import json
 import time
@@ -57,7 +58,9 @@ def listed(client, headers, **query) -> list[dict]:
 def audit_events(admin_conn, key_id) -> list[dict]:
     return admin_conn.execute(
         "SELECT customer_id, actor, action, detail FROM audit_events WHERE target_type = 'operator_api_key'"
-        " AND target_id = %s ORDER BY chain_seq", (str(key_id),)).fetchall()
+        " AND target_id = %s ORDER BY chain_seq",
+        (str(key_id),),
+    ).fetchall()
 
 
 class _Clock:
@@ -82,8 +85,17 @@ def new_key(client, operator_headers):
 
 def test_i11_11_create_shows_the_key_once_and_the_list_never(client, operator_headers, new_key, admin_conn):
     created = new_key("deploy-bot")
-    assert set(created) == {"id", "operator_id", "name", "prefix", "key", "created_at", "expires_at", "revoked_at",
-                            "last_used_at"}
+    assert set(created) == {
+        "id",
+        "operator_id",
+        "name",
+        "prefix",
+        "key",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    }
     assert created["prefix"].startswith("op_") and created["key"].startswith(created["prefix"] + "_")
     assert created["name"] == "deploy-bot" and created["operator_id"] == subject_of(operator_headers)
     assert created["expires_at"] is None and created["revoked_at"] is None and created["last_used_at"] is None
@@ -105,7 +117,8 @@ def test_i11_11_create_shows_the_key_once_and_the_list_never(client, operator_he
 
 
 def test_i11_11_revocation_ends_the_key_its_tokens_and_refresh_tokens_on_the_next_request(
-        client, operator_headers, new_key, admin_conn):
+    client, operator_headers, new_key, admin_conn
+):
     created = new_key()
     first = json.loads(authenticate(client, created["key"]).body)  # bcrypt, fills the verification cache
     second = json.loads(authenticate(client, created["key"]).body)  # from the cache
@@ -116,8 +129,9 @@ def test_i11_11_revocation_ends_the_key_its_tokens_and_refresh_tokens_on_the_nex
 
     for pair in (first, second):  # tokens issued before the revocation
         assert client.http.get("/admin/customers", headers=bearer(pair["token"])).status_code == 401
-    refreshed = client.http.post("/auth/refresh", headers=JSON,
-                                 body=json.dumps({"refresh_token": second["refresh_token"]}))
+    refreshed = client.http.post(
+        "/auth/refresh", headers=JSON, body=json.dumps({"refresh_token": second["refresh_token"]})
+    )
     assert refreshed.status_code == 401
     assert authenticate(client, created["key"]).status_code == 401  # the cached verification is gone too
     assert client.http.get(PATH, headers=operator_headers).status_code == 200  # the shared key is untouched
@@ -126,10 +140,14 @@ def test_i11_11_revocation_ends_the_key_its_tokens_and_refresh_tokens_on_the_nex
     assert mine["revoked_at"] is not None
     # Revoking again changes nothing and records nothing more.
     assert client.http.delete(f"{PATH}/{created['id']}", headers=operator_headers).status_code == 204
-    assert next(i for i in listed(client, operator_headers) if i["id"] == created["id"])["revoked_at"] == \
-        mine["revoked_at"]
+    assert (
+        next(i for i in listed(client, operator_headers) if i["id"] == created["id"])["revoked_at"]
+        == mine["revoked_at"]
+    )
     assert [e["action"] for e in audit_events(admin_conn, created["id"])] == [
-        "operator_key.created", "operator_key.revoked"]
+        "operator_key.created",
+        "operator_key.revoked",
+    ]
     revoked = audit_events(admin_conn, created["id"])[1]
     assert revoked["customer_id"] is None and revoked["actor"] == f"operator:{subject_of(operator_headers)}"
 
@@ -141,8 +159,7 @@ def test_i11_11_an_operator_may_revoke_the_key_it_is_using(client, new_key):
     assert client.http.get(PATH, headers=own).status_code == 401  # its very next request
 
 
-def test_i11_11_an_expired_key_cannot_authenticate_and_its_tokens_stop_at_the_expiry(
-        client, new_key, monkeypatch):
+def test_i11_11_an_expired_key_cannot_authenticate_and_its_tokens_stop_at_the_expiry(client, new_key, monkeypatch):
     expires = datetime.now(UTC) + timedelta(seconds=600)
     created = new_key("short-lived", expires_at=expires.astimezone(timezone(timedelta(hours=2))).isoformat())
     assert created["expires_at"].endswith("Z")  # the same instant, written in UTC
@@ -159,26 +176,30 @@ def test_i11_11_an_expired_key_cannot_authenticate_and_its_tokens_stop_at_the_ex
 def test_i11_11_an_expiry_that_passed_in_the_database_is_honoured_on_the_next_request(client, new_key, admin_conn):
     created = new_key("expired-in-db", expires_at=(datetime.now(UTC) + timedelta(days=1)).isoformat())
     token = json.loads(authenticate(client, created["key"]).body)["token"]
-    admin_conn.execute("UPDATE operator_api_keys SET expires_at = now() - interval '1 second' WHERE id = %s",
-                       (created["id"],))
+    admin_conn.execute(
+        "UPDATE operator_api_keys SET expires_at = now() - interval '1 second' WHERE id = %s", (created["id"],)
+    )
     assert client.http.get(PATH, headers=bearer(token)).status_code == 401
     assert authenticate(client, created["key"]).status_code == 401
 
 
-@pytest.mark.parametrize("body, status", [
-    ('{"name": "x", "expires_at": "2020-01-01T00:00:00Z"}', 422),  # in the past
-    ('{"name": "x", "expires_at": "9999-12-31T23:00:00-05:00"}', 422),  # after year 9999 in UTC
-    ('{"name": "x", "expires_at": "2099-01-01T00:00:00"}', 400),  # no zone
-    ('{"name": "x", "expires_at": 4102444800}', 400),  # a number, not ISO 8601
-    ('{"name": "x", "expires_at": "next week"}', 400),
-    ('{"name": ""}', 400),
-    ('{"name": "' + "x" * 101 + '"}', 400),
-    ("{}", 400),
-    ('{"name": "x", "operator_id": "00000000-0000-0000-0000-000000000000"}', 400),  # unknown field
-    ('{"name": "x\\u0000"}', 400),
-    ("not json", 400),
-    ("[]", 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ('{"name": "x", "expires_at": "2020-01-01T00:00:00Z"}', 422),  # in the past
+        ('{"name": "x", "expires_at": "9999-12-31T23:00:00-05:00"}', 422),  # after year 9999 in UTC
+        ('{"name": "x", "expires_at": "2099-01-01T00:00:00"}', 400),  # no zone
+        ('{"name": "x", "expires_at": 4102444800}', 400),  # a number, not ISO 8601
+        ('{"name": "x", "expires_at": "next week"}', 400),
+        ('{"name": ""}', 400),
+        ('{"name": "' + "x" * 101 + '"}', 400),
+        ("{}", 400),
+        ('{"name": "x", "operator_id": "00000000-0000-0000-0000-000000000000"}', 400),  # unknown field
+        ('{"name": "x\\u0000"}', 400),
+        ("not json", 400),
+        ("[]", 400),
+    ],
+)
 def test_i11_11_create_refuses_invalid_bodies(client, operator_headers, body, status):
     response = post(client, body, operator_headers)
     assert response.status_code == status, response.body
@@ -245,10 +266,13 @@ def test_i11_11_the_local_bootstrap_revokes_the_previous_local_operator_key(clie
 
     live_local = admin_conn.execute(
         "SELECT k.id FROM operator_api_keys k JOIN operators o ON o.id = k.operator_id"
-        " WHERE o.email = %s AND k.name = %s AND k.revoked_at IS NULL", (OPERATOR_EMAIL, LOCAL_KEY_NAME)).fetchall()
+        " WHERE o.email = %s AND k.name = %s AND k.revoked_at IS NULL",
+        (OPERATOR_EMAIL, LOCAL_KEY_NAME),
+    ).fetchall()
     assert len(live_local) == 1
-    first_id = admin_conn.execute("SELECT id FROM operator_api_keys WHERE public_id = %s",
-                                  (first["operator_api_key"].split("_")[1],)).fetchone()["id"]
+    first_id = admin_conn.execute(
+        "SELECT id FROM operator_api_keys WHERE public_id = %s", (first["operator_api_key"].split("_")[1],)
+    ).fetchone()["id"]
     revoked = [e for e in audit_events(admin_conn, first_id) if e["action"] == "operator_key.revoked"]
     assert len(revoked) == 1 and revoked[0]["customer_id"] is None and revoked[0]["actor"] == "system:bootstrap"
     assert revoked[0]["detail"]["reason"] == "replaced_by_bootstrap"

@@ -4,6 +4,7 @@ The limits of the starter tier are lowered for the test and the clock pinned
 (so the burst cannot straddle a second boundary); authentication, the guard
 order and the counting in the (moto) DynamoDB metrics table are all real.
 """
+
 import json
 
 import pytest
@@ -23,8 +24,7 @@ def small_limits(monkeypatch):
     service.tier_limits_cache.put("starter", Limits(per_second=10, burst=3, daily_quota=1000))
 
 
-def test_a_customer_over_its_burst_gets_429_with_retry_after_while_another_gets_200(
-        client, new_customer, small_limits):
+def test_a_customer_over_its_burst_gets_429_with_retry_after_while_another_gets_200(client, new_customer, small_limits):
     noisy, quiet = new_customer("starter"), new_customer("starter")
     statuses = [client.http.get("/support-tickets", headers=noisy.headers).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
@@ -48,6 +48,9 @@ def test_unauthenticated_calls_are_401_not_counted(client, small_limits):
 
 def test_customers_me_shows_the_seeded_limits_under_the_names_the_limiter_reads(client, new_customer):
     me = json.loads(client.http.get("/customers/me", headers=new_customer("growth").headers).body)
-    assert {key: me["limits"][key] for key in ("rate_limit_per_second", "rate_limit_burst", "daily_request_quota")} \
-        == {"rate_limit_per_second": 50, "rate_limit_burst": 100, "daily_request_quota": 1_000_000}
+    assert {key: me["limits"][key] for key in ("rate_limit_per_second", "rate_limit_burst", "daily_request_quota")} == {
+        "rate_limit_per_second": 50,
+        "rate_limit_burst": 100,
+        "daily_request_quota": 1_000_000,
+    }
     assert service.limits_for_tier("growth") == Limits(per_second=50, burst=100, daily_quota=1_000_000)

@@ -1,4 +1,5 @@
 """Every log line of a request carries that request's id (and nothing outside a request does)."""
+
 import json
 import logging
 import threading
@@ -63,12 +64,24 @@ def test_concurrent_requests_never_log_each_others_id(log_lines):
 
     def call(request_id):
         event = {
-            "resource": "/probe", "path": "/probe", "httpMethod": "GET",
-            "headers": {"x-request-id": request_id}, "multiValueHeaders": {},
-            "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
-            "requestContext": {"resourcePath": "/probe", "httpMethod": "GET", "path": "/probe",
-                               "requestId": request_id, "stage": "test"},
+            "resource": "/probe",
+            "path": "/probe",
+            "httpMethod": "GET",
+            "headers": {"x-request-id": request_id},
+            "multiValueHeaders": {},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "body": None,
+            "isBase64Encoded": False,
+            "requestContext": {
+                "resourcePath": "/probe",
+                "httpMethod": "GET",
+                "path": "/probe",
+                "requestId": request_id,
+                "stage": "test",
+            },
         }
         app(event, None)
 
@@ -86,8 +99,11 @@ def test_concurrent_requests_never_log_each_others_id(log_lines):
 def test_an_authenticated_requests_lines_carry_its_tenant_and_later_lines_do_not(client, new_customer, log_lines):
     customer = new_customer()
     log_lines.clear()
-    response = client.http.post("/support-tickets", headers={**customer.headers, "X-Request-Id": "req-tenant-0001"},
-                                body=json.dumps({"subject": "logs", "body": "b"}))
+    response = client.http.post(
+        "/support-tickets",
+        headers={**customer.headers, "X-Request-Id": "req-tenant-0001"},
+        body=json.dumps({"subject": "logs", "body": "b"}),
+    )
     assert response.status_code == 201
     messages = [line["message"] for line in log_lines]
     assert "support ticket opened" in messages and "request" in messages

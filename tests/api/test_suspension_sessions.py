@@ -1,4 +1,5 @@
 """Issue 11, item 7: a suspension ends the customer's sessions; reactivation needs a new authentication."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ def _authenticate(client, api_key):
 
 
 def test_i11_7_reactivation_does_not_bring_back_old_tokens_or_refresh_tokens(
-        client, operator_headers, new_customer, admin_conn):
+    client, operator_headers, new_customer, admin_conn
+):
     customer = new_customer()
     refreshed = json.loads(_refresh(client, customer.refresh_token).body)  # a family with two sessions
     other = json.loads(_authenticate(client, customer.api_key).body)
@@ -37,8 +39,9 @@ def test_i11_7_reactivation_does_not_bring_back_old_tokens_or_refresh_tokens(
         assert _me(client, token) == 401
     for refresh_token in (refreshed["refresh_token"], other["refresh_token"]):
         assert _refresh(client, refresh_token).status_code == 401
-    live = admin_conn.execute("SELECT count(*) AS n FROM auth_sessions WHERE subject = %s AND revoked_at IS NULL",
-                              (customer.customer_id,)).fetchone()["n"]
+    live = admin_conn.execute(
+        "SELECT count(*) AS n FROM auth_sessions WHERE subject = %s AND revoked_at IS NULL", (customer.customer_id,)
+    ).fetchone()["n"]
     assert live == 0
 
     # A new authentication works, and so does its refresh.

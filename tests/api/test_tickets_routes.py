@@ -1,4 +1,5 @@
 """/support-tickets through chalice.test.Client, authenticated with the auth fixtures."""
+
 import json
 import uuid
 
@@ -16,8 +17,12 @@ def _json(response):
 
 
 def _open(client, customer, subject="Cannot log in", priority="high"):
-    response = _post(client, "/support-tickets", customer.headers,
-                     {"subject": subject, "body": "Since this morning.", "priority": priority})
+    response = _post(
+        client,
+        "/support-tickets",
+        customer.headers,
+        {"subject": subject, "body": "Since this morning.", "priority": priority},
+    )
     assert response.status_code == 201, response.body
     return _json(response)
 
@@ -28,20 +33,37 @@ def test_opening_a_ticket_returns_201_and_the_ticket(client, new_customer):
     assert uuid.UUID(ticket["id"])
     assert ticket["customer_id"] == str(customer.customer_id)
     assert (ticket["subject"], ticket["priority"], ticket["status"], ticket["closed_at"]) == (
-        "Cannot log in", "high", "open", None)
+        "Cannot log in",
+        "high",
+        "open",
+        None,
+    )
     assert ticket["created_at"].endswith("Z")
 
 
-@pytest.mark.parametrize("body", [
-    "not json", "[1, 2]", "null", "42", "{}", json.dumps({"subject": "s"}), json.dumps({"body": "b"}),
-    json.dumps({"subject": "", "body": "b"}), json.dumps({"subject": "   ", "body": "b"}),
-    json.dumps({"subject": "s" * 201, "body": "b"}), json.dumps({"subject": "s", "body": "b" * 20001}),
-    json.dumps({"subject": 7, "body": "b"}), json.dumps({"subject": "s", "body": ["b"]}),
-    json.dumps({"subject": "s", "body": "b", "priority": "whenever"}),
-    json.dumps({"subject": "s", "body": "b", "extra": 1}),
-    json.dumps({"subject": "a\u0000b", "body": "b"}), '{"subject": "\\ud800", "body": "b"}',
-    "[" * 100_000 + "]" * 100_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        "null",
+        "42",
+        "{}",
+        json.dumps({"subject": "s"}),
+        json.dumps({"body": "b"}),
+        json.dumps({"subject": "", "body": "b"}),
+        json.dumps({"subject": "   ", "body": "b"}),
+        json.dumps({"subject": "s" * 201, "body": "b"}),
+        json.dumps({"subject": "s", "body": "b" * 20001}),
+        json.dumps({"subject": 7, "body": "b"}),
+        json.dumps({"subject": "s", "body": ["b"]}),
+        json.dumps({"subject": "s", "body": "b", "priority": "whenever"}),
+        json.dumps({"subject": "s", "body": "b", "extra": 1}),
+        json.dumps({"subject": "a\u0000b", "body": "b"}),
+        '{"subject": "\\ud800", "body": "b"}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
 def test_garbage_bodies_are_400(client, new_customer, body):
     response = _post(client, "/support-tickets", new_customer().headers, body)
     assert response.status_code == 400, response.body
@@ -60,8 +82,7 @@ def test_listing_is_paginated_newest_first(client, new_customer):
     first = _json(client.http.get("/support-tickets?limit=2", headers=customer.headers))
     assert [t["id"] for t in first["items"]] == opened[::-1][:2]
     assert first["next_cursor"]
-    second = _json(client.http.get(f"/support-tickets?limit=2&cursor={first['next_cursor']}",
-                                   headers=customer.headers))
+    second = _json(client.http.get(f"/support-tickets?limit=2&cursor={first['next_cursor']}", headers=customer.headers))
     assert [t["id"] for t in second["items"]] == [opened[0]]
     assert second["next_cursor"] is None
 
@@ -74,10 +95,19 @@ def test_listing_filters_by_status(client, new_customer):
     assert [t["id"] for t in listing["items"]] == [still_open["id"]]
 
 
-@pytest.mark.parametrize("query", [
-    "limit=0", "limit=101", "limit=abc", "limit=", "cursor=!!!", "cursor=" + "A" * 600, "status=pending",
-    "unexpected=1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=",
+        "cursor=!!!",
+        "cursor=" + "A" * 600,
+        "status=pending",
+        "unexpected=1",
+    ],
+)
 def test_bad_list_queries_are_400(client, new_customer, query):
     response = client.http.get(f"/support-tickets?{query}", headers=new_customer().headers)
     assert response.status_code == 400, response.body
@@ -94,8 +124,17 @@ def test_a_ticket_reads_back_with_its_comments(client, new_customer):
     assert detail["subject"] == ticket["subject"]
 
 
-@pytest.mark.parametrize("body", ["nope", "{}", json.dumps({"body": ""}), json.dumps({"body": "\t\n"}),
-                                  json.dumps({"body": 1}), json.dumps({"body": "ok", "author": "someone else"})])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "nope",
+        "{}",
+        json.dumps({"body": ""}),
+        json.dumps({"body": "\t\n"}),
+        json.dumps({"body": 1}),
+        json.dumps({"body": "ok", "author": "someone else"}),
+    ],
+)
 def test_garbage_comments_are_400(client, new_customer, body):
     customer = new_customer()
     ticket = _open(client, customer)
@@ -106,19 +145,29 @@ def test_garbage_comments_are_400(client, new_customer, body):
 def test_closing_returns_200_and_then_refuses_comments(client, new_customer):
     customer = new_customer()
     ticket = _open(client, customer)
-    closed = client.http.patch(f"/support-tickets/{ticket['id']}", headers=customer.headers,
-                               body=json.dumps({"status": "closed"}))
+    closed = client.http.patch(
+        f"/support-tickets/{ticket['id']}", headers=customer.headers, body=json.dumps({"status": "closed"})
+    )
     assert closed.status_code == 200
     assert _json(closed)["status"] == "closed" and _json(closed)["closed_at"]
-    again = client.http.patch(f"/support-tickets/{ticket['id']}", headers=customer.headers,
-                              body=json.dumps({"status": "closed"}))
+    again = client.http.patch(
+        f"/support-tickets/{ticket['id']}", headers=customer.headers, body=json.dumps({"status": "closed"})
+    )
     assert again.status_code == 200 and _json(again)["closed_at"] == _json(closed)["closed_at"]
     late = _post(client, f"/support-tickets/{ticket['id']}/comments", customer.headers, {"body": "wait"})
     assert late.status_code == 409
 
 
-@pytest.mark.parametrize("body", ["{}", json.dumps({"status": "open"}), json.dumps({"status": "CLOSED"}),
-                                  json.dumps({"status": "closed", "priority": "low"}), "closed"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{}",
+        json.dumps({"status": "open"}),
+        json.dumps({"status": "CLOSED"}),
+        json.dumps({"status": "closed", "priority": "low"}),
+        "closed",
+    ],
+)
 def test_garbage_patches_are_400(client, new_customer, body):
     customer = new_customer()
     ticket = _open(client, customer)
@@ -139,8 +188,9 @@ def test_another_tenants_ticket_is_404_everywhere(client, new_customer):
     assert detail["status"] == "open" and detail["comments"] == []
 
 
-@pytest.mark.parametrize("ticket_id", ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g", "%00",
-                                       str(uuid.uuid4())])
+@pytest.mark.parametrize(
+    "ticket_id", ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g", "%00", str(uuid.uuid4())]
+)
 def test_malformed_or_unknown_ids_are_404(client, new_customer, ticket_id):
     customer = new_customer()
     path = f"/support-tickets/{ticket_id}"
@@ -158,8 +208,11 @@ def test_without_credentials_401_and_operators_403(client, operator_headers):
 def test_opening_and_closing_are_in_the_audit_trail(client, new_customer):
     customer = new_customer()
     ticket = _open(client, customer)
-    client.http.patch(f"/support-tickets/{ticket['id']}", headers={**customer.headers, "X-Request-Id": "req-close-0001"},
-                      body='{"status": "closed"}')
+    client.http.patch(
+        f"/support-tickets/{ticket['id']}",
+        headers={**customer.headers, "X-Request-Id": "req-close-0001"},
+        body='{"status": "closed"}',
+    )
     events = _json(client.http.get("/audit-events?limit=100", headers=customer.headers))["items"]
     ours = [e for e in events if e["target_id"] == ticket["id"]]
     assert [e["action"] for e in ours] == ["support_ticket.closed", "support_ticket.created"]

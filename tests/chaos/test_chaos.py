@@ -23,10 +23,10 @@ ticket's confirmation e-mail is sent exactly once once SES is back. The
 figures (requests, statuses, p50/p99 per phase) are printed; they are quoted
 in docs/RELIABILITY.md.
 """
+
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import statistics
@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -132,14 +132,18 @@ def _onboard(api_url: str, operator_key: str) -> list[Tenant]:
     tenants = []
     for n in range(TENANTS):
         email = f"chaos-{n}-{uuid.uuid4().hex[:8]}@example.test"
-        created = session.post(f"{api_url}/admin/customers", headers=operator,
-                               json={"name": f"Chaos {n}", "email": email, "tier": "enterprise"})
+        created = session.post(
+            f"{api_url}/admin/customers",
+            headers=operator,
+            json={"name": f"Chaos {n}", "email": email, "tier": "enterprise"},
+        )
         assert created.status_code == 201, created.text
         document = created.json()
         api_key = document["api_key"]["key"]
         pair = session.post(f"{api_url}/auth/authenticate", json={"api_key": api_key}).json()
-        tenants.append(Tenant(customer_id=document["customer"]["id"], email=email, api_key=api_key,
-                              token=pair["token"]))
+        tenants.append(
+            Tenant(customer_id=document["customer"]["id"], email=email, api_key=api_key, token=pair["token"])
+        )
     return tenants
 
 
@@ -155,12 +159,18 @@ class Client:
         self.ids = itertools.count()
         self.seed = seed
 
-    def call(self, tenant: Tenant, method: str, path: str, body: dict | None = None,
-             headers: dict | None = None) -> requests.Response:
+    def call(
+        self, tenant: Tenant, method: str, path: str, body: dict | None = None, headers: dict | None = None
+    ) -> requests.Response:
         phase = self.recorder.phase
         started = time.perf_counter()
-        response = self.session.request(method, f"{self.api_url}{path}", json=body,
-                                        headers=headers if headers is not None else tenant.headers, timeout=60)
+        response = self.session.request(
+            method,
+            f"{self.api_url}{path}",
+            json=body,
+            headers=headers if headers is not None else tenant.headers,
+            timeout=60,
+        )
         # A request in flight when a fault began belongs to the fault.
         if phase not in FAULT_PHASES:
             phase = self.recorder.phase
@@ -178,10 +188,17 @@ class Client:
         time.sleep(min(float(response.headers.get("Retry-After", "1")), 5.0))
 
     def ingest(self, tenant: Tenant, stop: threading.Event) -> None:
-        stamp = (datetime.now(timezone.utc) - timedelta(seconds=5)).isoformat()
+        stamp = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
         size = self.random.randint(1, 20)
-        events = [{"event_id": f"w{self.seed}-{next(self.ids)}", "metric": "api_calls",
-                   "quantity": self.random.randint(1, 9), "timestamp": stamp} for _ in range(size)]
+        events = [
+            {
+                "event_id": f"w{self.seed}-{next(self.ids)}",
+                "metric": "api_calls",
+                "quantity": self.random.randint(1, 9),
+                "timestamp": stamp,
+            }
+            for _ in range(size)
+        ]
         while True:  # the same batch until it is acknowledged, even after the run's end (faults are over)
             response = self.call(tenant, "POST", "/metrics", {"events": events})
             if response.status_code == 200:
@@ -202,16 +219,21 @@ class Client:
             self.ingest(tenant, stop)
             return
         if choice < 0.50:
-            response = self.call(tenant, "POST", "/support-tickets",
-                                 {"subject": "Chaos", "body": "Help during a fault", "priority": "normal"})
+            response = self.call(
+                tenant,
+                "POST",
+                "/support-tickets",
+                {"subject": "Chaos", "body": "Help during a fault", "priority": "normal"},
+            )
             if response.status_code == 201:
                 with tenant.lock:
                     tenant.tickets.append(response.json()["id"])
         elif choice < 0.60:
             response = self.call(tenant, "POST", "/auth/authenticate", {"api_key": tenant.api_key}, headers={})
         else:
-            path = self.random.choice(["/customers/me", "/metrics", "/api-keys", "/notifications",
-                                       "/audit-events", "/support-tickets"])
+            path = self.random.choice(
+                ["/customers/me", "/metrics", "/api-keys", "/notifications", "/audit-events", "/support-tickets"]
+            )
             response = self.call(tenant, "GET", path)
             if path == "/customers/me" and response.status_code == 200:
                 assert response.json()["id"] == tenant.customer_id
@@ -221,8 +243,10 @@ class Client:
 
 def _kill_connections(admin_url: str) -> int:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-                            " WHERE usename = 'saas_app_user'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE usename = 'saas_app_user'"
+        ).fetchone()[0]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -285,14 +309,18 @@ def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
 
     # ---- figures
     total = sum(sum(counts.values()) for counts in recorder.statuses.values())
-    lines = [f"chaos run: {total} requests in {elapsed:.0f} s, {TENANTS} tenants, {WORKERS} clients;"
-             f" backends killed {killed}, DynamoDB calls refused {dynamodb_refused}, SES calls refused {ses_refused}"]
+    lines = [
+        f"chaos run: {total} requests in {elapsed:.0f} s, {TENANTS} tenants, {WORKERS} clients;"
+        f" backends killed {killed}, DynamoDB calls refused {dynamodb_refused}, SES calls refused {ses_refused}"
+    ]
     for phase in recorder.statuses:
         counts = dict(sorted(recorder.statuses[phase].items()))
         latencies = recorder.latencies[phase]
-        lines.append(f"  {phase:16s} requests {len(latencies):5d}  statuses {counts}"
-                     f"  p50 {statistics.median(latencies) if latencies else 0:.1f} ms"
-                     f"  p99 {_percentile(latencies, 0.99):.1f} ms")
+        lines.append(
+            f"  {phase:16s} requests {len(latencies):5d}  statuses {counts}"
+            f"  p50 {statistics.median(latencies) if latencies else 0:.1f} ms"
+            f"  p99 {_percentile(latencies, 0.99):.1f} ms"
+        )
     refusals = Counter(r[:170] for r in recorder.refusals)
     lines += [f"  refused: {n} x {what}" for what, n in refusals.most_common(8)]
     lines += [f"  logged: {n} x {what}" for what, n in degradations.seen.most_common(12)]
@@ -309,7 +337,7 @@ def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
 
     # Exact reconciliation: every batch was resent until acknowledged, so what is stored and what
     # GET /metrics reports is exactly what was acknowledged; no event is stored twice.
-    period = datetime.now(timezone.utc).strftime("%Y-%m")
+    period = datetime.now(UTC).strftime("%Y-%m")
     session = requests.Session()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for tenant in tenants:
@@ -317,10 +345,15 @@ def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
             api_calls = {m["metric"]: m["quantity"] for m in usage["metrics"]}.get("api_calls", "0")
             stored = conn.execute(
                 "SELECT count(*), count(DISTINCT event_id), coalesce(sum(quantity), 0) FROM usage_events"
-                " WHERE customer_id = %s", (tenant.customer_id,)).fetchone()
+                " WHERE customer_id = %s",
+                (tenant.customer_id,),
+            ).fetchone()
             assert (stored[0], stored[1], int(stored[2]), api_calls) == (
-                tenant.acknowledged_events, tenant.acknowledged_events, tenant.acknowledged,
-                str(tenant.acknowledged)), ("rows, distinct event ids, quantity, GET /metrics", recorder.refusals[:10])
+                tenant.acknowledged_events,
+                tenant.acknowledged_events,
+                tenant.acknowledged,
+                str(tenant.acknowledged),
+            ), ("rows, distinct event ids, quantity, GET /metrics", recorder.refusals[:10])
 
     # E-mails: every ticket's confirmation sent exactly once once SES is back.
     aws.reset_breakers()
@@ -330,9 +363,16 @@ def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
     backend = ses_backends["123456789012"][stack.env["AWS_REGION"]]
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for tenant in tenants:
-            statuses = Counter(row[0] for row in conn.execute(
-                "SELECT status FROM notifications WHERE customer_id = %s", (tenant.customer_id,)))
+            statuses = Counter(
+                row[0]
+                for row in conn.execute(
+                    "SELECT status FROM notifications WHERE customer_id = %s", (tenant.customer_id,)
+                )
+            )
             assert statuses == Counter({"sent": len(tenant.tickets)}), (tenant.email, statuses)
-            sent = [m for m in backend.sent_messages
-                    if tenant.email in getattr(m, "destinations", {}).get("ToAddresses", [])]
+            sent = [
+                m
+                for m in backend.sent_messages
+                if tenant.email in getattr(m, "destinations", {}).get("ToAddresses", [])
+            ]
             assert len(sent) == len(tenant.tickets)

@@ -25,6 +25,7 @@ How it runs, and why:
 It lives in its own directory and pytest process (``make test``) so that the
 customers, invoices and billing runs it creates never meet other tests' data.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,19 +70,36 @@ def api_url(chalice_app):
     logger.setLevel(level)
 
 
-def schemathesis(api_url: str, token: str, workdir: Path, *selection: str,
-                 authenticated_throughout: bool = True) -> subprocess.CompletedProcess:
+def schemathesis(
+    api_url: str, token: str, workdir: Path, *selection: str, authenticated_throughout: bool = True
+) -> subprocess.CompletedProcess:
     """Run the CLI; with ``authenticated_throughout`` an operation that only ever got 401/403 fails the run
     (a token that silently stopped working must not pass as "no 5xx")."""
     config = workdir / "schemathesis.toml"
     config.write_text('[warnings]\nfail-on = ["missing_auth"]\n' if authenticated_throughout else "")
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", f"{api_url}/openapi.json",
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        f"{api_url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "positive_data_acceptance",
         "--generation-deterministic",
-        "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--request-timeout", "20",
-        "--no-color", *selection,
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
+        "--no-color",
+        *selection,
     ]
     # cwd: no stray report or config files in the repository.
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
@@ -97,13 +115,19 @@ def operations(api_url) -> list[tuple[str, str, str, str | None]]:
     """(operationId, METHOD, path, x-auth) of every documented operation."""
     with urllib.request.urlopen(f"{api_url}/openapi.json", timeout=30) as response:
         document = json.load(response)
-    return [(operation["operationId"], method.upper(), path, operation.get("x-auth"))
-            for path, item in document["paths"].items() for method, operation in item.items()]
+    return [
+        (operation["operationId"], method.upper(), path, operation.get("x-auth"))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
 
 
 def _matching(operations, patterns) -> set[str]:
-    return {op_id for op_id, method, path, _ in operations
-            if any(method == m and re.fullmatch(pattern, path) for m, pattern in patterns)}
+    return {
+        op_id
+        for op_id, method, path, _ in operations
+        if any(method == m and re.fullmatch(pattern, path) for m, pattern in patterns)
+    }
 
 
 def _only(operation_ids) -> list[str]:
@@ -131,8 +155,11 @@ def test_key_rotation_and_revocation_with_a_throwaway_customer(api_url, operatio
     selected = _matching(operations, KEY_REVOCATION + KEY_CREATION)
     assert len(selected) == 4, "expected POST/GET /api-keys, DELETE /api-keys/{id}, POST /api-keys/{id}/rotate"
     # Deleting or rotating its own key may end the session mid-run: later 401s are expected there.
-    _assert_clean(schemathesis(api_url, new_customer("enterprise").token, tmp_path, *_only(selected),
-                               authenticated_throughout=False))
+    _assert_clean(
+        schemathesis(
+            api_url, new_customer("enterprise").token, tmp_path, *_only(selected), authenticated_throughout=False
+        )
+    )
 
 
 def test_operator_key_revocation_with_a_throwaway_operator(api_url, operations, tmp_path):
@@ -141,8 +168,12 @@ def test_operator_key_revocation_with_a_throwaway_operator(api_url, operations, 
     selected = _matching(operations, OPERATOR_KEY_REVOCATION + OPERATOR_KEY_CREATION)
     assert len(selected) == 3, "expected POST/GET /admin/operator-keys, DELETE /admin/operator-keys/{id}"
     created = create_operator_key(email=f"fuzz-{uuid.uuid4().hex[:8]}@saas.local", name="Fuzz", key_name="fuzz")
-    request = urllib.request.Request(f"{api_url}/auth/authenticate", data=json.dumps({"api_key": created.key}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        f"{api_url}/auth/authenticate",
+        data=json.dumps({"api_key": created.key}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         token = json.load(response)["token"]
     # Revoking its own key (it is in the list) ends the session mid-run: later 401s are expected there.
@@ -150,5 +181,12 @@ def test_operator_key_revocation_with_a_throwaway_operator(api_url, operations, 
 
 
 def test_logout_with_a_throwaway_customer(api_url, operations, new_customer, tmp_path):
-    _assert_clean(schemathesis(api_url, new_customer("enterprise").token, tmp_path,
-                               *_only(_matching(operations, LOGOUT)), authenticated_throughout=False))
+    _assert_clean(
+        schemathesis(
+            api_url,
+            new_customer("enterprise").token,
+            tmp_path,
+            *_only(_matching(operations, LOGOUT)),
+            authenticated_throughout=False,
+        )
+    )

@@ -3,6 +3,7 @@
 These tests run in their own pytest process (``make test-infra``): chalice.cdk
 imports ``runtime/app.py``, and a process holds one Chalice app.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Per-environment configuration: typed, frozen, validated, read from cdk.json context."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Gates over every synthesized template: cdk-nag, cfn-lint, and no hard-coded physical names."""
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,9 @@ def test_cfn_lint_finds_no_errors(each_env):
     assert len(paths) == 2
     result = subprocess.run(
         [str(Path(sys.executable).with_name("cfn-lint")), "--format", "json", *paths],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     findings = json.loads(result.stdout or "[]")
     errors = [f for f in findings if f["Level"] == "Error"]

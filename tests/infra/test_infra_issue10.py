@@ -3,6 +3,7 @@
 Each test is named after its item (``test_b1_…``, ``test_c9_…``) and fails on
 the templates as they were before the fix.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def _functions(env) -> dict[str, dict]:
 
 
 def _scheduled(function: dict) -> list[str]:
-    return [e["Properties"]["Schedule"] for e in (function["Properties"].get("Events") or {}).values()
-            if e.get("Type") == "Schedule"]
+    return [
+        e["Properties"]["Schedule"]
+        for e in (function["Properties"].get("Events") or {}).values()
+        if e.get("Type") == "Schedule"
+    ]
 
 
 def _depends_on(resource: dict) -> set[str]:
@@ -52,8 +56,10 @@ def _depends_on(resource: dict) -> set[str]:
 
 def _group_ids(env) -> dict[str, str]:
     groups = env.resources("stateful", "AWS::EC2::SecurityGroup")
-    return {role: next(k for k in groups if k.startswith(f"Network{role}SecurityGroup"))
-            for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint")}
+    return {
+        role: next(k for k in groups if k.startswith(f"Network{role}SecurityGroup"))
+        for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint")
+    }
 
 
 def _ref(value) -> str | None:
@@ -69,6 +75,7 @@ def _rules(env, resource_type: str, template: dict | None = None) -> list[dict]:
 
 # --- B1 ---------------------------------------------------------------------------------------------------------
 
+
 def test_b1_every_vpc_function_depends_on_every_policy_attached_to_its_role(each_env):
     policies = each_env.resources("stateless", "AWS::IAM::Policy")
     checked = 0
@@ -76,8 +83,9 @@ def test_b1_every_vpc_function_depends_on_every_policy_attached_to_its_role(each
         if "VpcConfig" not in function["Properties"]:
             continue
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
-        attached = {policy_id for policy_id, policy in policies.items()
-                    if {"Ref": role} in policy["Properties"]["Roles"]}
+        attached = {
+            policy_id for policy_id, policy in policies.items() if {"Ref": role} in policy["Properties"]["Roles"]
+        }
         assert attached, f"{name}: no policy attached to {role}"
         missing = attached - _depends_on(function)
         assert not missing, f"{name} can be created before {sorted(missing)} (ENI/X-Ray/DLQ permissions)"
@@ -86,6 +94,7 @@ def test_b1_every_vpc_function_depends_on_every_policy_attached_to_its_role(each
 
 
 # --- B2 ---------------------------------------------------------------------------------------------------------
+
 
 def test_b2_placeholder_network_ids_fail_synth_naming_the_keys():
     import aws_cdk as cdk
@@ -97,8 +106,13 @@ def test_b2_placeholder_network_ids_fail_synth_naming_the_keys():
     with pytest.raises(ConfigError) as raised:
         build(cdk.App(), config, nag=False)
     message = str(raised.value)
-    for key in ("vpc.vpc_id", "vpc.private_subnet_ids[0]", "vpc.private_subnet_ids[1]",
-                "vpc.private_subnet_route_table_ids[0]", "vpc.private_subnet_route_table_ids[1]"):
+    for key in (
+        "vpc.vpc_id",
+        "vpc.private_subnet_ids[0]",
+        "vpc.private_subnet_ids[1]",
+        "vpc.private_subnet_route_table_ids[0]",
+        "vpc.private_subnet_route_table_ids[1]",
+    ):
         assert f"{CONTEXT_KEY}.prod.{key}" in message, message
     assert "docs/DEPLOYMENT.md" in message and NETWORK_CONTEXT_KEY in message
 
@@ -138,20 +152,31 @@ def test_b2_malformed_network_ids_are_refused(vpc_changes, message):
 
 # --- B3 ---------------------------------------------------------------------------------------------------------
 
+
 def test_b3_rds_proxy_reaches_the_secrets_manager_endpoint_on_443(each_env):
     sg = _group_ids(each_env)
-    ingress = {(_ref(r["GroupId"]), _ref(r.get("SourceSecurityGroupId")), r["FromPort"], r["ToPort"])
-               for r in _rules(each_env, "AWS::EC2::SecurityGroupIngress") if r["FromPort"] == 443}
-    egress = {(_ref(r["GroupId"]), _ref(r.get("DestinationSecurityGroupId")), r["FromPort"], r["ToPort"])
-              for r in _rules(each_env, "AWS::EC2::SecurityGroupEgress") if r["FromPort"] == 443}
+    ingress = {
+        (_ref(r["GroupId"]), _ref(r.get("SourceSecurityGroupId")), r["FromPort"], r["ToPort"])
+        for r in _rules(each_env, "AWS::EC2::SecurityGroupIngress")
+        if r["FromPort"] == 443
+    }
+    egress = {
+        (_ref(r["GroupId"]), _ref(r.get("DestinationSecurityGroupId")), r["FromPort"], r["ToPort"])
+        for r in _rules(each_env, "AWS::EC2::SecurityGroupEgress")
+        if r["FromPort"] == 443
+    }
     assert (sg["Endpoint"], sg["Proxy"], 443, 443) in ingress
     assert (sg["Proxy"], sg["Endpoint"], 443, 443) in egress
-    [endpoint] = [e for e in each_env.resources("stateful", "AWS::EC2::VPCEndpoint").values()
-                  if "secretsmanager" in json.dumps(e["Properties"]["ServiceName"])]
+    [endpoint] = [
+        e
+        for e in each_env.resources("stateful", "AWS::EC2::VPCEndpoint").values()
+        if "secretsmanager" in json.dumps(e["Properties"]["ServiceName"])
+    ]
     assert endpoint["Properties"]["SecurityGroupIds"] == [{"Fn::GetAtt": [sg["Endpoint"], "GroupId"]}]
 
 
 # --- B4 ---------------------------------------------------------------------------------------------------------
+
 
 def _imported(endpoints) -> dict:
     return {
@@ -184,28 +209,39 @@ def test_b4_an_imported_vpc_creates_only_the_endpoints_it_lacks():
     from stacks.stateful_stack import StatefulStack
 
     existing_sg = "sg-0123456789abcdef0"
-    config = load_environment(_Node(cdk_json_context() | {NETWORK_CONTEXT_KEY: _imported(
-        {"dynamodb": False, "secretsmanager": existing_sg, "email": True})}), "prod")
+    config = load_environment(
+        _Node(
+            cdk_json_context()
+            | {NETWORK_CONTEXT_KEY: _imported({"dynamodb": False, "secretsmanager": existing_sg, "email": True})}
+        ),
+        "prod",
+    )
     stack = StatefulStack(cdk.App(), "Probe", config=config)
     template = Template.from_stack(stack).to_json()
     endpoints = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
     assert [json.dumps(e["ServiceName"]).count("email") for e in endpoints] == [1], "only SES is created"
     resources = template["Resources"]
     groups = {k for k, r in resources.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
-    lambda_sg, proxy_sg, rotation_sg = (next(g for g in groups if g.startswith(f"Network{n}SecurityGroup"))
-                                        for n in ("Lambda", "Proxy", "Rotation"))
-    ingress = {(r["GroupId"] if isinstance(r["GroupId"], str) else None, _ref(r["SourceSecurityGroupId"]),
-                r["FromPort"]) for r in _rules(None, "AWS::EC2::SecurityGroupIngress", template)
-               if r["FromPort"] == 443}
-    egress = {(_ref(r["GroupId"]), r.get("DestinationSecurityGroupId"), r["FromPort"])
-              for r in _rules(None, "AWS::EC2::SecurityGroupEgress", template)
-              if r["FromPort"] == 443 and isinstance(r.get("DestinationSecurityGroupId"), str)}
+    lambda_sg, proxy_sg, rotation_sg = (
+        next(g for g in groups if g.startswith(f"Network{n}SecurityGroup")) for n in ("Lambda", "Proxy", "Rotation")
+    )
+    ingress = {
+        (r["GroupId"] if isinstance(r["GroupId"], str) else None, _ref(r["SourceSecurityGroupId"]), r["FromPort"])
+        for r in _rules(None, "AWS::EC2::SecurityGroupIngress", template)
+        if r["FromPort"] == 443
+    }
+    egress = {
+        (_ref(r["GroupId"]), r.get("DestinationSecurityGroupId"), r["FromPort"])
+        for r in _rules(None, "AWS::EC2::SecurityGroupEgress", template)
+        if r["FromPort"] == 443 and isinstance(r.get("DestinationSecurityGroupId"), str)
+    }
     for client in (lambda_sg, proxy_sg, rotation_sg):
         assert (existing_sg, client, 443) in ingress, client
         assert (client, existing_sg, 443) in egress, client
 
 
 # --- C2 ---------------------------------------------------------------------------------------------------------
+
 
 def test_c2_sam_creates_one_stage_only(each_env):
     template = each_env.templates["stateless"]
@@ -222,6 +258,7 @@ def test_c2_sam_creates_one_stage_only(each_env):
 
 # --- C3 ---------------------------------------------------------------------------------------------------------
 
+
 def test_c3_rotation_schedules_start_after_the_db_instances(each_env):
     instances = set(each_env.resources("stateful", "AWS::RDS::DBInstance"))
     schedules = each_env.resources("stateful", "AWS::SecretsManager::RotationSchedule")
@@ -232,9 +269,13 @@ def test_c3_rotation_schedules_start_after_the_db_instances(each_env):
 
 # --- C5 ---------------------------------------------------------------------------------------------------------
 
+
 def test_c5_pinning_alarm_sums_across_proxy_nodes(each_env):
-    alarms = [a["Properties"] for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("MetricName") == "DatabaseConnectionsCurrentlySessionPinned"]
+    alarms = [
+        a["Properties"]
+        for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "DatabaseConnectionsCurrentlySessionPinned"
+    ]
     assert len(alarms) == 1
     assert alarms[0]["Statistic"] == "Sum"
     assert [d["Name"] for d in alarms[0]["Dimensions"]] == ["ProxyName"]
@@ -260,8 +301,9 @@ def test_c9_api_gateway_own_responses_carry_the_contract_error_shape(each_env):
     responses = api["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
     assert set(EXPECTED_GATEWAY_RESPONSES) <= set(responses)
     for response_type, response in responses.items():
-        expected_status, expected_code = EXPECTED_GATEWAY_RESPONSES.get(response_type, (response.get("statusCode"),
-                                                                                         None))
+        expected_status, expected_code = EXPECTED_GATEWAY_RESPONSES.get(
+            response_type, (response.get("statusCode"), None)
+        )
         assert response.get("statusCode") == expected_status, response_type
         headers = response["responseParameters"]
         assert headers["gatewayresponse.header.X-Request-Id"] == "context.requestId", response_type
@@ -276,6 +318,7 @@ def test_c9_api_gateway_own_responses_carry_the_contract_error_shape(each_env):
 
 
 # --- C10 --------------------------------------------------------------------------------------------------------
+
 
 def test_c10_schedule_gaps_and_alarm_windows():
     from stacks.constructs.monitoring import did_not_run_window_minutes, schedule_gap_minutes
@@ -301,8 +344,12 @@ def test_c10_every_scheduled_job_has_a_did_not_run_alarm(each_env):
     for name, function in scheduled.items():
         [schedule] = _scheduled(function)
         window = did_not_run_window_minutes(schedule)
-        mine = [a for a in alarms if a.get("MetricName") == "Invocations"
-                and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]]
+        mine = [
+            a
+            for a in alarms
+            if a.get("MetricName") == "Invocations"
+            and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": name}}]
+        ]
         if window is None:
             # CloudWatch cannot look back a month; recorded, documented, and reported.
             assert unwatched == unwatched | {name: schedule} and not mine, name
@@ -326,18 +373,26 @@ def test_c10_failed_scheduled_runs_go_to_an_encrypted_dead_letter_queue_that_ala
             assert dlq == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": [queue_id, "Arn"]}}, name
         else:
             assert dlq is None, name
-    statements = [s for p in each_env.resources("stateless", "AWS::IAM::Policy").values()
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    assert any(s["Action"] == "sqs:SendMessage" and s["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-               for s in statements)
-    visible = [a["Properties"] for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
-               if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    statements = [
+        s
+        for p in each_env.resources("stateless", "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Action"] == "sqs:SendMessage" and s["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]} for s in statements
+    )
+    visible = [
+        a["Properties"]
+        for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
     assert len(visible) == 1
     assert visible[0]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
     assert visible[0]["Threshold"] == 1
 
 
 # --- C11 --------------------------------------------------------------------------------------------------------
+
 
 def test_c11_every_function_runs_the_python_pinned_in_cdk_json(each_env):
     pinned = cdk_json_context()[PYTHON_CONTEXT_KEY]
@@ -349,8 +404,7 @@ def test_c11_every_function_runs_the_python_pinned_in_cdk_json(each_env):
 
 def test_c11_the_package_carries_binary_wheels_for_the_pinned_python(dev):
     pinned = cdk_json_context()[PYTHON_CONTEXT_KEY].replace(".", "")
-    [package] = [p for p in dev.outdir.glob("asset.*.zip")
-                 if "chalicelib/core/db.py" in zipfile.ZipFile(p).namelist()]
+    [package] = [p for p in dev.outdir.glob("asset.*.zip") if "chalicelib/core/db.py" in zipfile.ZipFile(p).namelist()]
     names = zipfile.ZipFile(package).namelist()
     for module in ("pydantic_core/_pydantic_core", "psycopg_binary/_psycopg"):
         built = [n for n in names if n.startswith(module) and n.endswith(".so")]
@@ -365,8 +419,11 @@ def test_c11_the_construct_does_not_read_chalice_private_state():
 def test_c11_cdk_json_app_runs_without_make(tmp_path):
     """cdk.json's command, with none of the Makefile's environment: a full dev synth."""
     app = json.loads((ROOT / "cdk.json").read_text())["app"]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "AWS_DEFAULT_REGION", "AWS_REGION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "AWS_DEFAULT_REGION", "AWS_REGION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION")
+    }
     env |= {"CDK_CONTEXT_JSON": json.dumps({"env": "dev"}), "CDK_OUTDIR": str(tmp_path / "out")}
     command = app.split()
     command[0] = sys.executable if command[0].endswith("python") else command[0]
@@ -376,8 +433,9 @@ def test_c11_cdk_json_app_runs_without_make(tmp_path):
 
 
 def test_c11_rotation_function_logs_have_the_environment_retention(each_env):
-    applications = {k for k, r in each_env.templates["stateful"]["Resources"].items()
-                    if r["Type"] == "AWS::Serverless::Application"}
+    applications = {
+        k for k, r in each_env.templates["stateful"]["Resources"].items() if r["Type"] == "AWS::Serverless::Application"
+    }
     assert len(applications) == 2, "one rotation application per database secret"
     covered = set()
     for retention in each_env.resources("stateful", "Custom::LogRetention").values():
@@ -392,8 +450,11 @@ def test_c11_rotation_function_logs_have_the_environment_retention(each_env):
 
 def test_c11_cloudwatch_may_use_the_key_only_for_this_account(each_env):
     [key] = each_env.resources("stateful", "AWS::KMS::Key").values()
-    statements = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-                  if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
+    statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
     assert len(statements) == 1
     assert statements[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
@@ -404,15 +465,24 @@ def test_c11_no_granted_but_unused_actions(each_env):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"]
             granted |= {actions} if isinstance(actions, str) else set(actions)
-    assert not granted & {"ses:SendRawEmail", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem",
-                          "dynamodb:TransactWriteItems", "dynamodb:Scan"}
+    assert not granted & {
+        "ses:SendRawEmail",
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:Scan",
+    }
     runtime = "\n".join(p.read_text() for p in (ROOT / "runtime" / "chalicelib").rglob("*.py"))
-    for action, call in (("ses:SendEmail", "send_email("), ("dynamodb:BatchWriteItem", "batch_write_item("),
-                         ("dynamodb:Query", '"query"')):
+    for action, call in (
+        ("ses:SendEmail", "send_email("),
+        ("dynamodb:BatchWriteItem", "batch_write_item("),
+        ("dynamodb:Query", '"query"'),
+    ):
         assert action in granted and call in runtime, action
 
 
 # --- issue 11, item 12 ------------------------------------------------------------------------------------------
+
 
 def test_issue11_item12_no_security_group_egress_to_the_internet(each_env):
     sg = _group_ids(each_env)
@@ -422,10 +492,15 @@ def test_issue11_item12_no_security_group_egress_to_the_internet(each_env):
     egress = _rules(each_env, "AWS::EC2::SecurityGroupEgress")
     assert not [r for r in egress if "CidrIp" in r or "CidrIpv6" in r], "no CIDR egress at all"
     functions = [r for r in egress if _ref(r["GroupId"]) == sg["Lambda"]]
-    destinations = {(_ref(r.get("DestinationSecurityGroupId")), json.dumps(r["FromPort"])) for r in functions
-                    if "DestinationSecurityGroupId" in r}
+    destinations = {
+        (_ref(r.get("DestinationSecurityGroupId")), json.dumps(r["FromPort"]))
+        for r in functions
+        if "DestinationSecurityGroupId" in r
+    }
     assert {(group, port) for group, port in destinations if port in ("5432", "443")} == {
-        (sg["Proxy"], "5432"), (sg["Endpoint"], "443")}
+        (sg["Proxy"], "5432"),
+        (sg["Endpoint"], "443"),
+    }
     assert {group for group, _ in destinations} == {sg["Proxy"], sg["Endpoint"]}
     [prefix] = [r for r in functions if "DestinationPrefixListId" in r]
     assert prefix["FromPort"] == prefix["ToPort"] == 443
@@ -435,8 +510,17 @@ def test_issue11_item12_no_security_group_egress_to_the_internet(each_env):
 
 
 def test_issue11_item12_config_round_trip_keeps_endpoint_switches():
-    config = load_environment(_Node(cdk_json_context() | {NETWORK_CONTEXT_KEY: _imported(
-        {"dynamodb": False, "secretsmanager": "sg-0123456789abcdef0", "email": True})}), "prod")
+    config = load_environment(
+        _Node(
+            cdk_json_context()
+            | {
+                NETWORK_CONTEXT_KEY: _imported(
+                    {"dynamodb": False, "secretsmanager": "sg-0123456789abcdef0", "email": True}
+                )
+            }
+        ),
+        "prod",
+    )
     assert config.vpc.endpoint("dynamodb") is False
     assert config.vpc.endpoint("secretsmanager") == "sg-0123456789abcdef0"
     assert replace(config, bcrypt_cost=12).vpc == config.vpc
@@ -444,9 +528,13 @@ def test_issue11_item12_config_round_trip_keeps_endpoint_switches():
 
 # --- issue 11, item 1: the set-aside metric alarms --------------------------------------------------------------
 
+
 def test_issue11_item1_customers_set_aside_by_a_billing_run_raise_an_alarm(each_env):
-    alarms = [a["Properties"] for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("MetricName") == "BillingCustomersSetAside"]
+    alarms = [
+        a["Properties"]
+        for a in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "BillingCustomersSetAside"
+    ]
     assert len(alarms) == 1
     alarm = alarms[0]
     assert alarm["Namespace"] == "SaaSPlatform"
@@ -456,6 +544,7 @@ def test_issue11_item1_customers_set_aside_by_a_billing_run_raise_an_alarm(each_
 
 
 # --- issue 11, item 14: a degraded dependency raises an alarm --------------------------------------------------
+
 
 def test_issue11_item14_each_degraded_dependency_raises_an_alarm(each_env):
     alarms = {}

@@ -1,4 +1,5 @@
 """The stateful stack: key, Aurora + proxy, secrets, tables, security groups, endpoints."""
+
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
@@ -81,8 +82,11 @@ def test_db_secrets_rotate_and_use_the_key(each_env):
         assert "SecretString" not in secret["Properties"], "secret values are generated, never in the template"
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
-        {"GenerateSecretString": Match.object_like({"GenerateStringKey": "password",
-                                                    "SecretStringTemplate": '{"username":"saas_app_user"}'})},
+        {
+            "GenerateSecretString": Match.object_like(
+                {"GenerateStringKey": "password", "SecretStringTemplate": '{"username":"saas_app_user"}'}
+            )
+        },
     )
 
 
@@ -98,22 +102,30 @@ def test_tables_match_the_shared_specs(each_env):
     assert len(tables) == len(ALL_TABLES)
     by_logical = {logical_id: table["Properties"] for logical_id, table in tables.items()}
     for spec in ALL_TABLES:
-        matches = [props for logical_id, props in by_logical.items()
-                   if logical_id.startswith(f"Tables{spec.logical_name.capitalize()}")]
+        matches = [
+            props
+            for logical_id, props in by_logical.items()
+            if logical_id.startswith(f"Tables{spec.logical_name.capitalize()}")
+        ]
         assert len(matches) == 1, spec.logical_name
         props = matches[0]
         expected = spec.boto3_create_kwargs("ignored")
         assert props["KeySchema"] == expected["KeySchema"]
         assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
-            expected["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+            expected["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+        )
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
         assert props["SSESpecification"] == {
-            "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEEnabled": True, "SSEType": "KMS"}
+            "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+        }
         indexes = props.get("GlobalSecondaryIndexes", [])
         assert [(i["IndexName"], i["KeySchema"]) for i in indexes] == [
-            (i["IndexName"], i["KeySchema"]) for i in expected.get("GlobalSecondaryIndexes", [])]
+            (i["IndexName"], i["KeySchema"]) for i in expected.get("GlobalSecondaryIndexes", [])
+        ]
 
 
 def _group_ids(env) -> dict[str, str]:
@@ -130,8 +142,9 @@ def _ingress(env) -> list[tuple[str, str, object]]:
     rules = []
     for rule in env.resources("stateful", "AWS::EC2::SecurityGroupIngress").values():
         props = rule["Properties"]
-        rules.append((props["GroupId"]["Fn::GetAtt"][0], props["SourceSecurityGroupId"]["Fn::GetAtt"][0],
-                      props["FromPort"]))
+        rules.append(
+            (props["GroupId"]["Fn::GetAtt"][0], props["SourceSecurityGroupId"]["Fn::GetAtt"][0], props["FromPort"])
+        )
     for logical_id, group in env.resources("stateful", "AWS::EC2::SecurityGroup").items():
         for rule in group["Properties"].get("SecurityGroupIngress", []):
             rules.append((logical_id, rule.get("CidrIp") or rule.get("SourceSecurityGroupId"), rule.get("FromPort")))

@@ -1,4 +1,5 @@
 """The stateless stack: Chalice functions (SAM), API stage, grants, migrations, monitoring."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,14 +10,31 @@ from chalicelib.core.migrations import digest
 from chalicelib.core.settings import Settings
 
 RUNTIME_ENV = {
-    "STAGE", "DB_HOST", "DB_NAME", "DB_APP_USER", "DB_IAM_AUTH", "CACHE_TABLE", "SESSIONS_TABLE", "METRICS_TABLE",
-    "JWT_SECRET_ID", "PEPPER_SECRET_ID", "JWT_ISSUER", "JWT_AUDIENCE", "BCRYPT_COST", "SES_SENDER",
+    "STAGE",
+    "DB_HOST",
+    "DB_NAME",
+    "DB_APP_USER",
+    "DB_IAM_AUTH",
+    "CACHE_TABLE",
+    "SESSIONS_TABLE",
+    "METRICS_TABLE",
+    "JWT_SECRET_ID",
+    "PEPPER_SECRET_ID",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "BCRYPT_COST",
+    "SES_SENDER",
     "INVOICE_GRACE_DAYS",
 }
 ENI_AND_XRAY = {
-    "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
-    "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:UnassignPrivateIpAddresses",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
 }
 
 
@@ -62,7 +80,7 @@ def test_every_function_runs_in_the_vpc_with_tracing_and_its_own_log_group(each_
         assert len(vpc["SecurityGroupIds"]) == 1, name
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == each_env.config.log_retention_days
-        assert RUNTIME_ENV <= set(props["Environment"]["Variables"]), name
+        assert set(props["Environment"]["Variables"]) >= RUNTIME_ENV, name
         assert props["MemorySize"] == each_env.config.lambda_memory_mb
 
 
@@ -108,7 +126,8 @@ def test_api_stage_throttles_logs_and_traces(each_env):
     assert settings["DataTraceEnabled"] is False, "full request logging would write secrets to logs"
     access_log = props["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
     assert each_env.resources("stateless", "AWS::Logs::LogGroup")[access_log]["Properties"]["RetentionInDays"] == (
-        each_env.config.log_retention_days)
+        each_env.config.log_retention_days
+    )
     assert "$context.requestId" in props["AccessLogSetting"]["Format"]
     assert props["Name"] == {"Ref": "AWS::StackName"}
 
@@ -173,8 +192,12 @@ def test_api_role_grants(each_env):
     resource = ses[0]["Resource"]["Fn::Join"][1]
     assert resource[-1].endswith(f":identity/{each_env.config.ses_identity}")
     assert ses[0]["Condition"] == {"StringEquals": {"ses:FromAddress": each_env.config.ses_sender}}
-    secrets = [r for s in statements if "secretsmanager:GetSecretValue" in _actions(s)
-               for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    secrets = [
+        r
+        for s in statements
+        if "secretsmanager:GetSecretValue" in _actions(s)
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
     assert len(secrets) == 2, "the JWT keys and the pepper, nothing else"
     assert all("AppSecrets" in r["Fn::ImportValue"] for r in secrets)
     assert not any("secretsmanager:PutSecretValue" in _actions(s) for s in statements)
@@ -191,7 +214,8 @@ def test_migrations_custom_resource_tracks_the_migration_digest(each_env):
     provider_functions = each_env.resources("stateless", "AWS::Lambda::Function")
     [provider] = [f for k, f in provider_functions.items() if k.startswith("MigrationsProvider")]
     assert provider["Properties"]["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"] == {
-        "Fn::GetAtt": ["Migrate", "Arn"]}
+        "Fn::GetAtt": ["Migrate", "Arn"]
+    }
     assert any(d.startswith("ApiMigrateRoleDefaultPolicy") for d in resource.get("DependsOn", []))
 
 
@@ -213,10 +237,19 @@ def test_alarms_cover_the_issue_list_and_notify_the_topic(each_env):
     topic = each_env.resources("stateless", "AWS::SNS::Topic")[topic_id]
     assert "KmsMasterKeyId" in topic["Properties"]
     template.has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": each_env.config.alarm_email})
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": each_env.config.alarm_email}
+    )
     names = {name for name, _ in _alarm_metrics(each_env)}
-    assert {"5XXError", "Latency", "Errors", "Throttles", "ReadThrottleEvents", "WriteThrottleEvents",
-            "ACUUtilization", "DatabaseConnectionsCurrentlySessionPinned"} <= names
+    assert {
+        "5XXError",
+        "Latency",
+        "Errors",
+        "Throttles",
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+        "ACUUtilization",
+        "DatabaseConnectionsCurrentlySessionPinned",
+    } <= names
     for alarm in each_env.resources("stateless", "AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     latency = [p for n, p in _alarm_metrics(each_env) if n == "Latency"]
@@ -227,8 +260,11 @@ def test_alarms_cover_the_issue_list_and_notify_the_topic(each_env):
 def test_every_function_has_error_and_throttle_alarms_and_jobs_alarm_on_one_failure(each_env):
     alarms = each_env.resources("stateless", "AWS::CloudWatch::Alarm")
     for name, function in _functions(each_env).items():
-        mine = [a["Properties"] for a in alarms.values()
-                if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": name}}]]
+        mine = [
+            a["Properties"]
+            for a in alarms.values()
+            if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": name}}]
+        ]
         # A scheduled job may also have its "did not run" alarm (Invocations, issue 10 C10).
         assert {a["MetricName"] for a in mine} - {"Invocations"} == {"Errors", "Throttles"}, name
         if not _scheduled(function):
@@ -241,8 +277,15 @@ def test_every_function_has_error_and_throttle_alarms_and_jobs_alarm_on_one_fail
 def test_dashboard_shows_the_alarmed_metrics(each_env):
     [dashboard] = each_env.resources("stateless", "AWS::CloudWatch::Dashboard").values()
     body = str(dashboard["Properties"]["DashboardBody"])
-    for metric in ("5XXError", "Latency", "Errors", "Throttles", "ReadThrottleEvents", "ACUUtilization",
-                   "DatabaseConnectionsCurrentlySessionPinned"):
+    for metric in (
+        "5XXError",
+        "Latency",
+        "Errors",
+        "Throttles",
+        "ReadThrottleEvents",
+        "ACUUtilization",
+        "DatabaseConnectionsCurrentlySessionPinned",
+    ):
         assert metric in body, metric
 
 

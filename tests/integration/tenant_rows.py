@@ -5,6 +5,7 @@ application role may do to it. A test in test_rls.py fails when a table with a
 ``customer_id`` column is missing here, so a new tenant table cannot slip in
 without isolation tests.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -31,43 +32,59 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("invoices", "customer_id", False, False, "UPDATE invoices SET status = status"),
     TenantTable("invoice_lines", "customer_id", False, False, "UPDATE invoice_lines SET amount = amount"),
     TenantTable("support_tickets", "customer_id", True, True, "UPDATE support_tickets SET subject = 'touched'"),
-    TenantTable("support_ticket_comments", "customer_id", True, False,
-                "UPDATE support_ticket_comments SET body = 'touched'"),
+    TenantTable(
+        "support_ticket_comments", "customer_id", True, False, "UPDATE support_ticket_comments SET body = 'touched'"
+    ),
     TenantTable("notifications", "customer_id", True, True, "UPDATE notifications SET subject = 'touched'"),
     TenantTable("audit_events", "customer_id", True, False, "UPDATE audit_events SET actor = 'touched'"),
-    TenantTable("invoice_number_counters_by_customer", "customer_id", False, False,
-                "UPDATE invoice_number_counters_by_customer SET last_value = last_value"),
+    TenantTable(
+        "invoice_number_counters_by_customer",
+        "customer_id",
+        False,
+        False,
+        "UPDATE invoice_number_counters_by_customer SET last_value = last_value",
+    ),
 )
 
 # INSERT statements that create one row of ``table`` for %(customer)s.
 _INSERTS: dict[str, str] = {
     "api_keys": "INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash)"
-                " VALUES (%(customer)s, 'key', 'sk_test_', %(unique)s, 'not-a-real-hash')",
+    " VALUES (%(customer)s, 'key', 'sk_test_', %(unique)s, 'not-a-real-hash')",
     "usage_events": "INSERT INTO usage_events (customer_id, event_id, metric_code, quantity, occurred_at, period)"
-                    " VALUES (%(customer)s, %(unique)s, 'api_calls', 1, now(), date_trunc('month', now())::date)",
+    " VALUES (%(customer)s, %(unique)s, 'api_calls', 1, now(), date_trunc('month', now())::date)",
     "usage_monthly": "INSERT INTO usage_monthly (customer_id, period, metric_code, quantity)"
-                     " VALUES (%(customer)s, date_trunc('month', now() - %(offset)s * interval '1 month')::date,"
-                     " 'api_calls', 1)",
+    " VALUES (%(customer)s, date_trunc('month', now() - %(offset)s * interval '1 month')::date,"
+    " 'api_calls', 1)",
     "invoices": "INSERT INTO invoices (customer_id, number, period, tier_code, tax_rate, subtotal, discount, tax, total)"
-                " VALUES (%(customer)s, %(unique)s, date_trunc('month', now() - %(offset)s * interval '1 month')::date,"
-                " 'starter', 0.08, 100, 0, 8, 108)",
+    " VALUES (%(customer)s, %(unique)s, date_trunc('month', now() - %(offset)s * interval '1 month')::date,"
+    " 'starter', 0.08, 100, 0, 8, 108)",
     "invoice_lines": "INSERT INTO invoice_lines (invoice_id, customer_id, position, description, quantity, unit_price,"
-                     " amount) SELECT id, customer_id, 1, 'Base fee', 1, 100, 100 FROM invoices"
-                     " WHERE customer_id = %(customer)s ORDER BY created_at LIMIT 1",
+    " amount) SELECT id, customer_id, 1, 'Base fee', 1, 100, 100 FROM invoices"
+    " WHERE customer_id = %(customer)s ORDER BY created_at LIMIT 1",
     "support_tickets": "INSERT INTO support_tickets (customer_id, subject, body, created_by)"
-                       " VALUES (%(customer)s, 'subject', 'body', 'test')",
+    " VALUES (%(customer)s, 'subject', 'body', 'test')",
     "support_ticket_comments": "INSERT INTO support_ticket_comments (ticket_id, customer_id, author, body)"
-                               " VALUES (%(ticket)s, %(customer)s, 'test', 'comment')",
+    " VALUES (%(ticket)s, %(customer)s, 'test', 'comment')",
     "notifications": "INSERT INTO notifications (customer_id, template, recipient, subject, idempotency_key)"
-                     " VALUES (%(customer)s, 'test', 'a@example.test', 'subject', %(unique)s)",
+    " VALUES (%(customer)s, 'test', 'a@example.test', 'subject', %(unique)s)",
     "audit_events": "INSERT INTO audit_events (customer_id, actor, action, target_type)"
-                    " VALUES (%(customer)s, 'test', 'test.seeded', 'test')",
+    " VALUES (%(customer)s, 'test', 'test.seeded', 'test')",
     "invoice_number_counters_by_customer": "INSERT INTO invoice_number_counters_by_customer"
-                                           " (customer_id, year, last_value)"
-                                           " VALUES (%(customer)s, 1900 + %(offset)s, 1)",
+    " (customer_id, year, last_value)"
+    " VALUES (%(customer)s, 1900 + %(offset)s, 1)",
 }
-_ORDER = ("api_keys", "usage_events", "usage_monthly", "invoices", "invoice_lines", "support_tickets",
-          "support_ticket_comments", "notifications", "audit_events", "invoice_number_counters_by_customer")
+_ORDER = (
+    "api_keys",
+    "usage_events",
+    "usage_monthly",
+    "invoices",
+    "invoice_lines",
+    "support_tickets",
+    "support_ticket_comments",
+    "notifications",
+    "audit_events",
+    "invoice_number_counters_by_customer",
+)
 
 
 def _ticket_of(conn: psycopg.Connection, customer_id: uuid.UUID) -> uuid.UUID | None:
@@ -79,8 +96,12 @@ def seed_tenant(admin_url: str, customer_id: uuid.UUID, offset: int = 0) -> None
     """Give ``customer_id`` one row in every tenant table (``offset`` keeps monthly keys distinct)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for table in _ORDER:
-            params = {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": offset,
-                      "ticket": _ticket_of(conn, customer_id)}
+            params = {
+                "customer": customer_id,
+                "unique": uuid.uuid4().hex,
+                "offset": offset,
+                "ticket": _ticket_of(conn, customer_id),
+            }
             conn.execute(_INSERTS[table], params)
 
 
@@ -88,5 +109,4 @@ def insert_for(conn: psycopg.Connection, table: str, customer_id: uuid.UUID, adm
     """Attempt, on ``conn``, the insert of one ``table`` row for ``customer_id``."""
     with psycopg.connect(admin_url) as admin:
         ticket = _ticket_of(admin, customer_id)
-    conn.execute(_INSERTS[table], {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": 7,
-                                   "ticket": ticket})
+    conn.execute(_INSERTS[table], {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": 7, "ticket": ticket})

@@ -1,4 +1,5 @@
 """The audit trail is append-only for every role and tamper-evident."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,15 @@ def customer(make_customer):
 def _append(customer_id, n: int = 1, action: str = "thing.done") -> None:
     for i in range(n):
         with db.tenant_transaction(customer_id) as conn:
-            recorder.record(conn, customer_id=customer_id, action=action, target_type="thing",
-                            target_id=uuid.uuid4(), detail={"i": i, "note": "ünïcode ✓"}, actor="test")
+            recorder.record(
+                conn,
+                customer_id=customer_id,
+                action=action,
+                target_type="thing",
+                target_id=uuid.uuid4(),
+                detail={"i": i, "note": "ünïcode ✓"},
+                actor="test",
+            )
 
 
 def _verify(admin_conn, customer_id):
@@ -31,8 +39,8 @@ def _verify(admin_conn, customer_id):
 def test_appended_events_form_an_intact_chain(customer, admin_conn):
     _append(customer, 4)
     rows = admin_conn.execute(
-        "SELECT chain_seq, prev_hash, hash FROM audit_events WHERE customer_id = %s ORDER BY chain_seq",
-        (customer,)).fetchall()
+        "SELECT chain_seq, prev_hash, hash FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer,)
+    ).fetchall()
     assert [r["chain_seq"] for r in rows] == [1, 2, 3, 4]
     assert rows[0]["prev_hash"] is None
     assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, 4))
@@ -55,16 +63,23 @@ def test_concurrent_appends_to_one_chain_stay_linked(customer, admin_conn):
         t.start()
     for t in threads:
         t.join()
-    seqs = [r["chain_seq"] for r in admin_conn.execute(
-        "SELECT chain_seq FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer,)).fetchall()]
+    seqs = [
+        r["chain_seq"]
+        for r in admin_conn.execute(
+            "SELECT chain_seq FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer,)
+        ).fetchall()
+    ]
     assert seqs == list(range(1, 21))
     assert _verify(admin_conn, customer) == []
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_events SET actor = 'mallory' WHERE customer_id = %(c)s",
-    "DELETE FROM audit_events WHERE customer_id = %(c)s",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor = 'mallory' WHERE customer_id = %(c)s",
+        "DELETE FROM audit_events WHERE customer_id = %(c)s",
+    ],
+)
 def test_superuser_cannot_change_or_delete_events(customer, admin_conn, statement):
     _append(customer)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
@@ -85,16 +100,17 @@ def test_the_operator_role_cannot_delete_recent_events(customer, admin_conn):
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table audit_events"):
         with db.operator_transaction() as conn:
             conn.execute("DELETE FROM audit_events WHERE customer_id = %s", (customer,))
-    assert admin_conn.execute("SELECT count(*) AS n FROM audit_events WHERE customer_id = %s",
-                              (customer,)).fetchone()["n"] == 1
+    assert (
+        admin_conn.execute("SELECT count(*) AS n FROM audit_events WHERE customer_id = %s", (customer,)).fetchone()["n"]
+        == 1
+    )
 
 
 def test_the_app_role_cannot_update_or_delete(customer):
     _append(customer)
     for statement in ("UPDATE audit_events SET actor = 'x'", "DELETE FROM audit_events"):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            with db.tenant_transaction(customer) as conn:
-                conn.execute(statement)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), db.tenant_transaction(customer) as conn:
+            conn.execute(statement)
 
 
 def _tamper(admin_url: str, statement: str, params: dict) -> None:
@@ -107,7 +123,8 @@ def _tamper(admin_url: str, statement: str, params: dict) -> None:
 def test_verify_names_the_first_edited_event(customer, admin_conn, admin_url):
     _append(customer, 4)
     target = admin_conn.execute(
-        "SELECT id FROM audit_events WHERE customer_id = %s AND chain_seq = 2", (customer,)).fetchone()["id"]
+        "SELECT id FROM audit_events WHERE customer_id = %s AND chain_seq = 2", (customer,)
+    ).fetchone()["id"]
     _tamper(admin_url, "UPDATE audit_events SET detail = '{\"i\": 99}' WHERE id = %(id)s", {"id": target})
     broken = _verify(admin_conn, customer)
     assert len(broken) == 1
@@ -128,11 +145,14 @@ def test_retention_purges_only_events_older_than_seven_years(customer, admin_con
     _append(customer, 2)
     assert _verify(admin_conn, customer) == []
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        admin_conn.execute("DELETE FROM audit_events WHERE customer_id = %s AND action = 'ancient.event'",
-                           (customer,))
+        admin_conn.execute("DELETE FROM audit_events WHERE customer_id = %s AND action = 'ancient.event'", (customer,))
     with db.operator_transaction() as conn:
         conn.execute("SELECT purge_expired_audit_events()")
-    actions = [r["action"] for r in admin_conn.execute(
-        "SELECT action FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer,)).fetchall()]
+    actions = [
+        r["action"]
+        for r in admin_conn.execute(
+            "SELECT action FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer,)
+        ).fetchall()
+    ]
     assert actions == ["thing.done", "thing.done"]
     assert _verify(admin_conn, customer) == []

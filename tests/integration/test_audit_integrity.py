@@ -5,9 +5,10 @@ back (it becomes the chain's tail), set ``app.audit_retention_purge = on``
 (any role may set a GUC) and delete it again; ``verify_audit_chain`` still
 reported an intact chain.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -21,7 +22,8 @@ from tests.audit_support import age_newest_event
 BACKDATED_INSERT = (
     "INSERT INTO audit_events (customer_id, actor, action, target_type, occurred_at)"
     " VALUES (%s, 'operator:mallory', 'backdated.event', 'thing', now() - interval '8 years')"
-    " RETURNING occurred_at, actor")
+    " RETURNING occurred_at, actor"
+)
 
 
 @pytest.fixture
@@ -30,8 +32,9 @@ def customer(make_customer):
 
 
 def _events(admin_conn, customer_id) -> list[dict]:
-    return admin_conn.execute("SELECT action, actor, occurred_at FROM audit_events WHERE customer_id = %s"
-                              " ORDER BY chain_seq", (customer_id,)).fetchall()
+    return admin_conn.execute(
+        "SELECT action, actor, occurred_at FROM audit_events WHERE customer_id = %s ORDER BY chain_seq", (customer_id,)
+    ).fetchall()
 
 
 def _verify(admin_conn, customer_id) -> list[dict]:
@@ -39,10 +42,10 @@ def _verify(admin_conn, customer_id) -> list[dict]:
 
 
 def test_i11_9_a_backdated_insert_gets_the_servers_time_and_the_transactions_actor(customer):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with db.tenant_transaction(customer, actor="customer:real/key:real") as conn:
         row = conn.execute(BACKDATED_INSERT, (customer,)).fetchone()
-    assert before - timedelta(seconds=5) <= row["occurred_at"] <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert before - timedelta(seconds=5) <= row["occurred_at"] <= datetime.now(UTC) + timedelta(seconds=5)
     assert row["actor"] == "customer:real/key:real"
 
 
@@ -57,13 +60,12 @@ def test_i11_9_the_actor_defaults_to_the_current_principal(customer, admin_conn)
     assert _events(admin_conn, customer)[-1]["actor"] == f"customer:{customer}/key:{customer}"
 
 
-def test_i11_9_without_app_actor_the_row_names_the_database_role_not_the_claimed_actor(customer, app_url,
-                                                                                      admin_conn):
+def test_i11_9_without_app_actor_the_row_names_the_database_role_not_the_claimed_actor(customer, app_url, admin_conn):
     with psycopg.connect(app_url, row_factory=dict_row) as conn:  # outside the runtime's transactions
         conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(customer),))
         row = conn.execute(BACKDATED_INSERT, (customer,)).fetchone()
     assert row["actor"] == "db:saas_app_user"  # the login that ran the INSERT
-    assert row["occurred_at"] > datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert row["occurred_at"] > datetime.now(UTC) - timedelta(minutes=1)
     assert _verify(admin_conn, customer) == []
 
 
@@ -71,10 +73,9 @@ def test_i11_9_the_purge_flag_no_longer_lets_the_app_role_delete_its_backdated_r
     with db.tenant_transaction(customer, actor="test") as conn:
         conn.execute(BACKDATED_INSERT, (customer,))
     for unit in (lambda: db.tenant_transaction(customer), db.operator_transaction):
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            with unit() as conn:
-                conn.execute("SELECT set_config('app.audit_retention_purge', 'on', true)")
-                conn.execute("DELETE FROM audit_events WHERE action = 'backdated.event'")
+        with pytest.raises(pg_errors.InsufficientPrivilege), unit() as conn:
+            conn.execute("SELECT set_config('app.audit_retention_purge', 'on', true)")
+            conn.execute("DELETE FROM audit_events WHERE action = 'backdated.event'")
     assert [e["action"] for e in _events(admin_conn, customer)] == ["backdated.event"]
     assert _verify(admin_conn, customer) == []
 
@@ -110,13 +111,11 @@ def test_i11_9_only_the_jobs_role_may_execute_the_purge(admin_conn, admin_url, r
 
 
 def test_i11_9_the_app_login_cannot_become_the_purge_role(app_url):
-    with psycopg.connect(app_url) as conn:
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            conn.execute("SET ROLE saas_audit_purge")
+    with psycopg.connect(app_url) as conn, pytest.raises(pg_errors.InsufficientPrivilege):
+        conn.execute("SET ROLE saas_audit_purge")
 
 
-def test_i11_9_the_purge_deletes_expired_rows_only_and_the_chain_still_verifies(customer, admin_conn,
-                                                                                 admin_url):
+def test_i11_9_the_purge_deletes_expired_rows_only_and_the_chain_still_verifies(customer, admin_conn, admin_url):
     with db.tenant_transaction(customer, actor="test") as conn:
         recorder.record(conn, customer_id=customer, action="ancient.event", target_type="thing")
     age_newest_event(admin_url, customer, years=8)

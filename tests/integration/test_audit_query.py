@@ -1,6 +1,7 @@
 """Reading the tenant's own audit trail (GET /audit-events' query), on the real PostgreSQL."""
+
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -16,8 +17,15 @@ from chalicelib.core.pagination import encode_keyset
 def _record(customer_id, n, prefix="thing"):
     for i in range(n):
         with db.tenant_transaction(customer_id) as conn:
-            record(conn, customer_id=customer_id, action=f"{prefix}.done", target_type="thing", target_id=i,
-                   detail={"i": i}, actor="system")
+            record(
+                conn,
+                customer_id=customer_id,
+                action=f"{prefix}.done",
+                target_type="thing",
+                target_id=i,
+                detail={"i": i},
+                actor="system",
+            )
 
 
 def test_events_page_newest_first_and_every_event_once(make_customer):
@@ -47,8 +55,10 @@ def test_only_the_tenants_own_trail_is_visible(make_customer, admin_url):
     _record(mine, 1, prefix="mine")
     _record(theirs, 3, prefix="theirs")
     with psycopg.connect(admin_url, autocommit=True) as conn:  # a platform event: no customer
-        conn.execute("INSERT INTO audit_events (customer_id, actor, action, target_type) "
-                     "VALUES (NULL, 'system', 'platform.thing', 'platform')")
+        conn.execute(
+            "INSERT INTO audit_events (customer_id, actor, action, target_type) "
+            "VALUES (NULL, 'system', 'platform.thing', 'platform')"
+        )
     events = query.list_events(mine, AuditEventQuery(limit=100)).items
     assert [e.action for e in events] == ["mine.done"]
 
@@ -61,6 +71,6 @@ def test_a_malformed_cursor_is_a_bad_request(make_customer):
 def test_a_cursor_past_the_end_is_an_empty_page(make_customer):
     customer = make_customer()
     _record(customer, 1)
-    cursor = encode_keyset(datetime(2000, 1, 1, tzinfo=timezone.utc), uuid.uuid4())
+    cursor = encode_keyset(datetime(2000, 1, 1, tzinfo=UTC), uuid.uuid4())
     page = query.list_events(customer, AuditEventQuery(cursor=cursor))
     assert page.items == [] and page.next_cursor is None

@@ -1,4 +1,5 @@
 """auth_sessions and its SECURITY DEFINER functions (migration 0011), as the app login sees them."""
+
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -7,16 +8,18 @@ import pytest
 from psycopg.rows import dict_row
 
 
-
 def _open(conn, jti, customer_id, key_id, now=None):
     now = now or datetime.now(UTC)
-    return conn.execute("SELECT * FROM auth_open_session(%s, 'customer', %s, %s, %s, %s)",
-                        (jti, customer_id, key_id, now + timedelta(hours=24), now)).fetchone()
+    return conn.execute(
+        "SELECT * FROM auth_open_session(%s, 'customer', %s, %s, %s, %s)",
+        (jti, customer_id, key_id, now + timedelta(hours=24), now),
+    ).fetchone()
 
 
 def _state(conn, jti, customer_id, key_id, role="customer"):
-    return conn.execute("SELECT * FROM auth_request_state(%s, %s, %s, %s, %s)",
-                        (role, customer_id, key_id, jti, datetime.now(UTC))).fetchone()
+    return conn.execute(
+        "SELECT * FROM auth_request_state(%s, %s, %s, %s, %s)", (role, customer_id, key_id, jti, datetime.now(UTC))
+    ).fetchone()
 
 
 def test_open_then_state_then_revoke(app_url, key_row):
@@ -24,8 +27,7 @@ def test_open_then_state_then_revoke(app_url, key_row):
     jti = uuid.uuid4().hex
     with psycopg.connect(app_url, autocommit=True, row_factory=dict_row) as conn:
         assert _open(conn, jti, customer_id, key_id) == {"key_live": True, "holder_active": True}
-        assert _state(conn, jti, customer_id, key_id) == {"session_live": True, "key_live": True,
-                                                          "holder_active": True}
+        assert _state(conn, jti, customer_id, key_id) == {"session_live": True, "key_live": True, "holder_active": True}
         assert _state(conn, jti, uuid.uuid4(), key_id)["session_live"] is False  # another subject
         assert _state(conn, jti, customer_id, key_id, role="operator")["session_live"] is False
         conn.execute("SELECT auth_revoke_sessions(%s, %s)", ([jti], datetime.now(UTC) + timedelta(days=1)))
@@ -67,8 +69,11 @@ def test_the_app_role_cannot_touch_auth_sessions_directly(app_url):
 def test_purge_deletes_only_expired_rows(app_url, admin_url):
     live, dead = uuid.uuid4().hex, uuid.uuid4().hex
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute("INSERT INTO auth_sessions (jti, expires_at) VALUES (%s, now() + interval '1 hour'),"
-                      " (%s, now() - interval '1 hour')", (live, dead))
+        admin.execute(
+            "INSERT INTO auth_sessions (jti, expires_at) VALUES (%s, now() + interval '1 hour'),"
+            " (%s, now() - interval '1 hour')",
+            (live, dead),
+        )
     with psycopg.connect(app_url, autocommit=True) as conn:
         assert conn.execute("SELECT auth_purge_sessions(100000)").fetchone()[0] >= 1
     with psycopg.connect(admin_url, autocommit=True) as admin:

@@ -1,4 +1,5 @@
 """The billing run against the real PostgreSQL: amounts, idempotency, drafts, finalization, numbering."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,17 @@ from chalicelib.billing.periods import Period
 from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.metering import service as metering
-from tests.billing_support import (EARLY_START, after, at, audit_actions, event, fresh_period, ingest, invoices_of,
-                                   lines_of)
+from tests.billing_support import (
+    EARLY_START,
+    after,
+    at,
+    audit_actions,
+    event,
+    fresh_period,
+    ingest,
+    invoices_of,
+    lines_of,
+)
 
 run = billing.billing_service.run
 
@@ -25,6 +35,7 @@ def customer(make_customer):
     def create(tier="starter", **fields):
         fields.setdefault("billing_start_date", EARLY_START)
         return make_customer(tier, **fields)
+
     return create
 
 
@@ -38,15 +49,23 @@ def test_a_run_bills_each_customer_with_the_contract_arithmetic(customer, admin_
 
     invoices = {row["customer_id"]: row for row in invoices_of(admin_conn, period)}
     assert (invoices[starter]["subtotal"], invoices[starter]["tax"], invoices[starter]["total"]) == (
-        D("2250.00"), D("180.00"), D("2430.00"))
+        D("2250.00"),
+        D("180.00"),
+        D("2430.00"),
+    )
     assert (invoices[growth]["subtotal"], invoices[growth]["discount"], invoices[growth]["total"]) == (
-        D("8300.00"), D("415.00"), D("8515.80"))
+        D("8300.00"),
+        D("415.00"),
+        D("8515.80"),
+    )
     assert (invoices[exempt]["tax"], invoices[exempt]["total"]) == (D("0.00"), D("2000.00"))
     assert all(row["status"] == "draft" and row["due_at"] is None for row in invoices.values())
     lines = lines_of(admin_conn, invoices[starter]["id"])
     assert [(line["metric_code"], line["quantity"], line["amount"]) for line in lines] == [
-        (None, D("1"), D("2000.00")), ("api_calls", D("50000"), D("100.00")),
-        ("compliance_scans", D("100"), D("150.00"))]
+        (None, D(1), D("2000.00")),
+        ("api_calls", D(50000), D("100.00")),
+        ("compliance_scans", D(100), D("150.00")),
+    ]
     assert result.invoices_created == len(invoices) and result.invoices_existing == 0
     assert result.total == sum(row["total"] for row in invoices.values())
 
@@ -111,10 +130,12 @@ def test_a_late_event_recomputes_the_draft_and_is_refused_after_finalize(custome
     assert audit_actions(admin_conn, cid, draft["id"])[-1] == "invoice.finalized"
 
     with pytest.raises(Unprocessable, match=r"events\[1\].*finalized"):
-        metering.ingest(cid, [event("api_calls", D(1), when=at(Period(2026, 1))),
-                              event("api_calls", D(1), when=at(period))])
-    assert admin_conn.execute("SELECT count(*) AS n FROM usage_events WHERE customer_id = %s",
-                              (cid,)).fetchone()["n"] == 2  # nothing of the refused batch was written
+        metering.ingest(
+            cid, [event("api_calls", D(1), when=at(Period(2026, 1))), event("api_calls", D(1), when=at(period))]
+        )
+    assert (
+        admin_conn.execute("SELECT count(*) AS n FROM usage_events WHERE customer_id = %s", (cid,)).fetchone()["n"] == 2
+    )  # nothing of the refused batch was written
 
     again = run(period, finalize=True, now=after(period))
     assert again.invoices_created == 0 and again.invoices_finalized == 0
@@ -126,22 +147,20 @@ def test_a_finalized_invoice_and_its_lines_cannot_change(customer, admin_conn):
     cid = customer()
     run(period, finalize=True, now=after(period))
     [invoice] = invoices_of(admin_conn, period, [cid])
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
-        with db.operator_transaction() as conn:
-            conn.execute("UPDATE invoices SET total = total + 1, subtotal = subtotal + 1 WHERE id = %s",
-                         (invoice["id"],))
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
-        with db.operator_transaction() as conn:
-            conn.execute("UPDATE invoice_lines SET description = 'changed' WHERE invoice_id = %s", (invoice["id"],))
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
-        with db.operator_transaction() as conn:
-            conn.execute("DELETE FROM invoice_lines WHERE invoice_id = %s", (invoice["id"],))
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState), db.operator_transaction() as conn:
+        conn.execute("UPDATE invoices SET total = total + 1, subtotal = subtotal + 1 WHERE id = %s", (invoice["id"],))
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState), db.operator_transaction() as conn:
+        conn.execute("UPDATE invoice_lines SET description = 'changed' WHERE invoice_id = %s", (invoice["id"],))
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState), db.operator_transaction() as conn:
+        conn.execute("DELETE FROM invoice_lines WHERE invoice_id = %s", (invoice["id"],))
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):  # not even the superuser
         admin_conn.execute("UPDATE invoices SET status = 'draft' WHERE id = %s", (invoice["id"],))
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
         admin_conn.execute(
             "INSERT INTO invoice_lines (invoice_id, customer_id, position, description, quantity, unit_price, amount)"
-            " VALUES (%s, %s, 99, 'extra', 1, 1, 1)", (invoice["id"], cid))
+            " VALUES (%s, %s, 99, 'extra', 1, 1, 1)",
+            (invoice["id"], cid),
+        )
     # Only the status may move on, with nothing else touched.
     with db.operator_transaction() as conn:
         conn.execute("UPDATE invoices SET status = 'paid', updated_at = now() WHERE id = %s", (invoice["id"],))
@@ -211,7 +230,9 @@ def test_i11_8_invoice_numbers_restart_per_customer_and_year_and_ignore_other_te
     assert by_customer[a] == by_customer[b] == [f"INV-{period.year}-000001", f"INV-{period.year}-000002"]
     counters = admin_conn.execute(
         "SELECT customer_id, last_value FROM invoice_number_counters_by_customer WHERE year = %s"
-        " AND customer_id = ANY(%s)", (period.year, [a, b])).fetchall()
+        " AND customer_id = ANY(%s)",
+        (period.year, [a, b]),
+    ).fetchall()
     assert {row["customer_id"]: row["last_value"] for row in counters} == {a: 2, b: 2}
 
 
@@ -226,11 +247,14 @@ def test_a_failed_run_is_recorded_and_leaves_no_partial_chunk(customer, admin_co
     with pytest.raises(RuntimeError):
         run(period, finalize=False, now=after(period))
     assert invoices_of(admin_conn, period) == []
-    [failed] = admin_conn.execute("SELECT status, error FROM billing_runs WHERE period = %s",
-                                  (period.first_day,)).fetchall()
+    [failed] = admin_conn.execute(
+        "SELECT status, error FROM billing_runs WHERE period = %s", (period.first_day,)
+    ).fetchall()
     assert failed["status"] == "failed" and "disk on fire" in failed["error"]
-    counter = admin_conn.execute("SELECT last_value FROM invoice_number_counters_by_customer"
-                                 " WHERE year = %s AND customer_id = %s", (period.year, cid)).fetchone()
+    counter = admin_conn.execute(
+        "SELECT last_value FROM invoice_number_counters_by_customer WHERE year = %s AND customer_id = %s",
+        (period.year, cid),
+    ).fetchone()
     assert counter is None  # no number was burnt
 
 
@@ -243,8 +267,11 @@ def test_runs_are_recorded_and_audited(customer, admin_conn):
     assert (row["invoices_created"], row["total"]) == (result.invoices_created, result.total)
     platform = admin_conn.execute(
         "SELECT action, actor FROM audit_events WHERE customer_id IS NULL AND target_id = %s ORDER BY chain_seq",
-        (str(result.run_id),)).fetchall()
+        (str(result.run_id),),
+    ).fetchall()
     assert [(r["action"], r["actor"]) for r in platform] == [
-        ("billing_run.started", "operator:test"), ("billing_run.finished", "operator:test")]
+        ("billing_run.started", "operator:test"),
+        ("billing_run.finished", "operator:test"),
+    ]
     assert "invoice.created" in audit_actions(admin_conn, cid)
     assert admin_conn.execute("SELECT * FROM verify_audit_chain(%s)", (cid,)).fetchall() == []

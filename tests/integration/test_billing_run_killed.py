@@ -8,6 +8,7 @@ in, and a next run that completes the period with every customer invoiced
 exactly once — the totals of a clean run, numbers without gaps, one e-mail per
 invoice — and that records the dead run as ``abandoned``.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,21 +68,25 @@ def _amounts(invoice: dict) -> tuple:
 
 
 def _line_amounts(admin_conn, invoice_id) -> list[tuple]:
-    return [(line["metric_code"], line["quantity"], line["unit_price"], line["amount"])
-            for line in lines_of(admin_conn, invoice_id)]
+    return [
+        (line["metric_code"], line["quantity"], line["unit_price"], line["amount"])
+        for line in lines_of(admin_conn, invoice_id)
+    ]
 
 
 def _invoice_emails(admin_conn, customer_ids) -> Counter:
     rows = admin_conn.execute(
         "SELECT related_id FROM notifications WHERE related_type = 'invoice' AND customer_id = ANY(%s)",
-        (list(customer_ids),)).fetchall()
+        (list(customer_ids),),
+    ).fetchall()
     return Counter(row["related_id"] for row in rows)
 
 
 def _period_audit(admin_conn, customer_id, period: Period) -> list[str]:
     rows = admin_conn.execute(
         "SELECT action FROM audit_events WHERE customer_id = %s AND detail->>'period' = %s ORDER BY chain_seq",
-        (customer_id, period.label)).fetchall()
+        (customer_id, period.label),
+    ).fetchall()
     return [row["action"] for row in rows]
 
 
@@ -112,7 +117,8 @@ def _backend_alive(admin_conn, pid: int) -> bool:
 
 @pytest.mark.parametrize("finalize", [True, False], ids=["finalizing", "draft"])
 def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_completes_the_period(
-        finalize, make_customer, admin_conn, admin_url, tmp_path):
+    finalize, make_customer, admin_conn, admin_url, tmp_path
+):
     period, clean_period = fresh_period(), fresh_period()
     ours = []
     for tier, api_calls, scans in USAGE:
@@ -138,14 +144,28 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
         env = os.environ | {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "runtime"), str(REPO_ROOT)])}
         with log.open("w") as out:
             process = subprocess.Popen(
-                [sys.executable, "-c", RUN_IN_A_PROCESS, str(CHUNK), period.label,
-                 "finalize" if finalize else "draft", after(period).isoformat()],
-                env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-c",
+                    RUN_IN_A_PROCESS,
+                    str(CHUNK),
+                    period.label,
+                    "finalize" if finalize else "draft",
+                    after(period).isoformat(),
+                ],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            [chunk_pid] = _wait_for("its chunk to wait on the audit lock", lambda: [
-                row["pid"] for row in admin_conn.execute(BLOCKED_BY, {"locker": locker_pid})], process, log)
-            [guard_pid] = [row["pid"] for row in admin_conn.execute(PERIOD_LOCK_HOLDER,
-                                                                      {"period": period.first_day})]
+            [chunk_pid] = _wait_for(
+                "its chunk to wait on the audit lock",
+                lambda: [row["pid"] for row in admin_conn.execute(BLOCKED_BY, {"locker": locker_pid})],
+                process,
+                log,
+            )
+            [guard_pid] = [row["pid"] for row in admin_conn.execute(PERIOD_LOCK_HOLDER, {"period": period.first_day})]
             os.kill(process.pid, signal.SIGKILL)
             process.wait(WAIT_S)
         finally:
@@ -155,8 +175,11 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
             locker.execute(AUDIT_CHAIN_UNLOCK, (victim,))
     # The killed process's sessions end (the chunk's once it gets the lock and finds its client gone),
     # and PostgreSQL rolls back what they had not committed.
-    _wait_for("the killed run's sessions to end", lambda: not (
-        _backend_alive(admin_conn, chunk_pid) or _backend_alive(admin_conn, guard_pid)), log=log)
+    _wait_for(
+        "the killed run's sessions to end",
+        lambda: not (_backend_alive(admin_conn, chunk_pid) or _backend_alive(admin_conn, guard_pid)),
+        log=log,
+    )
 
     # 1. Whole chunks, and nothing of the one it died in.
     invoices = invoices_of(admin_conn, period)
@@ -207,21 +230,25 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
     emails = {i: n for i, n in _invoice_emails(admin_conn, ours).items() if i not in clean_ids}
     assert emails == ({row["id"]: 1 for row in ours_now.values()} if finalize else {})
 
-    runs = {row["id"]: row for row in admin_conn.execute(
-        "SELECT * FROM billing_runs WHERE period = %s", (period.first_day,)).fetchall()}
+    runs = {
+        row["id"]: row
+        for row in admin_conn.execute("SELECT * FROM billing_runs WHERE period = %s", (period.first_day,)).fetchall()
+    }
     assert runs[result.run_id]["status"] == "succeeded"
     dead = runs[killed_run["id"]]
     assert dead["status"] == "abandoned" and dead["finished_at"] is not None
     assert str(result.run_id) in dead["error"]
     platform = admin_conn.execute(
         "SELECT action, detail FROM audit_events WHERE customer_id IS NULL AND target_id = %s ORDER BY chain_seq",
-        (str(killed_run["id"]),)).fetchall()
+        (str(killed_run["id"]),),
+    ).fetchall()
     assert [row["action"] for row in platform] == ["billing_run.started", "billing_run.abandoned"]
     assert platform[1]["detail"]["found_by"] == str(result.run_id)
 
 
 def test_only_a_run_that_is_gone_is_marked_abandoned_never_one_waiting_for_the_period(
-        make_customer, admin_conn, admin_url):
+    make_customer, admin_conn, admin_url
+):
     """Two live runs queue behind the period's lock (each has its 'running' row); a third row is a
     run that died before its first chunk. The run that gets the period marks only the dead one."""
     period = fresh_period()
@@ -229,7 +256,8 @@ def test_only_a_run_that_is_gone_is_marked_abandoned_never_one_waiting_for_the_p
     ingest(cid, period, api_calls=100_000)
     dead_id = admin_conn.execute(
         "INSERT INTO billing_runs (period, finalize, started_by) VALUES (%s, false, 'system:billing') RETURNING id",
-        (period.first_day,)).fetchone()["id"]
+        (period.first_day,),
+    ).fetchone()["id"]
 
     results, errors = [], []
 
@@ -246,10 +274,13 @@ def test_only_a_run_that_is_gone_is_marked_abandoned_never_one_waiting_for_the_p
         try:
             for thread in threads:
                 thread.start()
-            _wait_for("both runs to wait for the period", lambda: len(admin_conn.execute(
-                BLOCKED_BY, {"locker": holder_pid}).fetchall()) == 2)
+            _wait_for(
+                "both runs to wait for the period",
+                lambda: len(admin_conn.execute(BLOCKED_BY, {"locker": holder_pid}).fetchall()) == 2,
+            )
             waiting = admin_conn.execute(
-                "SELECT status FROM billing_runs WHERE period = %s AND id <> %s", (period.first_day, dead_id)).fetchall()
+                "SELECT status FROM billing_runs WHERE period = %s AND id <> %s", (period.first_day, dead_id)
+            ).fetchall()
             assert [row["status"] for row in waiting] == ["running", "running"]
         finally:
             holder.execute("SELECT pg_advisory_unlock(billing_period_lock_key('run', %s))", (period.first_day,))
@@ -257,12 +288,18 @@ def test_only_a_run_that_is_gone_is_marked_abandoned_never_one_waiting_for_the_p
                 thread.join(WAIT_S)
     assert errors == [] and len(results) == 2
 
-    runs = {row["id"]: row["status"] for row in admin_conn.execute(
-        "SELECT id, status FROM billing_runs WHERE period = %s", (period.first_day,)).fetchall()}
+    runs = {
+        row["id"]: row["status"]
+        for row in admin_conn.execute(
+            "SELECT id, status FROM billing_runs WHERE period = %s", (period.first_day,)
+        ).fetchall()
+    }
     assert runs == {dead_id: "abandoned", results[0].run_id: "succeeded", results[1].run_id: "succeeded"}
     abandoned = admin_conn.execute(
         "SELECT target_id, detail FROM audit_events WHERE customer_id IS NULL AND action = 'billing_run.abandoned'"
-        " AND detail->>'period' = %s", (period.label,)).fetchall()
+        " AND detail->>'period' = %s",
+        (period.label,),
+    ).fetchall()
     assert [row["target_id"] for row in abandoned] == [str(dead_id)]
     assert abandoned[0]["detail"]["found_by"] in {str(r.run_id) for r in results}
     assert len(invoices_of(admin_conn, period, [cid])) == 1

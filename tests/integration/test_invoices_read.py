@@ -1,4 +1,5 @@
 """Reading invoices through the app role: RLS confines them to their tenant; API shapes are cents and strings."""
+
 from __future__ import annotations
 
 import uuid
@@ -65,9 +66,18 @@ def test_an_invoice_reads_as_cents_and_decimal_strings(billed):
     assert summary["number"].startswith(f"INV-{periods[0].year}-") and summary["finalized_at"] is None
     detail = invoices.get_invoice(a, uuid.UUID(summary["id"])).detail_json()
     assert (detail["subtotal_cents"], detail["discount_cents"], detail["tax_cents"], detail["total_cents"]) == (
-        225000, 0, 18000, 243000)
-    assert detail["lines"][0] == {"description": "Starter plan base fee", "metric": None, "quantity": "1",
-                                  "unit_price": "2000", "amount_cents": 200000}
+        225000,
+        0,
+        18000,
+        243000,
+    )
+    assert detail["lines"][0] == {
+        "description": "Starter plan base fee",
+        "metric": None,
+        "quantity": "1",
+        "unit_price": "2000",
+        "amount_cents": 200000,
+    }
     assert detail["lines"][1]["metric"] == "api_calls" and detail["lines"][1]["quantity"] == "50000"
     assert detail["lines"][1]["unit_price"] == "0.002" and detail["lines"][1]["amount_cents"] == 10000
     finalized = invoices.list_invoices(a, limit=1, cursor=None, status="finalized").as_json()["items"][0]

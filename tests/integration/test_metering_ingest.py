@@ -1,8 +1,9 @@
 """Ingestion and monthly usage against the real PostgreSQL, through the app role and RLS."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal as D
 
 import pytest
@@ -21,21 +22,33 @@ WHEN = at(PERIOD)
 def stored(admin_conn, customer_id):
     events = admin_conn.execute(
         "SELECT event_id, metric_code, quantity, period FROM usage_events WHERE customer_id = %s ORDER BY event_id",
-        (customer_id,)).fetchall()
+        (customer_id,),
+    ).fetchall()
     monthly = admin_conn.execute(
         "SELECT period, metric_code, quantity FROM usage_monthly WHERE customer_id = %s ORDER BY period, metric_code",
-        (customer_id,)).fetchall()
+        (customer_id,),
+    ).fetchall()
     return events, monthly
 
 
 def test_duplicates_inside_a_batch_and_across_batches_are_counted_not_billed(make_customer, admin_conn):
     cid = make_customer()
-    first = metering.ingest(cid, [event("api_calls", D(5), when=WHEN, event_id="a"),
-                                  event("api_calls", D(7), when=WHEN, event_id="b"),
-                                  event("api_calls", D(999), when=WHEN, event_id="a")])
+    first = metering.ingest(
+        cid,
+        [
+            event("api_calls", D(5), when=WHEN, event_id="a"),
+            event("api_calls", D(7), when=WHEN, event_id="b"),
+            event("api_calls", D(999), when=WHEN, event_id="a"),
+        ],
+    )
     assert (first.accepted, first.duplicates) == (2, 1)
-    second = metering.ingest(cid, [event("api_calls", D(1000), when=WHEN, event_id="b"),
-                                   event("compliance_scans", D(2), when=WHEN, event_id="c")])
+    second = metering.ingest(
+        cid,
+        [
+            event("api_calls", D(1000), when=WHEN, event_id="b"),
+            event("compliance_scans", D(2), when=WHEN, event_id="c"),
+        ],
+    )
     assert (second.accepted, second.duplicates) == (1, 1)
     events, monthly = stored(admin_conn, cid)
     assert [(e["event_id"], e["quantity"]) for e in events] == [("a", D(5)), ("b", D(7)), ("c", D(2))]
@@ -44,17 +57,27 @@ def test_duplicates_inside_a_batch_and_across_batches_are_counted_not_billed(mak
 
 def test_monthly_usage_reports_used_included_and_billable(make_customer):
     cid = make_customer("starter")
-    metering.ingest(cid, [event("api_calls", D("100000.5"), when=WHEN), event("api_calls", D(2), when=WHEN),
-                          event("compliance_scans", D(3), when=at(PERIOD.next()))])
+    metering.ingest(
+        cid,
+        [
+            event("api_calls", D("100000.5"), when=WHEN),
+            event("api_calls", D(2), when=WHEN),
+            event("compliance_scans", D(3), when=at(PERIOD.next())),
+        ],
+    )
     usage = metering.usage_for_period(cid, PERIOD.label).as_json()
-    assert usage == {"period": "2026-03", "metrics": [
-        {"metric": "api_calls", "quantity": "100002.5", "included": "100000", "billable": "2.5"},
-        {"metric": "compliance_scans", "quantity": "0", "included": "500", "billable": "0"}]}
+    assert usage == {
+        "period": "2026-03",
+        "metrics": [
+            {"metric": "api_calls", "quantity": "100002.5", "included": "100000", "billable": "2.5"},
+            {"metric": "compliance_scans", "quantity": "0", "included": "500", "billable": "0"},
+        ],
+    }
 
 
 def test_monthly_usage_defaults_to_the_current_month_and_refuses_bad_periods(make_customer):
     cid = make_customer()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     metering.ingest(cid, [event("compliance_scans", D(4), when=now)])
     usage = metering.usage_for_period(cid, None)
     assert usage.period == Period.containing(now).label
@@ -72,24 +95,50 @@ def test_one_tenant_never_sees_another_tenants_usage(make_customer):
     assert metering.usage_for_period(b, PERIOD.label).metrics[0].quantity == D(3)
 
 
-@pytest.mark.parametrize("quantity,reason", [
-    (D(-1), "negative"), ("-0.5", "negative"), ("abc", "number"), (True, "number"), (None, "number"),
-    ({"n": 1}, "number"), ([1], "number"), (D("NaN"), "finite"), (D("Infinity"), "finite"), ("1e400", "below"),
-    (D("0.0000001"), "6 decimal places"), (D(10) ** 14, "below"), ("", "number"), ("0x10", "number"),
-])
+@pytest.mark.parametrize(
+    "quantity,reason",
+    [
+        (D(-1), "negative"),
+        ("-0.5", "negative"),
+        ("abc", "number"),
+        (True, "number"),
+        (None, "number"),
+        ({"n": 1}, "number"),
+        ([1], "number"),
+        (D("NaN"), "finite"),
+        (D("Infinity"), "finite"),
+        ("1e400", "below"),
+        (D("0.0000001"), "6 decimal places"),
+        (D(10) ** 14, "below"),
+        ("", "number"),
+        ("0x10", "number"),
+    ],
+)
 def test_a_bad_quantity_rejects_the_whole_batch_naming_the_event(make_customer, admin_conn, quantity, reason):
     cid = make_customer()
-    batch = [event("api_calls", D(1), when=WHEN), event("api_calls", D(1), when=WHEN),
-             UsageEventIn.model_construct(event_id="bad", metric="api_calls", quantity=quantity, timestamp=WHEN)]
+    batch = [
+        event("api_calls", D(1), when=WHEN),
+        event("api_calls", D(1), when=WHEN),
+        UsageEventIn.model_construct(event_id="bad", metric="api_calls", quantity=quantity, timestamp=WHEN),
+    ]
     with pytest.raises(Unprocessable, match=rf"events\[2\].*{reason}"):
         metering.ingest(cid, batch)
     assert stored(admin_conn, cid) == ([], [])
 
 
-@pytest.mark.parametrize("quantity,expected", [
-    ("2.5", D("2.5")), (" 3 ", D(3)), (7, D(7)), (D("1e3"), D(1000)), ("0", D(0)), (D("-0"), D(0)),
-    (D("999999999.999999"), D("999999999.999999")), (D("1.100000000"), D("1.1")),
-])
+@pytest.mark.parametrize(
+    "quantity,expected",
+    [
+        ("2.5", D("2.5")),
+        (" 3 ", D(3)),
+        (7, D(7)),
+        (D("1e3"), D(1000)),
+        ("0", D(0)),
+        (D("-0"), D(0)),
+        (D("999999999.999999"), D("999999999.999999")),
+        (D("1.100000000"), D("1.1")),
+    ],
+)
 def test_numbers_and_numeric_strings_are_exact_decimals(quantity, expected):
     assert metering.parse_quantity(quantity) == expected
 
@@ -105,7 +154,7 @@ def test_unknown_metric_is_named_and_nothing_is_written(make_customer, admin_con
 
 def test_timestamps_more_than_five_minutes_ahead_are_refused(make_customer):
     cid = make_customer()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     accepted = metering.ingest(cid, [event("api_calls", D(1), when=now + timedelta(minutes=4))], now=now)
     assert accepted.accepted == 1
     with pytest.raises(Unprocessable, match=r"events\[0\].*future"):
@@ -133,8 +182,10 @@ def test_batches_over_1000_events_are_too_large(make_customer):
 def test_concurrent_batches_sharing_events_count_each_event_once(make_customer, admin_conn):
     cid = make_customer()
     shared = [event("api_calls", D(1), when=WHEN, event_id=f"e{i:04d}") for i in range(600)]
-    batches = [shared[:400] + [event("api_calls", D(1), when=WHEN) for _ in range(100)],
-               list(reversed(shared[200:])) + [event("api_calls", D(1), when=WHEN) for _ in range(100)]]
+    batches = [
+        shared[:400] + [event("api_calls", D(1), when=WHEN) for _ in range(100)],
+        list(reversed(shared[200:])) + [event("api_calls", D(1), when=WHEN) for _ in range(100)],
+    ]
     results, errors = [], []
     barrier = threading.Barrier(2)
 
@@ -160,9 +211,8 @@ def test_concurrent_batches_sharing_events_count_each_event_once(make_customer, 
 def test_ingestion_outside_a_tenant_context_is_refused(app_url):
     import psycopg
 
-    with psycopg.connect(app_url) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("""SELECT * FROM ingest_usage_events('[["x", "api_calls", "1", "2026-01-01T00:00:00Z"]]')""")
+    with psycopg.connect(app_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("""SELECT * FROM ingest_usage_events('[["x", "api_calls", "1", "2026-01-01T00:00:00Z"]]')""")
 
 
 def test_monthly_usage_is_read_through_rls_only(make_customer):

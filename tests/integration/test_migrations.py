@@ -1,4 +1,5 @@
 """The migration runner: ordered, recorded, idempotent, serialized, append-only."""
+
 from __future__ import annotations
 
 import shutil
@@ -129,16 +130,30 @@ def test_i11_8_existing_invoice_numbers_stay_and_each_customer_continues_after_i
             shutil.copy(migration.path, before)
     migrations.migrate(fresh_database, directory=before)
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        a, b = (conn.execute("INSERT INTO customers (name, email, tier_code) VALUES ('x', %s, 'starter')"
-                             " RETURNING id", (f"{n}@example.test",)).fetchone()[0] for n in ("a", "b"))
-        for customer_id, number, period in ((a, "INV-2026-000001", "2026-01-01"), (b, "INV-2026-000002", "2026-01-01"),
-                                            (a, "INV-2026-000003", "2026-02-01")):
-            conn.execute("INSERT INTO invoices (customer_id, number, period, tier_code, tax_rate, subtotal, discount,"
-                         " tax, total) VALUES (%s, %s, %s, 'starter', 0, 1, 0, 0, 1)", (customer_id, number, period))
+        a, b = (
+            conn.execute(
+                "INSERT INTO customers (name, email, tier_code) VALUES ('x', %s, 'starter') RETURNING id",
+                (f"{n}@example.test",),
+            ).fetchone()[0]
+            for n in ("a", "b")
+        )
+        for customer_id, number, period in (
+            (a, "INV-2026-000001", "2026-01-01"),
+            (b, "INV-2026-000002", "2026-01-01"),
+            (a, "INV-2026-000003", "2026-02-01"),
+        ):
+            conn.execute(
+                "INSERT INTO invoices (customer_id, number, period, tier_code, tax_rate, subtotal, discount,"
+                " tax, total) VALUES (%s, %s, %s, 'starter', 0, 1, 0, 0, 1)",
+                (customer_id, number, period),
+            )
     assert migrations.migrate(fresh_database) == [m.path.name for m in migrations.discover() if m.version >= 33]
     with psycopg.connect(fresh_database) as conn:
-        counters = dict(conn.execute("SELECT customer_id, last_value FROM invoice_number_counters_by_customer"
-                                     " WHERE year = 2026").fetchall())
+        counters = dict(
+            conn.execute(
+                "SELECT customer_id, last_value FROM invoice_number_counters_by_customer WHERE year = 2026"
+            ).fetchall()
+        )
         assert counters == {a: 3, b: 2}
         numbers = sorted(r[0] for r in conn.execute("SELECT number FROM invoices"))
         assert numbers == ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"]

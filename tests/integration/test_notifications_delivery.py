@@ -1,4 +1,5 @@
 """E-mail: queued with the change, delivered through (moto's) SES exactly once, failures retried."""
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,8 @@ from botocore.exceptions import ClientError
 from chalicelib.billing import service as billing
 from chalicelib.core import aws, db
 from chalicelib.core.errors import BadRequest, Unprocessable
-from chalicelib.notifications import mailer, service as notifications
+from chalicelib.notifications import mailer
+from chalicelib.notifications import service as notifications
 from tests.billing_support import EARLY_START, after, fresh_period, ingest, invoices_of, moto_ses_messages
 
 
@@ -30,8 +32,9 @@ class SesSpy:
             fail = self.failures > 0
             self.failures -= fail
         if fail:
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded"}},
-                              "SendEmail")
+            raise ClientError(
+                {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded"}}, "SendEmail"
+            )
         return self.real.send_email(**kwargs)
 
 
@@ -41,15 +44,24 @@ def ses_spy(monkeypatch):
         spy = SesSpy(failures)
         monkeypatch.setattr(mailer.aws, "client", lambda service: spy if service == "ses" else aws.client(service))
         return spy
+
     return install
 
 
 def queue(customer_id, key=None, recipient=None, subject="Hello"):
     with db.tenant_transaction(customer_id) as conn:
         return notifications.queue_email(
-            conn, customer_id=customer_id, template="test_message",
-            recipient=recipient or f"{uuid.uuid4().hex}@ex.test", subject=subject, text_body="plain body", html_body="<p>html body</p>",
-            idempotency_key=key or uuid.uuid4().hex, related_type="support_ticket", related_id=uuid.uuid4())
+            conn,
+            customer_id=customer_id,
+            template="test_message",
+            recipient=recipient or f"{uuid.uuid4().hex}@ex.test",
+            subject=subject,
+            text_body="plain body",
+            html_body="<p>html body</p>",
+            idempotency_key=key or uuid.uuid4().hex,
+            related_type="support_ticket",
+            related_id=uuid.uuid4(),
+        )
 
 
 def row(admin_conn, notification_id):
@@ -63,8 +75,9 @@ def test_daily_job_finalizes_old_drafts_and_emails_each_invoice_exactly_once(mak
     ingest(cid, period, api_calls=1_200_000, compliance_scans=5_500)
     billing.billing_service.run(period, finalize=False, now=after(period))
     billing.billing_service.run(recent, finalize=False, now=after(recent))
-    admin_conn.execute("UPDATE invoices SET created_at = now() - interval '4 days' WHERE period = %s",
-                       (period.first_day,))
+    admin_conn.execute(
+        "UPDATE invoices SET created_at = now() - interval '4 days' WHERE period = %s", (period.first_day,)
+    )
 
     report = billing.billing_service.daily()
 
@@ -72,8 +85,7 @@ def test_daily_job_finalizes_old_drafts_and_emails_each_invoice_exactly_once(mak
     [invoice] = invoices_of(admin_conn, period, [cid])
     assert invoice["status"] == "finalized"
     assert invoices_of(admin_conn, recent, [cid])[0]["status"] == "draft"  # still within its grace period
-    notification = admin_conn.execute(
-        "SELECT * FROM notifications WHERE related_id = %s", (invoice["id"],)).fetchone()
+    notification = admin_conn.execute("SELECT * FROM notifications WHERE related_id = %s", (invoice["id"],)).fetchone()
     assert (notification["status"], notification["attempts"], notification["recipient"]) == ("sent", 1, email)
     assert notification["provider_message_id"] and notification["sent_at"]
     [message] = moto_ses_messages(stack, email)
@@ -88,8 +100,12 @@ def test_daily_job_finalizes_old_drafts_and_emails_each_invoice_exactly_once(mak
     billing.billing_service.daily()
     assert len(moto_ses_messages(stack, email)) == 1
     assert row(admin_conn, notification["id"])["attempts"] == 1
-    actions = [r["action"] for r in admin_conn.execute(
-        "SELECT action FROM audit_events WHERE target_id = %s ORDER BY chain_seq", (str(invoice["id"]),))]
+    actions = [
+        r["action"]
+        for r in admin_conn.execute(
+            "SELECT action FROM audit_events WHERE target_id = %s ORDER BY chain_seq", (str(invoice["id"]),)
+        )
+    ]
     assert actions == ["invoice.created", "invoice.finalized", "invoice.emailed"]
 
 
@@ -114,8 +130,7 @@ def test_a_failed_send_is_recorded_retried_and_then_sent_once(make_customer, adm
     assert len(moto_ses_messages(stack, recipient)) == 1
 
 
-def test_a_failing_address_is_tried_once_per_run_and_given_up_after_max_attempts(make_customer, admin_conn,
-                                                                                   ses_spy):
+def test_a_failing_address_is_tried_once_per_run_and_given_up_after_max_attempts(make_customer, admin_conn, ses_spy):
     cid = make_customer()
     spy = ses_spy(failures=100)
     notification_id = queue(cid)
@@ -136,8 +151,7 @@ def test_one_run_pages_through_everything_pending(make_customer, admin_conn, ses
     assert {row(admin_conn, i)["status"] for i in ids} == {"sent"}
 
 
-def test_the_frequent_job_sends_new_emails_but_leaves_failed_ones_for_the_daily_run(make_customer, admin_conn,
-                                                                                      ses_spy):
+def test_the_frequent_job_sends_new_emails_but_leaves_failed_ones_for_the_daily_run(make_customer, admin_conn, ses_spy):
     cid = make_customer()
     ses_spy(failures=1)
     failing = queue(cid)
@@ -176,22 +190,40 @@ def test_queuing_the_same_purpose_twice_queues_one_email(make_customer, admin_co
     key = f"ticket_created:{uuid.uuid4()}"
     first, second = queue(cid, key=key), queue(cid, key=key)
     assert first == second
-    assert admin_conn.execute("SELECT count(*) AS n FROM notifications WHERE idempotency_key = %s",
-                              (key,)).fetchone()["n"] == 1
+    assert (
+        admin_conn.execute("SELECT count(*) AS n FROM notifications WHERE idempotency_key = %s", (key,)).fetchone()["n"]
+        == 1
+    )
 
 
-@pytest.mark.parametrize("field,value", [
-    ("recipient", "not-an-address"), ("recipient", "a b@c.d"), ("subject", "two\nlines"), ("subject", ""),
-    ("subject", "nul\x00"), ("template", "Bad Template"), ("idempotency_key", ""),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("recipient", "not-an-address"),
+        ("recipient", "a b@c.d"),
+        ("subject", "two\nlines"),
+        ("subject", ""),
+        ("subject", "nul\x00"),
+        ("template", "Bad Template"),
+        ("idempotency_key", ""),
+    ],
+)
 def test_unsendable_emails_are_refused_when_queued(make_customer, field, value):
     cid = make_customer()
-    fields = dict(customer_id=cid, template="test_message", recipient="x@ex.test", subject="s", text_body="t",
-                  html_body=None, idempotency_key="k", related_type=None, related_id=None)
+    fields = dict(
+        customer_id=cid,
+        template="test_message",
+        recipient="x@ex.test",
+        subject="s",
+        text_body="t",
+        html_body=None,
+        idempotency_key="k",
+        related_type=None,
+        related_id=None,
+    )
     fields[field] = value
-    with db.tenant_transaction(cid) as conn:
-        with pytest.raises(Unprocessable):
-            notifications.queue_email(conn, **fields)
+    with db.tenant_transaction(cid) as conn, pytest.raises(Unprocessable):
+        notifications.queue_email(conn, **fields)
 
 
 def test_delivery_records_are_listed_newest_first_per_tenant_with_cursors(make_customer):
@@ -207,8 +239,17 @@ def test_delivery_records_are_listed_newest_first_per_tenant_with_cursors(make_c
             break
     assert seen == list(reversed(ids))
     item = notifications.list_notifications(a, limit=1, cursor=None).as_json()["items"][0]
-    assert set(item) >= {"id", "channel", "template", "recipient", "status", "subject", "created_at", "sent_at",
-                         "error"}
+    assert set(item) >= {
+        "id",
+        "channel",
+        "template",
+        "recipient",
+        "status",
+        "subject",
+        "created_at",
+        "sent_at",
+        "error",
+    }
     assert item["status"] == "queued" and item["channel"] == "email" and item["created_at"].endswith("Z")
     assert len(notifications.list_notifications(b, limit=50, cursor=None).items) == 1
     for bad in ("garbage", "W10", "WyJ4IiwieSJd"):  # not base64 JSON / wrong arity / not a timestamp+uuid
@@ -224,6 +265,5 @@ def test_a_failed_invoice_email_does_not_touch_the_invoice(make_customer, admin_
     notifications.deliver_pending(customer_id=cid)
     [invoice] = invoices_of(admin_conn, period, [cid])
     assert invoice["status"] == "finalized" and invoice["total"] == D("2160.00")
-    notification = admin_conn.execute("SELECT * FROM notifications WHERE related_id = %s",
-                                      (invoice["id"],)).fetchone()
+    notification = admin_conn.execute("SELECT * FROM notifications WHERE related_id = %s", (invoice["id"],)).fetchone()
     assert notification["status"] == "failed" and notification["error"]

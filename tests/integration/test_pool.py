@@ -1,4 +1,5 @@
 """Tenant context never outlives its transaction, on a pool of one and behind a transaction pooler."""
+
 from __future__ import annotations
 
 import threading
@@ -16,9 +17,13 @@ def two_tenants(stack, admin_url):
     ids = []
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in ("Pool A", "Pool B"):
-            ids.append(conn.execute(
-                "INSERT INTO customers (name, email, tier_code) VALUES (%s, gen_random_uuid() || '@example.test',"
-                " 'growth') RETURNING id", (name,)).fetchone()[0])
+            ids.append(
+                conn.execute(
+                    "INSERT INTO customers (name, email, tier_code) VALUES (%s, gen_random_uuid() || '@example.test',"
+                    " 'growth') RETURNING id",
+                    (name,),
+                ).fetchone()[0]
+            )
     for offset, customer in enumerate(ids):
         seed_tenant(admin_url, customer, offset=offset + 10)
     return tuple(ids)
@@ -58,9 +63,8 @@ def test_interleaved_tenants_on_one_connection_never_share_context(two_tenants, 
 
 def test_a_failed_transaction_leaves_no_context_behind(two_tenants, single_connection_pool):
     a, _ = two_tenants
-    with pytest.raises(RuntimeError):
-        with db.tenant_transaction(a):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), db.tenant_transaction(a):
+        raise RuntimeError("boom")
     assert _visible_customers() == set()
 
 

@@ -10,6 +10,7 @@ Letters are PostgreSQL's ACL codes: r SELECT, a INSERT, w UPDATE, d DELETE,
 D TRUNCATE, x REFERENCES, t TRIGGER, m MAINTAIN, X EXECUTE, U USAGE. The
 owner's own (implicit) rights are not listed; its name is.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -52,8 +53,18 @@ SELECT r.rolname, r.rolcanlogin, r.rolbypassrls, r.rolsuper, r.rolcreaterole, r.
   FROM pg_roles r WHERE r.rolname LIKE 'saas%%' ORDER BY r.rolname
 """
 
-_LETTERS = {"SELECT": "r", "INSERT": "a", "UPDATE": "w", "DELETE": "d", "TRUNCATE": "D", "REFERENCES": "x",
-            "TRIGGER": "t", "MAINTAIN": "m", "EXECUTE": "X", "USAGE": "U"}
+_LETTERS = {
+    "SELECT": "r",
+    "INSERT": "a",
+    "UPDATE": "w",
+    "DELETE": "d",
+    "TRUNCATE": "D",
+    "REFERENCES": "x",
+    "TRIGGER": "t",
+    "MAINTAIN": "m",
+    "EXECUTE": "X",
+    "USAGE": "U",
+}
 _ORDER = "arwdDxtmXU"
 
 # Tables: saas_admin owns every one (migrations run as it). Auth functions: saas_auth.
@@ -135,13 +146,17 @@ def _grants(rows) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
         if row["grantee"] is not None:
             letter = _LETTERS[row["privilege_type"]] + ("*" if row["is_grantable"] else "")
             grants.setdefault(row["grantee"], set()).add(letter)
-    return {key: (owner, {g: "".join(sorted(p, key=lambda x: _ORDER.index(x[0]))) for g, p in grants.items()})
-            for key, (owner, grants) in found.items()}
+    return {
+        key: (owner, {g: "".join(sorted(p, key=lambda x: _ORDER.index(x[0]))) for g, p in grants.items()})
+        for key, (owner, grants) in found.items()
+    }
 
 
 def _render(snapshot) -> list[str]:
-    return [f"{kind} {name} | {owner} | " + " ".join(f"{g}={p}" for g, p in sorted(grants.items()))
-            for (kind, name), (owner, grants) in sorted(snapshot.items())]
+    return [
+        f"{kind} {name} | {owner} | " + " ".join(f"{g}={p}" for g, p in sorted(grants.items()))
+        for (kind, name), (owner, grants) in sorted(snapshot.items())
+    ]
 
 
 def test_i11_2_privilege_snapshot_of_every_function_table_sequence_and_column(admin_conn):
@@ -165,8 +180,18 @@ EXPECTED_ROLES = [
 
 def test_i11_2_role_attributes_and_memberships(admin_conn):
     rows = admin_conn.execute(ROLES).fetchall()
-    actual = [(r["rolname"], r["rolcanlogin"], r["rolbypassrls"], r["rolsuper"], r["rolcreaterole"],
-               r["rolcreatedb"], r["member_of"]) for r in rows]
+    actual = [
+        (
+            r["rolname"],
+            r["rolcanlogin"],
+            r["rolbypassrls"],
+            r["rolsuper"],
+            r["rolcreaterole"],
+            r["rolcreatedb"],
+            r["member_of"],
+        )
+        for r in rows
+    ]
     assert actual == EXPECTED_ROLES
 
 
@@ -233,21 +258,32 @@ def test_i11_10_analytics_reads_keys_but_never_their_hashes(as_role, key_row):
 
 
 def test_i11_11_the_operator_role_lists_creates_and_revokes_operator_keys_but_never_rehashes_or_extends_them(
-        as_role, admin_conn):
-    operator_id = admin_conn.execute("INSERT INTO operators (name, email) VALUES ('Grants', %s) RETURNING id",
-                                     (f"grants-{uuid.uuid4().hex[:8]}@saas.local",)).fetchone()["id"]
+    as_role, admin_conn
+):
+    operator_id = admin_conn.execute(
+        "INSERT INTO operators (name, email) VALUES ('Grants', %s) RETURNING id",
+        (f"grants-{uuid.uuid4().hex[:8]}@saas.local",),
+    ).fetchone()["id"]
     conn = as_role("saas_operator")
-    key_id = conn.execute("INSERT INTO operator_api_keys (operator_id, name, public_id, secret_hash)"
-                          " VALUES (%s, 'k', %s, '$2b$04$x') RETURNING id, created_at",
-                          (operator_id, uuid.uuid4().hex[:12])).fetchone()[0]
-    conn.execute("SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at"
-                 " FROM operator_api_keys WHERE id = %s FOR UPDATE", (key_id,))
+    key_id = conn.execute(
+        "INSERT INTO operator_api_keys (operator_id, name, public_id, secret_hash)"
+        " VALUES (%s, 'k', %s, '$2b$04$x') RETURNING id, created_at",
+        (operator_id, uuid.uuid4().hex[:12]),
+    ).fetchone()[0]
+    conn.execute(
+        "SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at"
+        " FROM operator_api_keys WHERE id = %s FOR UPDATE",
+        (key_id,),
+    )
     conn.execute("UPDATE operator_api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
     conn.execute("UPDATE operator_api_keys SET revoked_at = now() WHERE id = %s", (key_id,))
-    for statement in ("SELECT secret_hash FROM operator_api_keys", "SELECT * FROM operator_api_keys",
-                      "UPDATE operator_api_keys SET secret_hash = 'x'",
-                      "UPDATE operator_api_keys SET expires_at = NULL",
-                      "UPDATE operator_api_keys SET operator_id = operator_id",
-                      "DELETE FROM operator_api_keys"):
+    for statement in (
+        "SELECT secret_hash FROM operator_api_keys",
+        "SELECT * FROM operator_api_keys",
+        "UPDATE operator_api_keys SET secret_hash = 'x'",
+        "UPDATE operator_api_keys SET expires_at = NULL",
+        "UPDATE operator_api_keys SET operator_id = operator_id",
+        "DELETE FROM operator_api_keys",
+    ):
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute(statement)

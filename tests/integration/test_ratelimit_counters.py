@@ -1,4 +1,5 @@
 """Per-customer rate limits: tier values from the catalog, counting in the real (moto) DynamoDB table."""
+
 import threading
 import uuid
 
@@ -116,8 +117,11 @@ def test_counting_is_atomic_under_concurrency(stack):
 
 
 def _item(customer, day="2030-03-01"):
-    return aws.client("dynamodb").get_item(TableName=get_settings().metrics_table, ConsistentRead=True,
-                                           Key={"pk": {"S": f"{customer}#day#{day}"}, "sk": {"S": "limits"}})["Item"]
+    return aws.client("dynamodb").get_item(
+        TableName=get_settings().metrics_table,
+        ConsistentRead=True,
+        Key={"pk": {"S": f"{customer}#day#{day}"}, "sk": {"S": "limits"}},
+    )["Item"]
 
 
 def test_one_item_per_customer_and_day_holds_the_counters_and_expires(make_customer, limiter):
@@ -128,7 +132,11 @@ def test_one_item_per_customer_and_day_holds_the_counters_and_expires(make_custo
     item = _item(customer)
     window_start = int(T0 // WINDOW_SECONDS) * WINDOW_SECONDS
     assert (item["d"], item["n"], item["s0"], item["w"]) == (
-        {"N": "3"}, {"N": "3"}, {"N": "3"}, {"N": str(window_start)})
+        {"N": "3"},
+        {"N": "3"},
+        {"N": "3"},
+        {"N": str(window_start)},
+    )
     assert int(item["expires_at"]["N"]) > T0 + 12 * 3600  # after the day is over
     ttl = aws.client("dynamodb").describe_time_to_live(TableName=get_settings().metrics_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
@@ -197,8 +205,7 @@ def test_a_container_whose_clock_is_behind_counts_in_the_newer_window(make_custo
 def test_an_unreachable_counter_table_lets_requests_through(make_customer, limiter, monkeypatch):
     _, set_limits = limiter
     set_limits(per_second=1, burst=1, daily_quota=1)
-    monkeypatch.setattr(repository, "get_settings",
-                        lambda: type("S", (), {"metrics_table": "no-such-table"})())
+    monkeypatch.setattr(repository, "get_settings", lambda: type("S", (), {"metrics_table": "no-such-table"})())
     assert _hits(make_customer(), 3) == (3, [])
 
 

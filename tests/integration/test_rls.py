@@ -4,6 +4,7 @@ Run directly against PostgreSQL and again through a transaction-mode PgBouncer
 (the stand-in for RDS Proxy). The app login is a member of ``saas_app``: not an
 owner, no BYPASSRLS, so these tests exercise the policies, not privileges alone.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -54,7 +55,8 @@ def _count_as_superuser(admin_url: str, table: str, column: str, customer_id: uu
     with psycopg.connect(admin_url) as conn:
         return conn.execute(
             psycopg.sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
-                psycopg.sql.Identifier(table), psycopg.sql.Identifier(column)),
+                psycopg.sql.Identifier(table), psycopg.sql.Identifier(column)
+            ),
             (customer_id,),
         ).fetchone()[0]
 
@@ -78,8 +80,7 @@ def test_every_tenant_table_forces_rls_and_is_not_owned_by_the_app(admin_conn):
 
 
 def test_the_app_login_is_neither_superuser_nor_bypassrls(admin_conn):
-    row = admin_conn.execute(
-        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'saas_app_user'").fetchone()
+    row = admin_conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'saas_app_user'").fetchone()
     assert row == {"rolsuper": False, "rolbypassrls": False}
 
 
@@ -88,9 +89,14 @@ def test_a_tenant_sees_only_its_own_rows(table, tenants, runtime_url):
     a, b = tenants
     with _connect(runtime_url) as conn:
         tx = _as_tenant(conn, a)
-        owners = [r["owner"] for r in conn.execute(
-            psycopg.sql.SQL("SELECT {} AS owner FROM {}").format(
-                psycopg.sql.Identifier(table.tenant_column), psycopg.sql.Identifier(table.name))).fetchall()]
+        owners = [
+            r["owner"]
+            for r in conn.execute(
+                psycopg.sql.SQL("SELECT {} AS owner FROM {}").format(
+                    psycopg.sql.Identifier(table.tenant_column), psycopg.sql.Identifier(table.name)
+                )
+            ).fetchall()
+        ]
         tx.__exit__(None, None, None)
     assert owners, f"tenant A should see its own {table.name} rows"
     assert set(owners) == {a}
@@ -105,8 +111,9 @@ def test_no_tenant_context_shows_no_rows(table, tenants, runtime_url):
     assert count == 0
 
 
-@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_insert],
-                         ids=[t.name for t in TENANT_TABLES if t.app_can_insert])
+@pytest.mark.parametrize(
+    "table", [t for t in TENANT_TABLES if t.app_can_insert], ids=[t.name for t in TENANT_TABLES if t.app_can_insert]
+)
 def test_a_tenant_cannot_insert_rows_for_another(table, tenants, runtime_url, admin_url):
     a, b = tenants
     before = _count_as_superuser(admin_url, table.name, table.tenant_column, b)
@@ -118,8 +125,9 @@ def test_a_tenant_cannot_insert_rows_for_another(table, tenants, runtime_url, ad
     assert _count_as_superuser(admin_url, table.name, table.tenant_column, b) == before
 
 
-@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_insert],
-                         ids=[t.name for t in TENANT_TABLES if t.app_can_insert])
+@pytest.mark.parametrize(
+    "table", [t for t in TENANT_TABLES if t.app_can_insert], ids=[t.name for t in TENANT_TABLES if t.app_can_insert]
+)
 def test_without_tenant_context_inserts_are_refused(table, tenants, runtime_url, admin_url):
     a, _ = tenants
     with _connect(runtime_url) as conn:
@@ -127,35 +135,42 @@ def test_without_tenant_context_inserts_are_refused(table, tenants, runtime_url,
             insert_for(conn, table.name, a, admin_url)
 
 
-@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_update],
-                         ids=[t.name for t in TENANT_TABLES if t.app_can_update])
+@pytest.mark.parametrize(
+    "table", [t for t in TENANT_TABLES if t.app_can_update], ids=[t.name for t in TENANT_TABLES if t.app_can_update]
+)
 def test_a_tenant_cannot_update_another_tenants_rows(table, tenants, runtime_url, admin_url):
     a, b = tenants
-    with _connect(runtime_url) as conn:
-        with conn.transaction():
-            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
-            cur = conn.execute(
-                psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(
-                    psycopg.sql.Identifier(table.tenant_column)), (b,))
-            assert cur.rowcount == 0
-            own = conn.execute(
-                psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(
-                    psycopg.sql.Identifier(table.tenant_column)), (a,))
-            assert own.rowcount >= 1
-            raise_rollback = psycopg.Rollback()
-            raise raise_rollback
+    with _connect(runtime_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+        cur = conn.execute(
+            psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(psycopg.sql.Identifier(table.tenant_column)),
+            (b,),
+        )
+        assert cur.rowcount == 0
+        own = conn.execute(
+            psycopg.sql.SQL(table.touch_sql + " WHERE {} = %s").format(psycopg.sql.Identifier(table.tenant_column)),
+            (a,),
+        )
+        assert own.rowcount >= 1
+        raise_rollback = psycopg.Rollback()
+        raise raise_rollback
 
 
-@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t.app_can_update],
-                         ids=[t.name for t in TENANT_TABLES if t.app_can_update])
+@pytest.mark.parametrize(
+    "table", [t for t in TENANT_TABLES if t.app_can_update], ids=[t.name for t in TENANT_TABLES if t.app_can_update]
+)
 def test_a_tenant_cannot_hand_its_rows_to_another(table, tenants, runtime_url):
     a, b = tenants
     with _connect(runtime_url) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             with conn.transaction():
                 conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
-                conn.execute(psycopg.sql.SQL("UPDATE {} SET {} = %s").format(
-                    psycopg.sql.Identifier(table.name), psycopg.sql.Identifier(table.tenant_column)), (b,))
+                conn.execute(
+                    psycopg.sql.SQL("UPDATE {} SET {} = %s").format(
+                        psycopg.sql.Identifier(table.name), psycopg.sql.Identifier(table.tenant_column)
+                    ),
+                    (b,),
+                )
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)

@@ -1,4 +1,5 @@
 """Support tickets through the service layer, against the real PostgreSQL (app role, RLS)."""
+
 import uuid
 
 import psycopg
@@ -17,8 +18,11 @@ def as_customer(stack):
     tokens = []
 
     def act(customer_id):
-        tokens.append(context.set_principal(context.Principal(
-            role="customer", subject=customer_id, key_id=uuid.uuid4(), session_id="test")))
+        tokens.append(
+            context.set_principal(
+                context.Principal(role="customer", subject=customer_id, key_id=uuid.uuid4(), session_id="test")
+            )
+        )
         return customer_id
 
     yield act
@@ -32,18 +36,26 @@ def _open(customer_id, subject="Printer on fire", priority="high"):
 
 def _audit(admin_url, customer_id):
     with psycopg.connect(admin_url) as conn:
-        return conn.execute("SELECT action, target_id, actor, detail FROM audit_events WHERE customer_id = %s"
-                            " ORDER BY chain_seq", (customer_id,)).fetchall()
+        return conn.execute(
+            "SELECT action, target_id, actor, detail FROM audit_events WHERE customer_id = %s ORDER BY chain_seq",
+            (customer_id,),
+        ).fetchall()
 
 
 def test_opening_a_ticket_stores_it_and_audits_it(make_customer, as_customer, admin_url):
     customer = as_customer(make_customer())
     ticket = _open(customer)
     assert ticket.customer_id == customer
-    assert (ticket.subject, ticket.priority, ticket.status, ticket.closed_at) == ("Printer on fire", "high", "open", None)
+    assert (ticket.subject, ticket.priority, ticket.status, ticket.closed_at) == (
+        "Printer on fire",
+        "high",
+        "open",
+        None,
+    )
     assert ticket.created_by.startswith(f"customer:{customer}/key:")
     assert _audit(admin_url, customer) == [
-        ("support_ticket.created", str(ticket.id), ticket.created_by, {"priority": "high"})]
+        ("support_ticket.created", str(ticket.id), ticket.created_by, {"priority": "high"})
+    ]
 
 
 def test_priority_defaults_to_normal(make_customer, as_customer):
@@ -83,10 +95,16 @@ def test_listing_filters_by_status(make_customer, as_customer):
     assert [t.id for t in service.list_tickets(customer, TicketListQuery(status="open")).items] == [second.id]
 
 
-@pytest.mark.parametrize("cursor", [
-    "not base64 !", encode_cursor("x"), encode_cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"),
-    encode_cursor("yesterday", str(uuid.uuid4())), encode_cursor("2026-01-01T00:00:00", str(uuid.uuid4())),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 !",
+        encode_cursor("x"),
+        encode_cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"),
+        encode_cursor("yesterday", str(uuid.uuid4())),
+        encode_cursor("2026-01-01T00:00:00", str(uuid.uuid4())),
+    ],
+)
 def test_a_malformed_cursor_is_a_bad_request(make_customer, as_customer, cursor):
     customer = as_customer(make_customer())
     with pytest.raises(BadRequest):
@@ -147,8 +165,11 @@ def test_an_unknown_ticket_is_not_found(make_customer, as_customer):
 
 def _notifications(admin_url, customer_id):
     with psycopg.connect(admin_url) as conn:
-        return conn.execute("SELECT template, recipient, subject, status, related_type, related_id, idempotency_key"
-                            " FROM notifications WHERE customer_id = %s", (customer_id,)).fetchall()
+        return conn.execute(
+            "SELECT template, recipient, subject, status, related_type, related_id, idempotency_key"
+            " FROM notifications WHERE customer_id = %s",
+            (customer_id,),
+        ).fetchall()
 
 
 def test_opening_a_ticket_queues_a_confirmation_to_the_customers_address(make_customer, as_customer, admin_url):
@@ -156,7 +177,12 @@ def test_opening_a_ticket_queues_a_confirmation_to_the_customers_address(make_cu
     ticket = _open(customer, subject="Line one\nline two")
     [(template, recipient, subject, status, related_type, related_id, key)] = _notifications(admin_url, customer)
     assert (template, recipient, status, related_type, related_id) == (
-        "support_ticket_created", "ops@acme.example", "queued", "support_ticket", ticket.id)
+        "support_ticket_created",
+        "ops@acme.example",
+        "queued",
+        "support_ticket",
+        ticket.id,
+    )
     assert "\n" not in subject and str(ticket.id)[:8] in subject
     assert key == f"support_ticket_created:{ticket.id}"
 

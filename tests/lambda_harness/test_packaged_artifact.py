@@ -4,12 +4,13 @@ Every request goes HTTP → API-Gateway-shaped proxy event → the unzipped
 package in a Python of the Lambda runtime's version → proxy response. No
 test here may see a 5xx (the autouse fixture checks every response).
 """
+
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -35,18 +36,26 @@ def operator_token(deployment) -> str:
 
 def onboard(deployment, token: str, tier: str = "growth") -> dict:
     email = f"lambda-{uuid.uuid4().hex[:10]}@example.test"
-    status, _, created = deployment.request("POST", "/admin/customers", token=token, body={
-        "name": "Harness Co", "email": email, "tier": tier, "billing_start_date": "2020-01-01"})
+    status, _, created = deployment.request(
+        "POST",
+        "/admin/customers",
+        token=token,
+        body={"name": "Harness Co", "email": email, "tier": tier, "billing_start_date": "2020-01-01"},
+    )
     assert status == 201, created
-    status, _, tokens = deployment.request("POST", "/auth/authenticate",
-                                           body={"api_key": created["api_key"]["key"]})
+    status, _, tokens = deployment.request("POST", "/auth/authenticate", body={"api_key": created["api_key"]["key"]})
     assert status == 200, tokens
-    return {"id": created["customer"]["id"], "key": created["api_key"]["key"], "key_id": created["api_key"]["id"],
-            "token": tokens["token"], "refresh_token": tokens["refresh_token"]}
+    return {
+        "id": created["customer"]["id"],
+        "key": created["api_key"]["key"],
+        "key_id": created["api_key"]["id"],
+        "token": tokens["token"],
+        "refresh_token": tokens["refresh_token"],
+    }
 
 
 def last_month() -> tuple[str, datetime]:
-    first = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     previous = (first - timedelta(days=1)).replace(day=10)
     return previous.strftime("%Y-%m"), previous
 
@@ -57,12 +66,15 @@ def test_c7_the_package_runs_on_its_own_sdk_pair_and_nothing_from_the_developer_
     ready = deployment.functions.spawn("APIHandler").ready
     task_root = str(deployment.package.task_root)
     assert ready["sys_path"][0] == task_root
-    forbidden = [p for p in ready["sys_path"] if ".venv" in p or p.startswith(str(REPO / "runtime"))
-                 or "site-packages" in p]
+    forbidden = [
+        p for p in ready["sys_path"] if ".venv" in p or p.startswith(str(REPO / "runtime")) or "site-packages" in p
+    ]
     assert not forbidden, forbidden
     for name in ("boto3", "botocore"):
         assert ready["modules"][name].startswith(task_root + "/"), f"{name} came from {ready['modules'][name]}"
-    pins = dict(re.findall(r"^(boto3|botocore)==(\S+)$", (REPO / "runtime" / "requirements.txt").read_text(), re.M))
+    pins = dict(
+        re.findall(r"^(boto3|botocore)==(\S+)$", (REPO / "runtime" / "requirements.txt").read_text(), re.MULTILINE)
+    )
     assert ready["versions"] == pins
 
 
@@ -73,20 +85,26 @@ def test_c1_sampled_requests_answer_and_trace_a_request_subsegment(deployment):
     assert status == 200
     request_id = headers["X-Request-Id"]
     documents = deployment.xray.documents[before:]
-    annotated = [d for d in documents if d.get("name") == "## request"
-                 and (d.get("annotations") or {}).get("request_id") == request_id]
+    annotated = [
+        d
+        for d in documents
+        if d.get("name") == "## request" and (d.get("annotations") or {}).get("request_id") == request_id
+    ]
     assert annotated, f"no '## request' subsegment for {request_id} among {[d.get('name') for d in documents]}"
 
 
 # ------------------------------------------------------- deploy-time handlers
 def test_the_migrations_custom_resource_migrates_a_new_database_and_shapes_the_jwt_secret(deployment):
-    from chalicelib.core.migrations import discover
     from chalicelib.auth.signing import seed_kid
+    from chalicelib.core.migrations import discover
 
     applied = deployment.migrate_result["Data"]["Applied"].split(",")
     assert applied == [m.path.name for m in discover(deployment.package.task_root / "chalicelib" / "migrations")]
-    secret = json.loads(deployment.aws.client("secretsmanager").get_secret_value(
-        SecretId=deployment.variables["JWT_SECRET_ID"])["SecretString"])
+    secret = json.loads(
+        deployment.aws.client("secretsmanager").get_secret_value(SecretId=deployment.variables["JWT_SECRET_ID"])[
+            "SecretString"
+        ]
+    )
     assert secret["current"]["kid"] == seed_kid(secret["current"]["secret"])
     # The app login's password was set (as a verifier) from its secret.
     with psycopg.connect(deployment.admin_url) as conn:
@@ -96,11 +114,13 @@ def test_the_migrations_custom_resource_migrates_a_new_database_and_shapes_the_j
 
 def test_the_custom_resource_update_is_idempotent_and_delete_keeps_the_schema(deployment):
     digest = deployment.migrate_result["Data"]["Digest"]
-    update = deployment.functions.invoke("Migrate", custom_resource_event(
-        "Update", {"MigrationsDigest": digest}, "saas-database-migrations"))
+    update = deployment.functions.invoke(
+        "Migrate", custom_resource_event("Update", {"MigrationsDigest": digest}, "saas-database-migrations")
+    )
     assert update["result"]["Data"]["Applied"] == "none", update
-    delete = deployment.functions.invoke("Migrate", custom_resource_event(
-        "Delete", {"MigrationsDigest": digest}, "saas-database-migrations"))
+    delete = deployment.functions.invoke(
+        "Migrate", custom_resource_event("Delete", {"MigrationsDigest": digest}, "saas-database-migrations")
+    )
     assert delete["result"] == {"PhysicalResourceId": "saas-database-migrations"}
     assert deployment.request("GET", "/health")[0] == 200
 
@@ -110,15 +130,18 @@ def test_onboard_authenticate_ingest_bill_and_read_the_invoice(deployment):
     operator = operator_token(deployment)
     customer = onboard(deployment, operator)
     period, when = last_month()
-    events = [{"event_id": f"e{i}", "metric": "api_calls", "quantity": 1000, "timestamp": when.isoformat()}
-              for i in range(3)]
-    status, _, body = deployment.request("POST", "/metrics", token=customer["token"],
-                                         body={"events": events + events[:1]})
+    events = [
+        {"event_id": f"e{i}", "metric": "api_calls", "quantity": 1000, "timestamp": when.isoformat()} for i in range(3)
+    ]
+    status, _, body = deployment.request(
+        "POST", "/metrics", token=customer["token"], body={"events": events + events[:1]}
+    )
     assert (status, body) == (200, {"accepted": 3, "duplicates": 1})
     status, _, usage = deployment.request("GET", f"/metrics?period={period}", token=customer["token"])
     assert status == 200, usage
-    status, _, run = deployment.request("POST", "/admin/billing-runs", token=operator,
-                                        body={"period": period, "finalize": True})
+    status, _, run = deployment.request(
+        "POST", "/admin/billing-runs", token=operator, body={"period": period, "finalize": True}
+    )
     assert status == 200 and run["period"] == period, run
     status, _, page = deployment.request("GET", "/invoices", token=customer["token"])
     assert status == 200 and len(page["items"]) == 1, page
@@ -134,16 +157,18 @@ def test_keys_rotate_and_revoke_and_the_old_credentials_stop_working(deployment)
     customer = onboard(deployment, operator_token(deployment))
     status, _, created = deployment.request("POST", "/api-keys", token=customer["token"], body={"name": "ci"})
     assert status == 201, created
-    status, _, rotated = deployment.request("POST", f"/api-keys/{created['id']}/rotate", token=customer["token"],
-                                            body={})
+    status, _, rotated = deployment.request(
+        "POST", f"/api-keys/{created['id']}/rotate", token=customer["token"], body={}
+    )
     assert status == 201, rotated
     status, _, page = deployment.request("GET", "/api-keys", token=customer["token"])
     assert status == 200 and {created["id"], rotated["id"]} <= {k["id"] for k in page["items"]}
     assert deployment.request("DELETE", f"/api-keys/{rotated['id']}", token=customer["token"])[0] == 204
     assert deployment.request("POST", "/auth/authenticate", body={"api_key": rotated["key"]})[0] == 401
     # Refresh, then logout ends the session: the next request is 401.
-    status, _, refreshed = deployment.request("POST", "/auth/refresh",
-                                              body={"refresh_token": customer["refresh_token"]})
+    status, _, refreshed = deployment.request(
+        "POST", "/auth/refresh", body={"refresh_token": customer["refresh_token"]}
+    )
     assert status == 200, refreshed
     assert deployment.request("POST", "/auth/logout", token=refreshed["token"])[0] == 204
     assert deployment.request("GET", "/customers/me", token=refreshed["token"])[0] == 401
@@ -151,22 +176,29 @@ def test_keys_rotate_and_revoke_and_the_old_credentials_stop_working(deployment)
 
 def test_tickets_open_comment_close(deployment):
     customer = onboard(deployment, operator_token(deployment))
-    status, _, ticket = deployment.request("POST", "/support-tickets", token=customer["token"], body={
-        "subject": "Invoice question", "body": "Why is March higher?", "priority": "normal"})
+    status, _, ticket = deployment.request(
+        "POST",
+        "/support-tickets",
+        token=customer["token"],
+        body={"subject": "Invoice question", "body": "Why is March higher?", "priority": "normal"},
+    )
     assert status == 201, ticket
-    status, _, comment = deployment.request("POST", f"/support-tickets/{ticket['id']}/comments",
-                                            token=customer["token"], body={"body": "Any news?"})
+    status, _, comment = deployment.request(
+        "POST", f"/support-tickets/{ticket['id']}/comments", token=customer["token"], body={"body": "Any news?"}
+    )
     assert status == 201, comment
-    status, _, closed = deployment.request("PATCH", f"/support-tickets/{ticket['id']}", token=customer["token"],
-                                           body={"status": "closed"})
+    status, _, closed = deployment.request(
+        "PATCH", f"/support-tickets/{ticket['id']}", token=customer["token"], body={"status": "closed"}
+    )
     assert status == 200 and closed["status"] == "closed", closed
 
 
 def test_a_suspended_customer_is_refused_at_once(deployment):
     operator = operator_token(deployment)
     customer = onboard(deployment, operator)
-    status, _, _ = deployment.request("PATCH", f"/admin/customers/{customer['id']}", token=operator,
-                                      body={"status": "suspended"})
+    status, _, _ = deployment.request(
+        "PATCH", f"/admin/customers/{customer['id']}", token=operator, body={"status": "suspended"}
+    )
     assert status == 200
     assert deployment.request("GET", "/customers/me", token=customer["token"])[0] in (401, 403)
     assert deployment.request("POST", "/auth/authenticate", body={"api_key": customer["key"]})[0] in (401, 403)
@@ -178,8 +210,13 @@ def test_bad_input_is_4xx_through_the_gateway(deployment):
     assert deployment.request("GET", "/invoices?limit=0", token=customer["token"])[0] == 400
     assert deployment.request("GET", "/customers/me")[0] == 401
     # A binary content type arrives base64-encoded, as API Gateway sends it; still a clear 4xx.
-    status, _, _ = deployment.request("POST", "/metrics", token=customer["token"], raw=b"\x00\x01binary",
-                                      headers={"Content-Type": "application/octet-stream"})
+    status, _, _ = deployment.request(
+        "POST",
+        "/metrics",
+        token=customer["token"],
+        raw=b"\x00\x01binary",
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert 400 <= status < 500
 
 
@@ -193,8 +230,9 @@ def test_c9_api_gateway_answers_unknown_routes_itself_in_the_contract_shape(depl
 
 
 # ------------------------------------------------------------ scheduled jobs
-@pytest.mark.parametrize("job", ["BillingMonthlyRun", "BillingDailyJob", "NotificationsDelivery",
-                                 "AuditRetentionPurge"])
+@pytest.mark.parametrize(
+    "job", ["BillingMonthlyRun", "BillingDailyJob", "NotificationsDelivery", "AuditRetentionPurge"]
+)
 def test_each_scheduled_job_runs_on_the_event_eventbridge_sends(deployment, job):
     assert job in deployment.package.scheduled()
     answer = deployment.functions.invoke(job, scheduled_event(f"Saas-dev-Stateless-{job}"))
@@ -204,14 +242,17 @@ def test_each_scheduled_job_runs_on_the_event_eventbridge_sends(deployment, job)
 def test_c11_the_audit_retention_purge_runs_on_its_schedule_and_deletes_only_expired_events(deployment):
     customer = onboard(deployment, operator_token(deployment))
     with psycopg.connect(deployment.admin_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO audit_events (customer_id, action, target_type)"
-                     " VALUES (%s, 'ancient.event', 'thing')", (customer["id"],))
+        conn.execute(
+            "INSERT INTO audit_events (customer_id, action, target_type) VALUES (%s, 'ancient.event', 'thing')",
+            (customer["id"],),
+        )
     age_newest_event(deployment.admin_url, customer["id"], years=8)  # the trigger dates every event "now"
     answer = deployment.functions.invoke("AuditRetentionPurge", scheduled_event("purge"))
     assert answer.get("result", {}).get("purged", 0) >= 1, answer
     with psycopg.connect(deployment.admin_url) as conn:
-        actions = [r[0] for r in conn.execute("SELECT action FROM audit_events WHERE customer_id = %s",
-                                              (customer["id"],))]
+        actions = [
+            r[0] for r in conn.execute("SELECT action FROM audit_events WHERE customer_id = %s", (customer["id"],))
+        ]
     assert "ancient.event" not in actions and actions
 
 
@@ -219,10 +260,15 @@ def test_the_delivery_job_sends_the_queued_invoice_email_through_ses(deployment)
     operator = operator_token(deployment)
     customer = onboard(deployment, operator)
     period, when = last_month()
-    deployment.request("POST", "/metrics", token=customer["token"], body={"events": [
-        {"event_id": "x1", "metric": "api_calls", "quantity": 10, "timestamp": when.isoformat()}]})
-    status, _, _ = deployment.request("POST", "/admin/billing-runs", token=operator,
-                                      body={"period": period, "finalize": True})
+    deployment.request(
+        "POST",
+        "/metrics",
+        token=customer["token"],
+        body={"events": [{"event_id": "x1", "metric": "api_calls", "quantity": 10, "timestamp": when.isoformat()}]},
+    )
+    status, _, _ = deployment.request(
+        "POST", "/admin/billing-runs", token=operator, body={"period": period, "finalize": True}
+    )
     assert status == 200
     answer = deployment.functions.invoke("NotificationsDelivery", scheduled_event("delivery"))
     assert "error" not in answer, answer

@@ -1,4 +1,5 @@
 """This process's copy of verifications: expiry, key validity, bound, targeted drops."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,8 +8,9 @@ from chalicelib.auth.store import CachedVerification, _LocalVerifications
 
 
 def _entry(valid_until: int | None = None, key_id: uuid.UUID | None = None) -> CachedVerification:
-    return CachedVerification(key_id=key_id or uuid.uuid4(), role="customer", subject=uuid.uuid4(),
-                              public_id="abc", valid_until=valid_until)
+    return CachedVerification(
+        key_id=key_id or uuid.uuid4(), role="customer", subject=uuid.uuid4(), public_id="abc", valid_until=valid_until
+    )
 
 
 def test_an_entry_expires_with_its_dynamodb_twin():

@@ -1,4 +1,5 @@
 """API key format and HS256 tokens: pure rules, no stack."""
+
 import base64
 import json
 import time
@@ -18,8 +19,16 @@ RING = Keyring(current=CURRENT, previous=PREVIOUS)
 
 def _claims(**overrides):
     now = int(time.time())
-    claims = {"sub": str(uuid.uuid4()), "role": "customer", "key_id": str(uuid.uuid4()), "jti": uuid.uuid4().hex,
-              "iat": now, "exp": now + 3600, "iss": ISS, "aud": AUD}
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "customer",
+        "key_id": str(uuid.uuid4()),
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 3600,
+        "iss": ISS,
+        "aud": AUD,
+    }
     claims.update(overrides)
     return claims
 
@@ -46,9 +55,19 @@ def test_bcrypt_cost_comes_from_the_caller():
     assert keys.generate("op_", cost=5).secret_hash.startswith("$2b$05$")
 
 
-@pytest.mark.parametrize("raw", [None, "", "sk_live_", "pk_live_abcdefghijkl_" + "a" * 43,
-                                 "sk_test_ABCDEFGHIJKL_" + "a" * 43, "sk_test_abcdefghijkl_" + "a" * 42,
-                                 "sk_test_abcdefghijkl_" + "a" * 43 + "x" * 200, 12345])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "sk_live_",
+        "pk_live_abcdefghijkl_" + "a" * 43,
+        "sk_test_ABCDEFGHIJKL_" + "a" * 43,
+        "sk_test_abcdefghijkl_" + "a" * 42,
+        "sk_test_abcdefghijkl_" + "a" * 43 + "x" * 200,
+        12345,
+    ],
+)
 def test_malformed_keys_do_not_parse(raw):
     assert keys.parse(raw) is None
 
@@ -66,8 +85,9 @@ def test_cache_digest_is_keyed_and_never_the_key():
 
 def test_issued_token_verifies_with_all_claims():
     subject, key_id = uuid.uuid4(), uuid.uuid4()
-    token = tokens.issue(RING, subject=subject, role="operator", key_id=key_id, jti="abc", now=int(time.time()),
-                         issuer=ISS, audience=AUD)
+    token = tokens.issue(
+        RING, subject=subject, role="operator", key_id=key_id, jti="abc", now=int(time.time()), issuer=ISS, audience=AUD
+    )
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT", "kid": "k2"}
     claims = tokens.verify(token, RING, issuer=ISS, audience=AUD)
     assert (claims.subject, claims.role, claims.key_id, claims.jti) == (subject, "operator", key_id, "abc")
@@ -80,22 +100,27 @@ def test_token_signed_with_previous_key_still_verifies():
     tokens.verify(_sign(_claims(), key=PREVIOUS), RING, issuer=ISS, audience=AUD)
 
 
-@pytest.mark.parametrize("make", [
-    pytest.param(lambda: _sign(_claims(), key=SigningKey("k2", b"x" * 64)), id="wrong-signature"),
-    pytest.param(lambda: _sign(_claims(aud="other")), id="wrong-aud"),
-    pytest.param(lambda: _sign(_claims(iss="https://evil.test")), id="wrong-iss"),
-    pytest.param(lambda: _sign(_claims(exp=int(time.time()) - 1)), id="expired"),
-    pytest.param(lambda: _sign(_claims(), kid="unknown"), id="unknown-kid"),
-    pytest.param(lambda: _sign(_claims(), alg="HS512"), id="hs512"),
-    pytest.param(lambda: _b64({"alg": "none", "typ": "JWT", "kid": "k2"}) + "." + _b64(_claims()) + ".", id="alg-none"),
-    pytest.param(lambda: "not.a.jwt", id="malformed"),
-    pytest.param(lambda: "", id="empty"),
-    pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "exp"}), id="no-exp"),
-    pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "jti"}), id="no-jti"),
-    pytest.param(lambda: _sign(_claims(role="admin")), id="bad-role"),
-    pytest.param(lambda: _sign(_claims(sub="not-a-uuid")), id="bad-sub"),
-    pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "key_id"}), id="no-key-id"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: _sign(_claims(), key=SigningKey("k2", b"x" * 64)), id="wrong-signature"),
+        pytest.param(lambda: _sign(_claims(aud="other")), id="wrong-aud"),
+        pytest.param(lambda: _sign(_claims(iss="https://evil.test")), id="wrong-iss"),
+        pytest.param(lambda: _sign(_claims(exp=int(time.time()) - 1)), id="expired"),
+        pytest.param(lambda: _sign(_claims(), kid="unknown"), id="unknown-kid"),
+        pytest.param(lambda: _sign(_claims(), alg="HS512"), id="hs512"),
+        pytest.param(
+            lambda: _b64({"alg": "none", "typ": "JWT", "kid": "k2"}) + "." + _b64(_claims()) + ".", id="alg-none"
+        ),
+        pytest.param(lambda: "not.a.jwt", id="malformed"),
+        pytest.param(lambda: "", id="empty"),
+        pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "exp"}), id="no-exp"),
+        pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "jti"}), id="no-jti"),
+        pytest.param(lambda: _sign(_claims(role="admin")), id="bad-role"),
+        pytest.param(lambda: _sign(_claims(sub="not-a-uuid")), id="bad-sub"),
+        pytest.param(lambda: _sign({k: v for k, v in _claims().items() if k != "key_id"}), id="no-key-id"),
+    ],
+)
 def test_invalid_tokens_are_rejected(make):
     with pytest.raises(tokens.InvalidToken):
         tokens.verify(make(), RING, issuer=ISS, audience=AUD)

@@ -1,4 +1,5 @@
 """Pure view-layer helpers: cursors, limits, path ids, validation errors, request ids."""
+
 from __future__ import annotations
 
 import uuid
@@ -79,8 +80,9 @@ def test_table_specs_declare_every_key_attribute_once():
     assert SESSIONS.boto3_create_kwargs("t")["GlobalSecondaryIndexes"][0]["IndexName"] == "by_key"
 
 
-@pytest.mark.parametrize("text, storable", [("plain", True), ("ünïcode ✓", True), ("nul\x00byte", False),
-                                            ("lone \ud800 surrogate", False)])
+@pytest.mark.parametrize(
+    "text, storable", [("plain", True), ("ünïcode ✓", True), ("nul\x00byte", False), ("lone \ud800 surrogate", False)]
+)
 def test_storable_text(text, storable):
     from chalicelib.core.text import is_storable
 

@@ -1,4 +1,5 @@
 """Issue 11, item 10: ``.local/stack.json`` holds live API keys, so only its owner may read it."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Request metrics leave as CloudWatch embedded-metric-format lines on stdout."""
+
 from __future__ import annotations
 
 import json

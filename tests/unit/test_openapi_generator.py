@@ -1,4 +1,5 @@
 """The OpenAPI generator handles any RouteSpec (other areas' routes appear as they are merged)."""
+
 from typing import Literal
 
 from openapi_spec_validator import validate
@@ -48,14 +49,18 @@ def test_a_204_route_has_no_content():
 def test_path_parameters_named_id_are_uuids_and_others_are_strings():
     document = _doc(RouteSpec(path="/a/{id}/b/{invoice_id}/c/{name}", method="GET", auth="operator"))
     params = {p["name"]: p["schema"] for p in document["paths"]["/a/{id}/b/{invoice_id}/c/{name}"]["get"]["parameters"]}
-    assert params == {"id": {"type": "string", "format": "uuid"},
-                      "invoice_id": {"type": "string", "format": "uuid"},
-                      "name": {"type": "string", "minLength": 1}}
+    assert params == {
+        "id": {"type": "string", "format": "uuid"},
+        "invoice_id": {"type": "string", "format": "uuid"},
+        "name": {"type": "string", "minLength": 1},
+    }
 
 
 def test_error_statuses_follow_auth_inputs_and_declared_errors():
     document = _doc(
-        RouteSpec(path="/x", method="POST", auth="operator", body=Create, response=Thing, status=201, errors=(409, 422)),
+        RouteSpec(
+            path="/x", method="POST", auth="operator", body=Create, response=Thing, status=201, errors=(409, 422)
+        ),
         RouteSpec(path="/x", method="GET", auth="any", query=Query),
     )
     post = document["paths"]["/x"]["post"]["responses"]
@@ -83,12 +88,15 @@ def test_query_models_become_parameters_without_null():
 
 def test_same_named_models_of_two_areas_do_not_collide():
     def make():
-        class Thing(ResponseModel):  # noqa: F811 (deliberately the same name as the module-level model)
+        class Thing(ResponseModel):
             other: int
+
         return Thing
 
-    document = _doc(RouteSpec(path="/one", method="GET", auth=None, response=Thing),
-                    RouteSpec(path="/two", method="GET", auth=None, response=make()))
+    document = _doc(
+        RouteSpec(path="/one", method="GET", auth=None, response=Thing),
+        RouteSpec(path="/two", method="GET", auth=None, response=make()),
+    )
     one = document["paths"]["/one"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     two = document["paths"]["/two"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert one != two
@@ -100,7 +108,9 @@ class AllOptional(RequestModel):
 
 def test_a_body_is_required_only_when_an_empty_one_is_invalid():
     """``route`` reads an absent body as ``{}``."""
-    document = _doc(RouteSpec(path="/r", method="POST", auth="operator", body=Create),
-                    RouteSpec(path="/o", method="PATCH", auth="operator", body=AllOptional))
+    document = _doc(
+        RouteSpec(path="/r", method="POST", auth="operator", body=Create),
+        RouteSpec(path="/o", method="PATCH", auth="operator", body=AllOptional),
+    )
     assert document["paths"]["/r"]["post"]["requestBody"]["required"] is True
     assert document["paths"]["/o"]["patch"]["requestBody"]["required"] is False

@@ -1,11 +1,11 @@
 """Deploy-time migration handler and the IAM-token database login, without AWS."""
+
 from __future__ import annotations
 
 import json
 
-import pytest
-
 import psycopg
+import pytest
 
 from chalicelib.auth.signing import Keyring, seed_kid
 from chalicelib.core import aws, db
@@ -46,7 +46,7 @@ def test_create_and_update_prepare_secrets_then_migrate(request_type):
 
 
 def test_up_to_date_schema_reports_none_applied():
-    result = service.on_migrations_event(_event("Update"), apply=lambda: [], prepare_secrets=lambda: None)
+    result = service.on_migrations_event(_event("Update"), apply=list, prepare_secrets=lambda: None)
     assert result["Data"]["Applied"] == "none"
 
 
@@ -71,7 +71,7 @@ def test_a_failed_migration_fails_the_custom_resource():
 @pytest.mark.parametrize("bad", [{}, {"RequestType": "Upsert"}])
 def test_unknown_request_type_is_refused(bad):
     with pytest.raises(ValueError):
-        service.on_migrations_event(bad, apply=lambda: [], prepare_secrets=lambda: None)
+        service.on_migrations_event(bad, apply=list, prepare_secrets=lambda: None)
 
 
 def test_seed_jwt_secret_becomes_the_runtime_document_once():
@@ -197,7 +197,9 @@ def test_b5_migrations_wait_for_the_proxy_with_backoff_and_a_fresh_token_each_ti
 
     attempts = service.wait_for_database(
         lambda: tokens.append(len(tokens)) or {"password": f"token-{len(tokens)}"},
-        connect=connect, sleep=clock.sleep, clock=lambda: clock.now,
+        connect=connect,
+        sleep=clock.sleep,
+        clock=lambda: clock.now,
     )
     assert attempts == 4
     assert clock.sleeps == [2.0, 4.0, 8.0]
@@ -211,6 +213,6 @@ def test_b5_migrations_give_up_with_the_last_error_before_the_function_times_out
         raise psycopg.OperationalError("proxy target not registered")
 
     with pytest.raises(psycopg.OperationalError, match="not registered"):
-        service.wait_for_database(lambda: {}, connect=connect, sleep=clock.sleep, clock=lambda: clock.now)
+        service.wait_for_database(dict, connect=connect, sleep=clock.sleep, clock=lambda: clock.now)
     assert service.CONNECT_DEADLINE_SECONDS - 30 <= clock.now <= service.CONNECT_DEADLINE_SECONDS
     assert max(clock.sleeps) == 30.0

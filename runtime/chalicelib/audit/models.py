@@ -1,4 +1,5 @@
 """The tenant's audit trail as the API shows it (also the OpenAPI document's shape)."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,11 +34,16 @@ class AuditEventPage(ResponseModel):
 class AuditChainHead(ResponseModel):
     """The newest link of the customer's hash chain: keep it outside the platform, compare it later."""
 
-    count: int = Field(description="Events appended to the chain so far: the newest event's sequence number "
-                                   "(1-based; unchanged when the 7-year retention removes old events)")
-    last_event_id: uuid.UUID | None = Field(description="The newest event's id (GET /audit-events); null when "
-                                                        "the chain is empty")
-    last_hash: str | None = Field(description="The newest event's SHA-256 chain hash, 64 lowercase hex digits; "
-                                              "it covers that event and, through each previous hash, every "
-                                              "earlier one. Null when the chain is empty")
+    count: int = Field(
+        description="Events appended to the chain so far: the newest event's sequence number "
+        "(1-based; unchanged when the 7-year retention removes old events)"
+    )
+    last_event_id: uuid.UUID | None = Field(
+        description="The newest event's id (GET /audit-events); null when the chain is empty"
+    )
+    last_hash: str | None = Field(
+        description="The newest event's SHA-256 chain hash, 64 lowercase hex digits; "
+        "it covers that event and, through each previous hash, every "
+        "earlier one. Null when the chain is empty"
+    )
     as_of: datetime = Field(description="When the head was read (the database's clock, UTC)")

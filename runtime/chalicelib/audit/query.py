@@ -7,6 +7,7 @@ The chain columns (sequence, hashes) stay internal, except the newest link
 chain checked against it (``verify_audit_chain`` recomputes every hash up to
 that event), so history before it cannot be rewritten unnoticed.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -31,8 +32,9 @@ def list_events(customer_id: uuid.UUID, query: AuditEventQuery) -> AuditEventPag
     after = decode_keyset(query.cursor)
     after_occurred_at, after_id = after if after is not None else (None, None)
     with db.tenant_transaction(customer_id) as conn:
-        rows = conn.execute(LIST_EVENTS, {"after_occurred_at": after_occurred_at, "after_id": after_id,
-                                          "limit": query.limit + 1}).fetchall()
+        rows = conn.execute(
+            LIST_EVENTS, {"after_occurred_at": after_occurred_at, "after_id": after_id, "limit": query.limit + 1}
+        ).fetchall()
     items, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_keyset(items[-1]["occurred_at"], items[-1]["id"]) if more else None
     return AuditEventPage(items=[AuditEvent.model_validate(row) for row in items], next_cursor=next_cursor)
@@ -53,5 +55,6 @@ def chain_head(customer_id: uuid.UUID) -> AuditChainHead:
     """The newest event of ``customer_id``'s chain (count 0 and nulls when it has none)."""
     with db.tenant_transaction(customer_id) as conn:
         row = conn.execute(CHAIN_HEAD, {"customer_id": customer_id}).fetchone()
-    return AuditChainHead(count=row["chain_seq"] or 0, last_event_id=row["last_event_id"],
-                          last_hash=row["last_hash"], as_of=row["as_of"])
+    return AuditChainHead(
+        count=row["chain_seq"] or 0, last_event_id=row["last_event_id"], last_hash=row["last_hash"], as_of=row["as_of"]
+    )

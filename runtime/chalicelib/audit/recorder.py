@@ -9,6 +9,7 @@ from its own clock, and ``actor``, from the transaction's ``app.actor``, which
 own name given to them). Never put a secret, key or token in ``detail``: it is
 kept for seven years.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -20,6 +21,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from chalicelib.core import context
+
 # How the trail names who acted; their home is core.context (core.db hands them to the database).
 from chalicelib.core.context import actor_for, current_actor  # noqa: F401
 
@@ -39,8 +41,16 @@ def _act_as(conn: psycopg.Connection, actor: str | None) -> None:
         conn.execute(_SET_ACTOR, (actor,))
 
 
-def record(conn: psycopg.Connection, *, customer_id: uuid.UUID | None, action: str, target_type: str,
-           target_id: Any = None, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+def record(
+    conn: psycopg.Connection,
+    *,
+    customer_id: uuid.UUID | None,
+    action: str,
+    target_type: str,
+    target_id: Any = None,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
     """Append one event (``action`` like ``api_key.created``) to ``customer_id``'s chain.
 
     The actor is the transaction's (``db.tenant_transaction(..., actor=...)``); ``actor`` here, one

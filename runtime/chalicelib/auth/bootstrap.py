@@ -6,6 +6,7 @@ call :func:`create_operator_key` directly. The key is returned once and never
 logged. Once an operator holds a key, further keys are made, listed and
 revoked through ``/admin/operator-keys`` (``chalicelib.operator_keys``).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ class OperatorKey:
     key: str
 
 
-def create_operator_key(*, email: str, name: str = "Platform operator", key_name: str = "bootstrap",
-                        replace_previous: bool = False) -> OperatorKey:
+def create_operator_key(
+    *, email: str, name: str = "Platform operator", key_name: str = "bootstrap", replace_previous: bool = False
+) -> OperatorKey:
     """Create (or reuse) the operator with ``email`` and give it a new ``op_`` key named ``key_name``.
 
     With ``replace_previous`` the operator's live keys of that same name are
@@ -43,11 +45,16 @@ def create_operator_key(*, email: str, name: str = "Platform operator", key_name
     with db.operator_transaction() as conn:
         # The upsert locks the operator's row: two bootstraps of one operator take turns.
         operator_id = repository.upsert_operator(conn, name=name[:200] or "Platform operator", email=email)
-        replaced = (operator_keys.revoke_named(conn, operator_id=operator_id, name=key_name,
-                                               reason="replaced_by_bootstrap", actor=ACTOR)
-                    if replace_previous else [])
-        created = operator_keys.issue_key(conn, operator_id=operator_id, name=key_name, expires_at=None, new=new,
-                                          actor=ACTOR)
+        replaced = (
+            operator_keys.revoke_named(
+                conn, operator_id=operator_id, name=key_name, reason="replaced_by_bootstrap", actor=ACTOR
+            )
+            if replace_previous
+            else []
+        )
+        created = operator_keys.issue_key(
+            conn, operator_id=operator_id, name=key_name, expires_at=None, new=new, actor=ACTOR
+        )
     operator_keys.forget(replaced)
     return OperatorKey(operator_id=operator_id, key_id=uuid.UUID(created["id"]), key=new.key)
 

@@ -5,6 +5,7 @@ Registered with :func:`chalicelib.core.http.add_guard` at
 (:func:`service.authorize`), sets the principal for the request and adds the
 tenant to every log line.
 """
+
 from __future__ import annotations
 
 from typing import Any

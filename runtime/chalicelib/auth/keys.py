@@ -5,6 +5,7 @@ customers, ``op_`` for operators. The public id (12 base32 characters) is
 stored in clear and finds the row; the secret (32 random bytes, base64url) is
 stored only as a bcrypt hash. The full key is returned once, at creation.
 """
+
 from __future__ import annotations
 
 import base64

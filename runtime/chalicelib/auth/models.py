@@ -1,4 +1,5 @@
 """Request and response shapes of the authentication routes."""
+
 from __future__ import annotations
 
 from pydantic import Field

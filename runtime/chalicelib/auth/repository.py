@@ -5,6 +5,7 @@ tenant; they go through the SECURITY DEFINER functions of migrations 0010 and
 0011 (owned by ``saas_auth``), never through the operator role and never
 through "no tenant set".
 """
+
 from __future__ import annotations
 
 import uuid
@@ -66,18 +67,30 @@ def find_customer_key(conn: psycopg.Connection, public_id: str) -> StoredKey | N
     row = conn.execute(FIND_CUSTOMER_KEY, {"public_id": public_id}).fetchone()
     if row is None:
         return None
-    return StoredKey(key_id=row["key_id"], role="customer", subject=row["customer_id"], secret_hash=row["secret_hash"],
-                     expires_at=row["expires_at"], revoked_at=row["revoked_at"],
-                     holder_active=row["customer_status"] == "active")
+    return StoredKey(
+        key_id=row["key_id"],
+        role="customer",
+        subject=row["customer_id"],
+        secret_hash=row["secret_hash"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        holder_active=row["customer_status"] == "active",
+    )
 
 
 def find_operator_key(conn: psycopg.Connection, public_id: str) -> StoredKey | None:
     row = conn.execute(FIND_OPERATOR_KEY, {"public_id": public_id}).fetchone()
     if row is None:
         return None
-    return StoredKey(key_id=row["key_id"], role="operator", subject=row["operator_id"], secret_hash=row["secret_hash"],
-                     expires_at=row["expires_at"], revoked_at=row["revoked_at"],
-                     holder_active=not row["operator_disabled"])
+    return StoredKey(
+        key_id=row["key_id"],
+        role="operator",
+        subject=row["operator_id"],
+        secret_hash=row["secret_hash"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        holder_active=not row["operator_disabled"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +106,30 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def request_state(conn: psycopg.Connection, *, role: str, subject: uuid.UUID, key_id: uuid.UUID, jti: str,
-                  now: float) -> LiveState:
-    row = conn.execute(REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti,
-                                       "now": _at(now)}).fetchone()
+def request_state(
+    conn: psycopg.Connection, *, role: str, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
+) -> LiveState:
+    row = conn.execute(
+        REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)}
+    ).fetchone()
     return LiveState(key_live=row["key_live"], holder_active=row["holder_active"], session_live=row["session_live"])
 
 
-def open_session(conn: psycopg.Connection, *, jti: str, role: str, subject: uuid.UUID, key_id: uuid.UUID,
-                 expires_at: int, now: float) -> LiveState:
+def open_session(
+    conn: psycopg.Connection, *, jti: str, role: str, subject: uuid.UUID, key_id: uuid.UUID, expires_at: int, now: float
+) -> LiveState:
     """Record the session only if its key is live and its holder active; say which."""
-    row = conn.execute(OPEN_SESSION, {"jti": jti, "role": role, "subject": subject, "key_id": key_id,
-                                      "expires_at": _at(expires_at), "now": _at(now)}).fetchone()
+    row = conn.execute(
+        OPEN_SESSION,
+        {
+            "jti": jti,
+            "role": role,
+            "subject": subject,
+            "key_id": key_id,
+            "expires_at": _at(expires_at),
+            "now": _at(now),
+        },
+    ).fetchone()
     return LiveState(key_live=row["key_live"], holder_active=row["holder_active"])
 
 

@@ -1,4 +1,5 @@
 """``/auth/authenticate``, ``/auth/refresh``, ``/auth/logout``."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -11,9 +12,17 @@ from chalicelib.core.http import route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/auth/authenticate", method="POST", auth=None, body=AuthenticateBody, response=TokenResponse,
-       summary="Exchange an API key (body or X-Api-Key header) for a 24-hour token", tags=("auth",),
-       errors=(400, 401, 403, 429))
+@route(
+    bp,
+    "/auth/authenticate",
+    method="POST",
+    auth=None,
+    body=AuthenticateBody,
+    response=TokenResponse,
+    summary="Exchange an API key (body or X-Api-Key header) for a 24-hour token",
+    tags=("auth",),
+    errors=(400, 401, 403, 429),
+)
 def authenticate(body: AuthenticateBody) -> dict:
     request = bp.current_request
     api_key = body.api_key or request.headers.get("x-api-key")
@@ -22,14 +31,31 @@ def authenticate(body: AuthenticateBody) -> dict:
     return service.authenticate(api_key, client_address=client_address).as_response()
 
 
-@route(bp, "/auth/refresh", method="POST", auth=None, body=RefreshBody, response=TokenResponse,
-       summary="Rotate a single-use refresh token for a new token pair", tags=("auth",), errors=(400, 401, 403))
+@route(
+    bp,
+    "/auth/refresh",
+    method="POST",
+    auth=None,
+    body=RefreshBody,
+    response=TokenResponse,
+    summary="Rotate a single-use refresh token for a new token pair",
+    tags=("auth",),
+    errors=(400, 401, 403),
+)
 def refresh(body: RefreshBody) -> dict:
     return service.refresh(body.refresh_token).as_response()
 
 
-@route(bp, "/auth/logout", method="POST", auth="any", status=204, summary="Revoke the current session",
-       tags=("auth",), errors=(401, 403))
+@route(
+    bp,
+    "/auth/logout",
+    method="POST",
+    auth="any",
+    status=204,
+    summary="Revoke the current session",
+    tags=("auth",),
+    errors=(401, 403),
+)
 def logout() -> None:
     service.logout(context.current_principal())
 

@@ -16,6 +16,7 @@ stamps ``last_used_at`` and writes the audit row; no bcrypt, no read of the
 hash. If PostgreSQL refuses, the token is not handed out and the stale cache
 entry is deleted.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -78,24 +79,49 @@ def _hash_refresh(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
-def _new_session(*, key_id: uuid.UUID, subject: uuid.UUID, role: str, key_valid_until: int | None, now: int,
-                 family: str | None = None) -> tuple[store.NewSession, str]:
+def _new_session(
+    *,
+    key_id: uuid.UUID,
+    subject: uuid.UUID,
+    role: str,
+    key_valid_until: int | None,
+    now: int,
+    family: str | None = None,
+) -> tuple[store.NewSession, str]:
     refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
     jti = uuid.uuid4().hex
     # A family is named after its first session (see store: its item is created lazily).
     return store.NewSession(
-        jti=jti, family=family or jti, key_id=key_id, subject=subject, role=role,
-        expires_at=now + tokens.TTL_SECONDS, key_valid_until=key_valid_until,
-        refresh_hash=_hash_refresh(refresh_token), refresh_expires_at=now + store.REFRESH_TTL,
+        jti=jti,
+        family=family or jti,
+        key_id=key_id,
+        subject=subject,
+        role=role,
+        expires_at=now + tokens.TTL_SECONDS,
+        key_valid_until=key_valid_until,
+        refresh_hash=_hash_refresh(refresh_token),
+        refresh_expires_at=now + store.REFRESH_TTL,
     ), refresh_token
 
 
 def _mint(new: store.NewSession, refresh_token: str, now: int) -> TokenPair:
     settings = get_settings()
-    token = tokens.issue(signing.keyring(), subject=new.subject, role=new.role, key_id=new.key_id, jti=new.jti,
-                         now=now, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return TokenPair(token=token, expires_at=new.expires_at, refresh_token=refresh_token,
-                     customer_id=new.subject if new.role == "customer" else None)
+    token = tokens.issue(
+        signing.keyring(),
+        subject=new.subject,
+        role=new.role,
+        key_id=new.key_id,
+        jti=new.jti,
+        now=now,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return TokenPair(
+        token=token,
+        expires_at=new.expires_at,
+        refresh_token=refresh_token,
+        customer_id=new.subject if new.role == "customer" else None,
+    )
 
 
 # ---------------------------------------------------------------- audit helpers
@@ -107,12 +133,25 @@ def _unit(role: str, subject: uuid.UUID | None, *, actor: str):
     return db.operator_transaction(actor=actor)
 
 
-def _audit(role: str, subject: uuid.UUID | None, action: str, *, key_id: uuid.UUID | None, actor: str,
-           detail: dict | None = None) -> None:
+def _audit(
+    role: str,
+    subject: uuid.UUID | None,
+    action: str,
+    *,
+    key_id: uuid.UUID | None,
+    actor: str,
+    detail: dict | None = None,
+) -> None:
     """Record an authentication event on the right chain (customer's own, or the platform's)."""
     with _unit(role, subject, actor=actor) as conn:
-        recorder.record(conn, customer_id=subject if role == "customer" else None, action=action,
-                        target_type="api_key", target_id=key_id, detail=detail or {})
+        recorder.record(
+            conn,
+            customer_id=subject if role == "customer" else None,
+            action=action,
+            target_type="api_key",
+            target_id=key_id,
+            detail=detail or {},
+        )
 
 
 def _open_recorded(new: store.NewSession, clock: float, *, detail: dict | None = None) -> repository.LiveState:
@@ -121,12 +160,25 @@ def _open_recorded(new: store.NewSession, clock: float, *, detail: dict | None =
     One transaction on the holder's chain; when refused nothing is written.
     """
     with _unit(new.role, new.subject, actor=_actor(new.role, new.subject, new.key_id)) as conn:
-        state = repository.open_session(conn, jti=new.jti, role=new.role, subject=new.subject, key_id=new.key_id,
-                                        expires_at=new.expires_at, now=clock)
+        state = repository.open_session(
+            conn,
+            jti=new.jti,
+            role=new.role,
+            subject=new.subject,
+            key_id=new.key_id,
+            expires_at=new.expires_at,
+            now=clock,
+        )
         if detail is not None and state.key_live and state.holder_active:
             repository.touch_key(conn, new.role, new.key_id)
-            recorder.record(conn, customer_id=new.subject if new.role == "customer" else None,
-                            action="auth.succeeded", target_type="api_key", target_id=new.key_id, detail=detail)
+            recorder.record(
+                conn,
+                customer_id=new.subject if new.role == "customer" else None,
+                action="auth.succeeded",
+                target_type="api_key",
+                target_id=new.key_id,
+                detail=detail,
+            )
     return state
 
 
@@ -162,8 +214,15 @@ def throttle_scope(public_id: str, client_address: str | None) -> str:
     return f"{public_id}#{address}"
 
 
-def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, scope: str, stored: repository.StoredKey | None = None,
-          count: bool = True) -> errors.DomainError:
+def _fail(
+    parsed: keys.ParsedKey,
+    reason: str,
+    now: int,
+    *,
+    scope: str,
+    stored: repository.StoredKey | None = None,
+    count: bool = True,
+) -> errors.DomainError:
     """Log and count a failed authentication, audit it when due (see below); return the error to raise.
 
     The audit trail is permanent and each chain appends under one lock, so an
@@ -181,17 +240,35 @@ def _fail(parsed: keys.ParsedKey, reason: str, now: int, *, scope: str, stored: 
     failures = store.record_failure(scope, now) if count else 0
     logger.warning("authentication failed", extra={"public_id": parsed.public_id, "reason": reason})
     if stored is not None and store.record_failure(f"audit#{parsed.public_id}", now) == 1:
-        _audit(stored.role, stored.subject, "auth.failed", key_id=stored.key_id,
-               actor=f"api_key:{parsed.public_id}",
-               detail={"public_id": parsed.public_id, "reason": reason,
-                       "window_seconds": store.FAILURE_WINDOW, "first_in_window": True})
+        _audit(
+            stored.role,
+            stored.subject,
+            "auth.failed",
+            key_id=stored.key_id,
+            actor=f"api_key:{parsed.public_id}",
+            detail={
+                "public_id": parsed.public_id,
+                "reason": reason,
+                "window_seconds": store.FAILURE_WINDOW,
+                "first_in_window": True,
+            },
+        )
     if failures == MAX_FAILURES:
         logger.warning("authentication locked out", extra={"public_id": parsed.public_id})
         if stored is not None and store.record_failure(f"lockout#{parsed.public_id}", now) == 1:
-            _audit(stored.role, stored.subject, "auth.locked_out", key_id=stored.key_id,
-                   actor=f"api_key:{parsed.public_id}",
-                   detail={"public_id": parsed.public_id, "failures": MAX_FAILURES,
-                           "window_seconds": store.FAILURE_WINDOW, "first_in_window": True})
+            _audit(
+                stored.role,
+                stored.subject,
+                "auth.locked_out",
+                key_id=stored.key_id,
+                actor=f"api_key:{parsed.public_id}",
+                detail={
+                    "public_id": parsed.public_id,
+                    "failures": MAX_FAILURES,
+                    "window_seconds": store.FAILURE_WINDOW,
+                    "first_in_window": True,
+                },
+            )
     if reason == "customer_suspended":
         return errors.Forbidden("Customer account is suspended")
     return errors.Unauthorized("Invalid API key")
@@ -215,8 +292,17 @@ def authenticate(raw_key: str | None, *, client_address: str | None = None) -> T
     scope = throttle_scope(parsed.public_id, client_address)
     hit = store.cached_verification(digest, now)
     if hit is not None and hit.public_id == parsed.public_id:
-        return _open(parsed, key_id=hit.key_id, subject=hit.subject, role=hit.role, valid_until=hit.valid_until,
-                     clock=clock, cache_digest=digest, cache_entry=None, scope=scope)
+        return _open(
+            parsed,
+            key_id=hit.key_id,
+            subject=hit.subject,
+            role=hit.role,
+            valid_until=hit.valid_until,
+            clock=clock,
+            cache_digest=digest,
+            cache_entry=None,
+            scope=scope,
+        )
     return _authenticate_with_bcrypt(parsed, digest, clock, scope)
 
 
@@ -241,14 +327,38 @@ def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float,
     if not stored.holder_active:
         reason = "customer_suspended" if stored.role == "customer" else "operator_disabled"
         raise _fail(parsed, reason, now, scope=scope, stored=stored, count=False)
-    entry = store.CachedVerification(key_id=stored.key_id, role=stored.role, subject=stored.subject,
-                                     public_id=parsed.public_id, valid_until=valid_until)
-    return _open(parsed, key_id=stored.key_id, subject=stored.subject, role=stored.role, valid_until=valid_until,
-                 clock=clock, cache_digest=digest, cache_entry=entry, scope=scope)
+    entry = store.CachedVerification(
+        key_id=stored.key_id,
+        role=stored.role,
+        subject=stored.subject,
+        public_id=parsed.public_id,
+        valid_until=valid_until,
+    )
+    return _open(
+        parsed,
+        key_id=stored.key_id,
+        subject=stored.subject,
+        role=stored.role,
+        valid_until=valid_until,
+        clock=clock,
+        cache_digest=digest,
+        cache_entry=entry,
+        scope=scope,
+    )
 
 
-def _open(parsed: keys.ParsedKey, *, key_id: uuid.UUID, subject: uuid.UUID, role: str, valid_until: int | None,
-          clock: float, cache_digest: str, cache_entry: store.CachedVerification | None, scope: str) -> TokenPair:
+def _open(
+    parsed: keys.ParsedKey,
+    *,
+    key_id: uuid.UUID,
+    subject: uuid.UUID,
+    role: str,
+    valid_until: int | None,
+    clock: float,
+    cache_digest: str,
+    cache_entry: store.CachedVerification | None,
+    scope: str,
+) -> TokenPair:
     now = int(clock)
     new, refresh_token = _new_session(key_id=key_id, subject=subject, role=role, key_valid_until=valid_until, now=now)
     customer_id = subject if role == "customer" else None
@@ -274,8 +384,15 @@ def _open(parsed: keys.ParsedKey, *, key_id: uuid.UUID, subject: uuid.UUID, role
         # Revoked, expired or suspended since the entry was cached (or while we filled it).
         store.drop_cached_verification(cache_digest)
         store.revoke_family(new.family)
-        stored = repository.StoredKey(key_id=key_id, role=role, subject=subject, secret_hash="", expires_at=None,
-                                      revoked_at=None, holder_active=state.holder_active)
+        stored = repository.StoredKey(
+            key_id=key_id,
+            role=role,
+            subject=subject,
+            secret_hash="",
+            expires_at=None,
+            revoked_at=None,
+            holder_active=state.holder_active,
+        )
         raise _fail(parsed, reason, now, scope=scope, stored=stored, count=reason == "expired_or_revoked")
     if random.randrange(PURGE_EVERY) == 0:
         _background.submit(_purge_expired_sessions)
@@ -297,8 +414,14 @@ def refresh(refresh_token: str) -> TokenPair:
         logger.warning("refresh token reused; session family revoked", extra={"family": reused.family})
         role, subject = reused.item["role"], uuid.UUID(reused.item["subject"])
         key_id = uuid.UUID(reused.item["token_key_id"])
-        _audit(role, subject, "auth.refresh_reused", key_id=key_id, actor=_actor(role, subject, key_id),
-               detail={"family": reused.family, "session_id": reused.item["jti"]})
+        _audit(
+            role,
+            subject,
+            "auth.refresh_reused",
+            key_id=key_id,
+            actor=_actor(role, subject, key_id),
+            detail={"family": reused.family, "session_id": reused.item["jti"]},
+        )
         raise errors.Unauthorized("Invalid refresh token") from None
     if claimed is None:
         raise errors.Unauthorized("Invalid refresh token")
@@ -306,8 +429,9 @@ def refresh(refresh_token: str) -> TokenPair:
     key_valid_until = claimed.get("key_valid_until")
     if key_valid_until is not None and key_valid_until <= now:
         raise errors.Unauthorized("Invalid refresh token")
-    new, new_refresh = _new_session(key_id=key_id, subject=subject, role=role, key_valid_until=key_valid_until,
-                                    now=now, family=claimed["family"])
+    new, new_refresh = _new_session(
+        key_id=key_id, subject=subject, role=role, key_valid_until=key_valid_until, now=now, family=claimed["family"]
+    )
     customer_id = subject if role == "customer" else None
     # The key may have been revoked or the customer suspended: answer now, not on the token's first use.
     # The new session is recorded in PostgreSQL before it joins the family, so a concurrent family
@@ -329,8 +453,14 @@ def refresh(refresh_token: str) -> TokenPair:
         raise errors.Unauthorized("Invalid refresh token") from None
     with _unit(role, subject, actor=_actor(role, subject, key_id)) as conn:
         repository.revoke_sessions(conn, [claimed["jti"]], expires_at=now + tokens.TTL_SECONDS)
-        recorder.record(conn, customer_id=customer_id, action="auth.refreshed", target_type="api_key",
-                        target_id=key_id, detail={"session_id": new.jti, "previous_session_id": claimed["jti"]})
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="auth.refreshed",
+            target_type="api_key",
+            target_id=key_id,
+            detail={"session_id": new.jti, "previous_session_id": claimed["jti"]},
+        )
     return _mint(new, new_refresh, now)
 
 
@@ -345,8 +475,14 @@ def logout(principal: context.Principal) -> None:
     session = store.get_session(principal.session_id)
     revoked = store.revoke_session(principal.session_id, session.get("family") if session else None)
     _revoke_in_db(revoked, now)
-    _audit(principal.role, principal.subject, "auth.logout", key_id=principal.key_id,
-           actor=context.actor_for(principal), detail={"session_id": principal.session_id})
+    _audit(
+        principal.role,
+        principal.subject,
+        "auth.logout",
+        key_id=principal.key_id,
+        actor=context.actor_for(principal),
+        detail={"session_id": principal.session_id},
+    )
 
 
 # ---------------------------------------------------------------- per request
@@ -361,19 +497,20 @@ def authorize(authorization: str | None) -> context.Principal:
     settings = get_settings()
     try:
         try:
-            claims = tokens.verify(token, signing.keyring(), issuer=settings.jwt_issuer,
-                                   audience=settings.jwt_audience)
+            claims = tokens.verify(token, signing.keyring(), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         except tokens.InvalidToken as first:
             if str(first) != "Unknown signing key":
                 raise
             # The signing secret may have been rotated by another process: re-read it once.
-            claims = tokens.verify(token, signing.keyring(refresh=True), issuer=settings.jwt_issuer,
-                                   audience=settings.jwt_audience)
+            claims = tokens.verify(
+                token, signing.keyring(refresh=True), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            )
     except tokens.InvalidToken as exc:
         raise errors.Unauthorized(str(exc)) from None
     with db.one_statement() as conn:
-        state = repository.request_state(conn, role=claims.role, subject=claims.subject, key_id=claims.key_id,
-                                         jti=claims.jti, now=time.time())
+        state = repository.request_state(
+            conn, role=claims.role, subject=claims.subject, key_id=claims.key_id, jti=claims.jti, now=time.time()
+        )
     # Suspension first: it also revokes the customer's sessions (migration 0032), and while it
     # lasts the contract's answer is 403; after reactivation those sessions stay dead (401).
     # (key_live: the key exists for this subject, so a forged ``sub`` is still a 401.)

@@ -10,6 +10,7 @@
   rotation done elsewhere is picked up without waiting for the cache to age.
 * The API-key pepper: the HMAC key of the verification cache.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,7 +76,7 @@ class _Cached:
         cached = self._values.get(secret_id)
         fresh = cached is not None and now - cached[0] < _MAX_AGE
         recently = cached is not None and now - cached[0] < _MIN_REFRESH_INTERVAL
-        if cached is not None and (fresh and not force or recently):
+        if cached is not None and ((fresh and not force) or recently):
             return cached[1]
         with self._lock:
             value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]

@@ -60,6 +60,7 @@ failing (each case logged and counted as ``DependencyDegraded``):
 * a refresh cannot be checked for single use, so it is refused with ``503``
   (:func:`claim_refresh` raises), never accepted blindly.
 """
+
 from __future__ import annotations
 
 import functools
@@ -126,7 +127,7 @@ def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     for name, typed in item.items():
-        (kind, value), = typed.items()
+        ((kind, value),) = typed.items()
         if kind == "N":
             out[name] = int(value)
         elif kind == "SS":
@@ -217,16 +218,22 @@ def cached_verification(digest: str, now: int) -> CachedVerification | None:
     if local is not None:
         return local
     cache_table, _ = _tables()
-    item = _plain(_ddb().get_item(TableName=cache_table, Key={"pk": _s(f"apikey#{digest}")},
-                                  ConsistentRead=True).get("Item"))
+    item = _plain(
+        _ddb().get_item(TableName=cache_table, Key={"pk": _s(f"apikey#{digest}")}, ConsistentRead=True).get("Item")
+    )
     # TTL deletion is lazy: an item past its expiry may still be returned.
     if item is None or item.get("expires_at", 0) <= now:
         return None
     valid_until = item.get("valid_until")
     if valid_until is not None and valid_until <= now:
         return None
-    entry = CachedVerification(key_id=uuid.UUID(item["key_id"]), role=item["role"], subject=uuid.UUID(item["subject"]),
-                               public_id=item["public_id"], valid_until=valid_until)
+    entry = CachedVerification(
+        key_id=uuid.UUID(item["key_id"]),
+        role=item["role"],
+        subject=uuid.UUID(item["subject"]),
+        public_id=item["public_id"],
+        valid_until=valid_until,
+    )
     _local.put(digest, entry, item["expires_at"])
     return entry
 
@@ -237,8 +244,11 @@ def failures(scope: str, now: int) -> tuple[int, int]:
     and seconds until it ends."""
     cache_table, _ = _tables()
     window = now - now % FAILURE_WINDOW
-    item = _ddb().get_item(TableName=cache_table, Key={"pk": _s(f"authfail#{scope}#{window}")},
-                           ConsistentRead=True).get("Item")
+    item = (
+        _ddb()
+        .get_item(TableName=cache_table, Key={"pk": _s(f"authfail#{scope}#{window}")}, ConsistentRead=True)
+        .get("Item")
+    )
     count = int(item["count"]["N"]) if item else 0
     return count, window + FAILURE_WINDOW - now
 
@@ -248,7 +258,8 @@ def record_failure(scope: str, now: int) -> int:
     cache_table, _ = _tables()
     window = now - now % FAILURE_WINDOW
     result = _ddb().update_item(
-        TableName=cache_table, Key={"pk": _s(f"authfail#{scope}#{window}")},
+        TableName=cache_table,
+        Key={"pk": _s(f"authfail#{scope}#{window}")},
         UpdateExpression="ADD #c :one SET expires_at = :ttl",
         ExpressionAttributeNames={"#c": "count"},
         ExpressionAttributeValues={":one": _n(1), ":ttl": _n(window + 2 * FAILURE_WINDOW)},
@@ -261,8 +272,12 @@ def record_failure(scope: str, now: int) -> int:
 def _session_items(new: NewSession, customer_id: uuid.UUID | None) -> tuple[dict[str, Any], dict[str, Any]]:
     _, sessions_table = _tables()
     session = {
-        "pk": _s(f"session#{new.jti}"), "key_id": _s(new.key_id), "subject": _s(new.subject), "role": _s(new.role),
-        "family": _s(new.family), "expires_at": _n(new.expires_at),
+        "pk": _s(f"session#{new.jti}"),
+        "key_id": _s(new.key_id),
+        "subject": _s(new.subject),
+        "role": _s(new.role),
+        "family": _s(new.family),
+        "expires_at": _n(new.expires_at),
     }
     if customer_id is not None:
         session["customer_id"] = _s(customer_id)
@@ -270,9 +285,13 @@ def _session_items(new: NewSession, customer_id: uuid.UUID | None) -> tuple[dict
         session["key_valid_until"] = _n(new.key_valid_until)
     # The refresh token outlives its access token, so it carries what a refresh needs itself.
     refresh = {key: value for key, value in session.items() if key not in ("pk", "expires_at")}
-    refresh |= {"pk": _s(f"refresh#{new.refresh_hash}"), "jti": _s(new.jti), "expires_at": _n(new.refresh_expires_at),
-                # When it was issued, to the millisecond: a suspension ends the refresh tokens issued before it.
-                "issued_at_ms": _n(int(time.time() * 1000))}
+    refresh |= {
+        "pk": _s(f"refresh#{new.refresh_hash}"),
+        "jti": _s(new.jti),
+        "expires_at": _n(new.refresh_expires_at),
+        # When it was issued, to the millisecond: a suspension ends the refresh tokens issued before it.
+        "issued_at_ms": _n(int(time.time() * 1000)),
+    }
     refresh.pop("key_id")  # keeps refresh tokens out of the by_key index
     refresh["token_key_id"] = _s(new.key_id)
     return session, refresh
@@ -294,8 +313,14 @@ def _consistent_get(table: str, pk: str) -> dict[str, Any] | None:
 
 
 @_degrades_to("session_record_skipped", lambda: None)
-def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, cache_digest: str | None = None,
-                 cache_entry: CachedVerification | None = None) -> None:
+def open_session(
+    new: NewSession,
+    *,
+    customer_id: uuid.UUID | None,
+    now: int,
+    cache_digest: str | None = None,
+    cache_entry: CachedVerification | None = None,
+) -> None:
     """Write a session, its refresh token and its family; with ``cache_entry``, fill the cache first.
 
     No transactions (DynamoDB transactions cost more and moto copies every table
@@ -306,8 +331,11 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
     if cache_entry is not None and cache_digest is not None:
         entry_pk = f"apikey#{cache_digest}"
         entry = {
-            "pk": _s(entry_pk), "key_id": _s(cache_entry.key_id), "role": _s(cache_entry.role),
-            "subject": _s(cache_entry.subject), "public_id": _s(cache_entry.public_id),
+            "pk": _s(entry_pk),
+            "key_id": _s(cache_entry.key_id),
+            "role": _s(cache_entry.role),
+            "subject": _s(cache_entry.subject),
+            "public_id": _s(cache_entry.public_id),
             "expires_at": _n(min(now + CACHE_TTL, cache_entry.valid_until or now + CACHE_TTL)),
         }
         if cache_entry.valid_until is not None:
@@ -315,8 +343,10 @@ def open_session(new: NewSession, *, customer_id: uuid.UUID | None, now: int, ca
         _ddb().put_item(TableName=cache_table, Item=entry)
         _local.put(cache_digest, cache_entry, int(entry["expires_at"]["N"]))
         _, sessions_table = _tables()
-        _ddb().put_item(TableName=sessions_table, Item={"pk": _s(f"keystate#{new.key_id}"), "cache_pk": _s(entry_pk),
-                                                        "expires_at": _n(now + MARKER_TTL)})
+        _ddb().put_item(
+            TableName=sessions_table,
+            Item={"pk": _s(f"keystate#{new.key_id}"), "cache_pk": _s(entry_pk), "expires_at": _n(now + MARKER_TTL)},
+        )
     session, refresh = _session_items(new, customer_id)
     _write_all([session, refresh])
 
@@ -336,7 +366,8 @@ def claim_refresh(refresh_hash: str, now: int) -> dict[str, Any] | None:
     _, sessions_table = _tables()
     try:
         result = _ddb().update_item(
-            TableName=sessions_table, Key={"pk": _s(f"refresh#{refresh_hash}")},
+            TableName=sessions_table,
+            Key={"pk": _s(f"refresh#{refresh_hash}")},
             UpdateExpression="SET used = :true",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used) AND expires_at > :now",
             ExpressionAttributeValues={":true": {"BOOL": True}, ":now": _n(now)},
@@ -345,8 +376,11 @@ def claim_refresh(refresh_hash: str, now: int) -> dict[str, Any] | None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        existing = _plain(_ddb().get_item(TableName=sessions_table, Key={"pk": _s(f"refresh#{refresh_hash}")},
-                                          ConsistentRead=True).get("Item"))
+        existing = _plain(
+            _ddb()
+            .get_item(TableName=sessions_table, Key={"pk": _s(f"refresh#{refresh_hash}")}, ConsistentRead=True)
+            .get("Item")
+        )
         if existing is not None and existing.get("used"):
             raise RefreshReused(existing) from exc
         return None
@@ -375,8 +409,9 @@ class RefreshReused(Exception):
 @_degrades_to("session_record_unread", lambda: None)
 def get_session(jti: str) -> dict[str, Any] | None:
     _, sessions_table = _tables()
-    return _plain(_ddb().get_item(TableName=sessions_table, Key={"pk": _s(f"session#{jti}")},
-                                  ConsistentRead=True).get("Item"))
+    return _plain(
+        _ddb().get_item(TableName=sessions_table, Key={"pk": _s(f"session#{jti}")}, ConsistentRead=True).get("Item")
+    )
 
 
 def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | None) -> None:
@@ -390,12 +425,15 @@ def rotate_session(old_jti: str, new: NewSession, *, customer_id: uuid.UUID | No
     _, sessions_table = _tables()
     try:
         _ddb().update_item(
-            TableName=sessions_table, Key={"pk": _s(f"family#{new.family}")},
+            TableName=sessions_table,
+            Key={"pk": _s(f"family#{new.family}")},
             UpdateExpression="ADD jtis :jtis SET expires_at = :ttl",
             ConditionExpression="attribute_not_exists(revoked)",
             # The family's first session (its id) is listed with the newcomer: the item may not exist yet.
-            ExpressionAttributeValues={":jtis": {"SS": sorted({new.family, new.jti})},
-                                       ":ttl": _n(new.refresh_expires_at)},
+            ExpressionAttributeValues={
+                ":jtis": {"SS": sorted({new.family, new.jti})},
+                ":ttl": _n(new.refresh_expires_at),
+            },
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -410,11 +448,15 @@ def revoke_family(family: str) -> set[str]:
     """Revoke every session ever refreshed within ``family``, refuse further refreshes; return their jtis."""
     _, sessions_table = _tables()
     result = _ddb().update_item(
-        TableName=sessions_table, Key={"pk": _s(f"family#{family}")},
+        TableName=sessions_table,
+        Key={"pk": _s(f"family#{family}")},
         # Creates the item when the family was never refreshed: it is then just its first session.
         UpdateExpression="SET revoked = :true, expires_at = if_not_exists(expires_at, :ttl) ADD jtis :first",
-        ExpressionAttributeValues={":true": {"BOOL": True}, ":first": {"SS": [family]},
-                                   ":ttl": _n(int(time.time()) + REFRESH_TTL)},
+        ExpressionAttributeValues={
+            ":true": {"BOOL": True},
+            ":first": {"SS": [family]},
+            ":ttl": _n(int(time.time()) + REFRESH_TTL),
+        },
         ReturnValues="ALL_NEW",
     )
     jtis = _plain(result["Attributes"]).get("jtis", set())
@@ -433,9 +475,13 @@ def revoke_session(jti: str, family: str | None) -> set[str]:
 def _revoke_session_row(jti: str) -> None:
     _, sessions_table = _tables()
     try:
-        _ddb().update_item(TableName=sessions_table, Key={"pk": _s(f"session#{jti}")},
-                           UpdateExpression="SET revoked = :true", ConditionExpression="attribute_exists(pk)",
-                           ExpressionAttributeValues={":true": {"BOOL": True}})
+        _ddb().update_item(
+            TableName=sessions_table,
+            Key={"pk": _s(f"session#{jti}")},
+            UpdateExpression="SET revoked = :true",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
@@ -449,9 +495,13 @@ def revoke_key(key_id: uuid.UUID) -> None:
     forget_cached_verifications([key_id])
     _, sessions_table = _tables()
     paginator = _ddb().get_paginator("query")
-    for page in paginator.paginate(TableName=sessions_table, IndexName="by_key",
-                                   KeyConditionExpression="key_id = :k", ExpressionAttributeValues={":k": _s(key_id)},
-                                   ProjectionExpression="pk"):
+    for page in paginator.paginate(
+        TableName=sessions_table,
+        IndexName="by_key",
+        KeyConditionExpression="key_id = :k",
+        ExpressionAttributeValues={":k": _s(key_id)},
+        ProjectionExpression="pk",
+    ):
         for item in page["Items"]:
             _revoke_session_row(item["pk"]["S"].removeprefix("session#"))
 

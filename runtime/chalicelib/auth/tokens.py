@@ -5,6 +5,7 @@ algorithm are rejected before any key is used), picks the key by the ``kid``
 header, and requires ``exp``, ``iat``, ``iss``, ``aud``, ``sub``, ``jti``,
 ``role`` and ``key_id``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -34,11 +35,26 @@ class Claims:
     expires_at: int
 
 
-def issue(keyring: Keyring, *, subject: uuid.UUID, role: str, key_id: uuid.UUID, jti: str, now: int,
-          issuer: str, audience: str) -> str:
+def issue(
+    keyring: Keyring,
+    *,
+    subject: uuid.UUID,
+    role: str,
+    key_id: uuid.UUID,
+    jti: str,
+    now: int,
+    issuer: str,
+    audience: str,
+) -> str:
     payload = {
-        "sub": str(subject), "role": role, "key_id": str(key_id), "jti": jti,
-        "iat": now, "exp": now + TTL_SECONDS, "iss": issuer, "aud": audience,
+        "sub": str(subject),
+        "role": role,
+        "key_id": str(key_id),
+        "jti": jti,
+        "iat": now,
+        "exp": now + TTL_SECONDS,
+        "iss": issuer,
+        "aud": audience,
     }
     key = keyring.current
     return jwt.encode(payload, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
@@ -58,7 +74,11 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
         raise InvalidToken("Unknown signing key")
     try:
         payload = jwt.decode(
-            token, key.secret, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
+            token,
+            key.secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
             options={"require": _REQUIRED},
         )
     except jwt.ExpiredSignatureError as exc:
@@ -67,9 +87,12 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
         raise InvalidToken("Invalid token") from exc
     try:
         claims = Claims(
-            subject=uuid.UUID(str(payload["sub"])), role=str(payload["role"]),
-            key_id=uuid.UUID(str(payload["key_id"])), jti=str(payload["jti"]),
-            issued_at=int(payload["iat"]), expires_at=int(payload["exp"]),
+            subject=uuid.UUID(str(payload["sub"])),
+            role=str(payload["role"]),
+            key_id=uuid.UUID(str(payload["key_id"])),
+            jti=str(payload["jti"]),
+            issued_at=int(payload["iat"]),
+            expires_at=int(payload["exp"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("Invalid token claims") from exc

@@ -1,11 +1,12 @@
 """The invoice e-mail: a plain-text and an HTML body rendered from the templates next to this module."""
+
 from __future__ import annotations
 
 import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from string import Template
@@ -33,30 +34,48 @@ def money(amount: Decimal) -> str:
     return f"${amount:,.2f}"
 
 
-def render_invoice_email(*, customer_name: str, number: str, period: Period, lines: Sequence[Line],
-                         subtotal: Decimal, discount: Decimal, tax: Decimal, total: Decimal, tax_rate: Decimal,
-                         due_at: datetime) -> RenderedEmail:
+def render_invoice_email(
+    *,
+    customer_name: str,
+    number: str,
+    period: Period,
+    lines: Sequence[Line],
+    subtotal: Decimal,
+    discount: Decimal,
+    tax: Decimal,
+    total: Decimal,
+    tax_rate: Decimal,
+    due_at: datetime,
+) -> RenderedEmail:
     """Render the e-mail for one finalized invoice (period, lines, totals, due date)."""
     period_name = period.first_day.strftime("%B %Y")
-    due = due_at.astimezone(timezone.utc).date().isoformat()
+    due = due_at.astimezone(UTC).date().isoformat()
     tax_label = f"Tax ({plain(tax_rate * 100)}%)"
     text_lines = "\n".join(
         f"  {line.description}\n      {plain(line.quantity, grouped=True)} x {plain(line.unit_price)}"
         f" = {money(line.amount)}"
-        for line in lines)
+        for line in lines
+    )
     html_lines = "\n".join(
-        "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>".format(
-            html.escape(line.description), html.escape(plain(line.quantity, grouped=True)),
-            html.escape(plain(line.unit_price)), html.escape(money(line.amount)))
-        for line in lines)
+        f'<tr><td>{html.escape(line.description)}</td><td class="num">{html.escape(plain(line.quantity, grouped=True))}</td><td class="num">{html.escape(plain(line.unit_price))}</td><td class="num">{html.escape(money(line.amount))}</td></tr>'
+        for line in lines
+    )
     values = {
-        "number": number, "period": period.label, "period_name": period_name, "due_date": due,
-        "subtotal": money(subtotal), "discount": money(discount), "tax_label": tax_label, "tax": money(tax),
+        "number": number,
+        "period": period.label,
+        "period_name": period_name,
+        "due_date": due,
+        "subtotal": money(subtotal),
+        "discount": money(discount),
+        "tax_label": tax_label,
+        "tax": money(tax),
         "total": money(total),
     }
     text = _template("invoice_email.txt").substitute(values, customer_name=customer_name, lines=text_lines)
     body = _template("invoice_email.html").substitute(
         {key: html.escape(value) for key, value in values.items()},
-        customer_name=html.escape(customer_name), lines=html_lines)
+        customer_name=html.escape(customer_name),
+        lines=html_lines,
+    )
     subject = f"Invoice {number} for {period_name}: {money(total)} due {due}"
     return RenderedEmail(subject=subject, text_body=text, html_body=body)

@@ -1,4 +1,5 @@
 """Shapes of the billing run: the request, what the aggregation returns, what a run plans and reports."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,9 +36,11 @@ class BillingRunResponse(ResponseModel):
     invoices_recomputed: int = Field(description="Drafts whose amounts changed (late usage)")
     invoices_finalized: int
     customers_set_aside: int = Field(
-        default=0, description="Customers whose invoice could not be priced (amount too large to store): not"
-                               " invoiced by this run, listed in set_aside, audited and counted in the"
-                               " BillingCustomersSetAside metric; every other customer is billed")
+        default=0,
+        description="Customers whose invoice could not be priced (amount too large to store): not"
+        " invoiced by this run, listed in set_aside, audited and counted in the"
+        " BillingCustomersSetAside metric; every other customer is billed",
+    )
     set_aside: list[SetAsideResponse] = Field(default_factory=list)
 
 
@@ -70,7 +73,14 @@ class ExistingInvoice:
 
     def same_content(self, tier_code: str, tax_rate: Decimal, priced: PricedInvoice) -> bool:
         return (self.tier_code, self.tax_rate, self.subtotal, self.discount, self.tax, self.total, self.lines) == (
-            tier_code, tax_rate, priced.subtotal, priced.discount, priced.tax, priced.total, priced.lines)
+            tier_code,
+            tax_rate,
+            priced.subtotal,
+            priced.discount,
+            priced.tax,
+            priced.total,
+            priced.lines,
+        )
 
 
 @dataclass(slots=True)
@@ -95,6 +105,7 @@ class PlannedInvoice:
 @dataclass(frozen=True, slots=True)
 class AbandonedRun:
     """A run whose process ended before it recorded an outcome, as the next run of its period found it."""
+
     id: uuid.UUID
     finalize: bool
     started_by: str

@@ -1,10 +1,11 @@
 """Billing periods: calendar months in UTC, written ``YYYY-MM``."""
+
 from __future__ import annotations
 
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from chalicelib.core.errors import Unprocessable
 
@@ -24,7 +25,7 @@ class Period:
 
     @classmethod
     def containing(cls, moment: datetime) -> Period:
-        utc = moment.astimezone(timezone.utc)
+        utc = moment.astimezone(UTC)
         return cls(utc.year, utc.month)
 
     @classmethod
@@ -49,7 +50,7 @@ class Period:
 
     @property
     def starts_at(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=timezone.utc)
+        return datetime(self.year, self.month, 1, tzinfo=UTC)
 
     @property
     def ends_at(self) -> datetime:
@@ -80,10 +81,9 @@ def parse_period(text: str | None) -> Period:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def days_between(start: date, end: date) -> int:
     """Days from ``start`` to ``end`` inclusive."""
     return (end - start).days + 1
-

@@ -11,6 +11,7 @@
 No I/O here and no float anywhere: the billing run feeds these functions the
 rows of one aggregation query and stores what they return.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -130,8 +131,9 @@ def totals(amounts: list[Decimal], tax_rate: Decimal) -> tuple[Decimal, Decimal,
         return subtotal, discount, tax, subtotal - discount + tax
 
 
-def price_invoice(plan: Plan, usage: Mapping[str, Decimal], *, tax_rate: Decimal, period: Period,
-                  billing_start: date) -> PricedInvoice | None:
+def price_invoice(
+    plan: Plan, usage: Mapping[str, Decimal], *, tax_rate: Decimal, period: Period, billing_start: date
+) -> PricedInvoice | None:
     """Price one customer's period; ``None`` when the customer starts after the period (not billed).
 
     Parameters
@@ -155,10 +157,16 @@ def price_invoice(plan: Plan, usage: Mapping[str, Decimal], *, tax_rate: Decimal
         used = usage.get(rate.metric_code, Decimal(0))
         billable = billable_units(used, rate.included)
         if billable > 0:
-            lines.append(Line(
-                f"{rate.metric_name} beyond the {plain(rate.included, grouped=True)} included"
-                f" ({plain(used, grouped=True)} used)",
-                rate.metric_code, billable, rate.unit_price, usage_amount(billable, rate.unit_price)))
+            lines.append(
+                Line(
+                    f"{rate.metric_name} beyond the {plain(rate.included, grouped=True)} included"
+                    f" ({plain(used, grouped=True)} used)",
+                    rate.metric_code,
+                    billable,
+                    rate.unit_price,
+                    usage_amount(billable, rate.unit_price),
+                )
+            )
     subtotal, discount, tax, total = totals([line.amount for line in lines], tax_rate)
     if max(total, subtotal, *(line.amount for line in lines)) > MAX_AMOUNT:
         raise AmountOutOfRange(f"invoice total {total} exceeds the largest storable amount")

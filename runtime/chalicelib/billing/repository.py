@@ -4,6 +4,7 @@ Reads are one aggregation query (usage per customer and metric, with each
 customer's prices) plus the period's existing invoices; writes are set-based
 (``INSERT ... SELECT FROM unnest(...)``), never a statement per customer.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -162,8 +163,17 @@ def usage_by_customer(conn: psycopg.Connection, period_start: date, last_day: da
         usage[row["metric_code"]] = row["quantity"]
         if index + 1 == len(rows) or rows[index + 1]["customer_id"] != row["customer_id"]:
             plan = Plan(row["tier_code"], row["tier_name"], row["base_fee"], tuple(rates))
-            customers.append(CustomerUsage(row["customer_id"], row["name"], row["email"], row["tax_rate"],
-                                           row["billing_start_date"], plan, usage))
+            customers.append(
+                CustomerUsage(
+                    row["customer_id"],
+                    row["name"],
+                    row["email"],
+                    row["tax_rate"],
+                    row["billing_start_date"],
+                    plan,
+                    usage,
+                )
+            )
             rates, usage = [], {}
     return customers
 
@@ -172,7 +182,8 @@ def existing_invoices(conn: psycopg.Connection, period_start: date) -> dict[uuid
     lines: dict[uuid.UUID, list[Line]] = {}
     for row in conn.execute(EXISTING_DRAFT_LINES, {"period": period_start}):
         lines.setdefault(row["invoice_id"], []).append(
-            Line(row["description"], row["metric_code"], row["quantity"], row["unit_price"], row["amount"]))
+            Line(row["description"], row["metric_code"], row["quantity"], row["unit_price"], row["amount"])
+        )
     return {
         row["customer_id"]: ExistingInvoice(**row, lines=tuple(lines.get(row["id"], ())))
         for row in conn.execute(EXISTING_INVOICES, {"period": period_start})
@@ -191,13 +202,16 @@ def allocate_numbers(conn: psycopg.Connection, year: int, customer_ids: Sequence
     return [f"INV-{year:04d}-{last[customer_id]:06d}" for customer_id in customer_ids]
 
 
-def insert_invoices(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, period_start: date,
-                    run_id: uuid.UUID) -> None:
+def insert_invoices(
+    conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, period_start: date, run_id: uuid.UUID
+) -> None:
     if not planned:
         return
     params = _amount_columns(planned) | {
-        "period": period_start, "run_id": run_id,
-        "customer_ids": [p.customer.customer_id for p in planned], "numbers": [p.number for p in planned],
+        "period": period_start,
+        "run_id": run_id,
+        "customer_ids": [p.customer.customer_id for p in planned],
+        "numbers": [p.number for p in planned],
     }
     try:
         conn.execute(INSERT_INVOICES, params)
@@ -213,14 +227,23 @@ def update_drafts(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *
         raise Conflict("An invoice changed status while the billing run was recomputing it")
 
 
-def replace_lines(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *,
-                  clear: Sequence[uuid.UUID]) -> None:
+def replace_lines(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, clear: Sequence[uuid.UUID]) -> None:
     """Delete the lines of ``clear`` (recomputed drafts), then insert every planned invoice's lines."""
     if clear:
         conn.execute(DELETE_LINES, {"ids": list(clear)})
-    columns: dict[str, list] = {key: [] for key in (
-        "invoice_ids", "customer_ids", "positions", "descriptions", "metric_codes", "quantities", "unit_prices",
-        "amounts")}
+    columns: dict[str, list] = {
+        key: []
+        for key in (
+            "invoice_ids",
+            "customer_ids",
+            "positions",
+            "descriptions",
+            "metric_codes",
+            "quantities",
+            "unit_prices",
+            "amounts",
+        )
+    }
     for p in planned:
         for position, line in enumerate(p.priced.lines, start=1):
             columns["invoice_ids"].append(p.invoice_id)
@@ -247,8 +270,9 @@ def lock_run(conn: psycopg.Connection, run_id: uuid.UUID) -> None:
     conn.execute(LOCK_RUN, {"id": run_id})
 
 
-def insert_run(conn: psycopg.Connection, run_id: uuid.UUID, *, period_start: date, finalize: bool,
-               started_by: str) -> None:
+def insert_run(
+    conn: psycopg.Connection, run_id: uuid.UUID, *, period_start: date, finalize: bool, started_by: str
+) -> None:
     conn.execute(INSERT_RUN, {"id": run_id, "period": period_start, "finalize": finalize, "started_by": started_by})
 
 

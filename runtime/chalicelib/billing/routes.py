@@ -1,4 +1,5 @@
 """``POST /admin/billing-runs`` and the two billing schedules (EventBridge rules in the cloud)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,25 +17,41 @@ MONTHLY_RUN = "billing_monthly_run"
 DAILY_JOB = "billing_daily_job"
 
 
-@route(bp, "/admin/billing-runs", method="POST", auth="operator", body=BillingRunRequest,
-       response=BillingRunResponse,
-       summary="Bill a period that has ended (idempotent; finalize freezes and queues e-mails)",
-       tags=("billing",), errors=(400, 401, 403, 409, 422))
+@route(
+    bp,
+    "/admin/billing-runs",
+    method="POST",
+    auth="operator",
+    body=BillingRunRequest,
+    response=BillingRunResponse,
+    summary="Bill a period that has ended (idempotent; finalize freezes and queues e-mails)",
+    tags=("billing",),
+    errors=(400, 401, 403, 409, 422),
+)
 def create_billing_run(body: BillingRunRequest) -> dict:
     return billing_service.run(body.period, finalize=body.finalize).as_json()
 
 
-@bp.schedule(Cron(0, 2, 1, "*", "?", "*"), name=MONTHLY_RUN,
-             description="1st of each month, 02:00 UTC: bill the previous month as drafts")
+@bp.schedule(
+    Cron(0, 2, 1, "*", "?", "*"),
+    name=MONTHLY_RUN,
+    description="1st of each month, 02:00 UTC: bill the previous month as drafts",
+)
 def monthly_billing_run(event: Any) -> dict:
     result = billing_service.bill_previous_month()
     logger.info("monthly billing run done", extra=result.as_json())
     return result.as_json()
 
 
-@bp.schedule(Cron(0, 3, "*", "*", "?", "*"), name=DAILY_JOB,
-             description="Daily, 03:00 UTC: finalize drafts past the grace period and send pending e-mails")
+@bp.schedule(
+    Cron(0, 3, "*", "*", "?", "*"),
+    name=DAILY_JOB,
+    description="Daily, 03:00 UTC: finalize drafts past the grace period and send pending e-mails",
+)
 def daily_billing_job(event: Any) -> dict:
     report = billing_service.daily()
-    return {"periods_finalized": list(report.periods_finalized), "emails_sent": report.emails_sent,
-            "emails_failed": report.emails_failed}
+    return {
+        "periods_finalized": list(report.periods_finalized),
+        "emails_sent": report.emails_sent,
+        "emails_failed": report.emails_failed,
+    }

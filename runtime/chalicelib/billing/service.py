@@ -31,6 +31,7 @@ A run of a period:
 Invoice numbers count each customer's invoices of the period's year, gap-free:
 ``INV-2026-000007`` is that customer's seventh invoice for 2026 (migration 0033).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -46,8 +47,15 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import invoice_email, repository
-from chalicelib.billing.models import (AbandonedRun, BillingRunResult, CustomerUsage, DailyReport,
-                                       ExistingInvoice, PlannedInvoice, SetAside)
+from chalicelib.billing.models import (
+    AbandonedRun,
+    BillingRunResult,
+    CustomerUsage,
+    DailyReport,
+    ExistingInvoice,
+    PlannedInvoice,
+    SetAside,
+)
 from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.billing.pricing import AmountOutOfRange, cents, price_invoice
 from chalicelib.core import context, db
@@ -74,8 +82,9 @@ class _Counts:
 class BillingService:
     """Runs billing for a period (``run``) and the two scheduled jobs (``bill_previous_month``, ``daily``)."""
 
-    def run(self, period: Period | str, *, finalize: bool, now: datetime | None = None,
-            actor: str | None = None) -> BillingRunResult:
+    def run(
+        self, period: Period | str, *, finalize: bool, now: datetime | None = None, actor: str | None = None
+    ) -> BillingRunResult:
         """Bill ``period`` for every customer; idempotent, safe to run concurrently.
 
         Raises
@@ -135,8 +144,9 @@ class BillingService:
 
     # ------------------------------------------------------------------ the run
 
-    def _bill(self, guard: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID,
-              actor: str) -> BillingRunResult:
+    def _bill(
+        self, guard: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str
+    ) -> BillingRunResult:
         counts = _Counts()
         repository.lock_period(guard, "run", period.first_day)
         if finalize:
@@ -155,7 +165,7 @@ class BillingService:
             if plan is not None:
                 planned.append(plan)
         for start in range(0, len(planned), CHUNK_SIZE):
-            chunk = planned[start:start + CHUNK_SIZE]
+            chunk = planned[start : start + CHUNK_SIZE]
             with db.operator_transaction(actor=actor) as conn:
                 self._write_chunk(conn, chunk, period, run_id, finalize, counts)
         if set_aside:
@@ -163,13 +173,26 @@ class BillingService:
                 recorder.record_many(conn, [_set_aside_entry(s, period, run_id) for s in set_aside])
         _report_set_aside(set_aside, period, run_id)
         return BillingRunResult(
-            run_id=run_id, period=period.label, finalize=finalize, invoices_created=counts.created,
-            invoices_existing=len(planned) - counts.created, invoices_recomputed=counts.recomputed,
-            invoices_finalized=counts.finalized, total=sum((p.total for p in planned), Decimal("0.00")),
-            set_aside=tuple(set_aside))
+            run_id=run_id,
+            period=period.label,
+            finalize=finalize,
+            invoices_created=counts.created,
+            invoices_existing=len(planned) - counts.created,
+            invoices_recomputed=counts.recomputed,
+            invoices_finalized=counts.finalized,
+            total=sum((p.total for p in planned), Decimal("0.00")),
+            set_aside=tuple(set_aside),
+        )
 
-    def _write_chunk(self, conn: psycopg.Connection, chunk: Sequence[PlannedInvoice], period: Period,
-                     run_id: uuid.UUID, finalize: bool, counts: _Counts) -> None:
+    def _write_chunk(
+        self,
+        conn: psycopg.Connection,
+        chunk: Sequence[PlannedInvoice],
+        period: Period,
+        run_id: uuid.UUID,
+        finalize: bool,
+        counts: _Counts,
+    ) -> None:
         creates = [p for p in chunk if p.action == "create"]
         recomputes = [p for p in chunk if p.action == "recompute"]
         numbers = repository.allocate_numbers(conn, period.year, [p.customer.customer_id for p in creates])
@@ -199,8 +222,14 @@ class BillingService:
     def _start(self, run_id: uuid.UUID, period: Period, finalize: bool, actor: str) -> None:
         with db.operator_transaction(actor=actor) as conn:
             repository.insert_run(conn, run_id, period_start=period.first_day, finalize=finalize, started_by=actor)
-            recorder.record(conn, customer_id=None, action="billing_run.started", target_type="billing_run",
-                            target_id=run_id, detail={"period": period.label, "finalize": finalize})
+            recorder.record(
+                conn,
+                customer_id=None,
+                action="billing_run.started",
+                target_type="billing_run",
+                target_id=run_id,
+                detail={"period": period.label, "finalize": finalize},
+            )
         logger.info("billing run started", extra={"run_id": str(run_id), "period": period.label, "finalize": finalize})
 
     def _abandon_dead_runs(self, period: Period, run_id: uuid.UUID, actor: str) -> None:
@@ -213,30 +242,50 @@ class BillingService:
             abandoned = repository.abandon_dead_runs(conn, period.first_day, found_by=run_id)
             recorder.record_many(conn, [_abandoned_entry(run, period, run_id) for run in abandoned])
         for run in abandoned:
-            logger.warning("billing run abandoned: it ended without recording an outcome", extra={
-                "run_id": str(run.id), "period": period.label, "found_by": str(run_id)})
+            logger.warning(
+                "billing run abandoned: it ended without recording an outcome",
+                extra={"run_id": str(run.id), "period": period.label, "found_by": str(run_id)},
+            )
 
     def _finish(self, result: BillingRunResult, actor: str) -> None:
         with db.operator_transaction(actor=actor) as conn:
-            repository.finish_run(conn, result.run_id, created=result.invoices_created,
-                                  existing=result.invoices_existing, total=result.total)
-            recorder.record(conn, customer_id=None, action="billing_run.finished", target_type="billing_run",
-                            target_id=result.run_id, detail=result.as_json())
+            repository.finish_run(
+                conn,
+                result.run_id,
+                created=result.invoices_created,
+                existing=result.invoices_existing,
+                total=result.total,
+            )
+            recorder.record(
+                conn,
+                customer_id=None,
+                action="billing_run.finished",
+                target_type="billing_run",
+                target_id=result.run_id,
+                detail=result.as_json(),
+            )
         logger.info("billing run finished", extra=result.as_json())
 
     def _fail(self, run_id: uuid.UUID, period: Period, error: Exception, actor: str) -> None:
         message = f"{type(error).__name__}: {error}"
         with db.operator_transaction(actor=actor) as conn:
             repository.fail_run(conn, run_id, message)
-            recorder.record(conn, customer_id=None, action="billing_run.failed", target_type="billing_run",
-                            target_id=run_id, detail={"period": period.label, "error": message[:500]})
+            recorder.record(
+                conn,
+                customer_id=None,
+                action="billing_run.failed",
+                target_type="billing_run",
+                target_id=run_id,
+                detail={"period": period.label, "error": message[:500]},
+            )
         logger.error("billing run failed", extra={"run_id": str(run_id), "period": period.label, "error": message})
 
 
 def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Period) -> PlannedInvoice | None:
     """Decide what the run does for one customer (pure); ``AmountOutOfRange`` when it cannot be priced."""
-    priced = price_invoice(customer.plan, customer.usage, tax_rate=customer.tax_rate, period=period,
-                           billing_start=customer.billing_start)
+    priced = price_invoice(
+        customer.plan, customer.usage, tax_rate=customer.tax_rate, period=period, billing_start=customer.billing_start
+    )
     if priced is None:
         return None
     if existing is None:
@@ -249,29 +298,54 @@ def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Per
 
 
 def _abandoned_entry(run: AbandonedRun, period: Period, found_by: uuid.UUID) -> AuditEntry:
-    return AuditEntry(customer_id=None, action="billing_run.abandoned", target_type="billing_run", target_id=run.id,
-                      detail={"period": period.label, "finalize": run.finalize, "started_by": run.started_by,
-                              "started_at": run.started_at.isoformat(), "found_by": str(found_by)})
+    return AuditEntry(
+        customer_id=None,
+        action="billing_run.abandoned",
+        target_type="billing_run",
+        target_id=run.id,
+        detail={
+            "period": period.label,
+            "finalize": run.finalize,
+            "started_by": run.started_by,
+            "started_at": run.started_at.isoformat(),
+            "found_by": str(found_by),
+        },
+    )
 
 
 def _set_aside_entry(item: SetAside, period: Period, run_id: uuid.UUID) -> AuditEntry:
     # The platform chain: what to do about it is the operators' business.
-    return AuditEntry(customer_id=None, action="billing.customer_set_aside", target_type="customer",
-                      target_id=item.customer_id,
-                      detail={"period": period.label, "run_id": str(run_id), "reason": item.reason[:500]})
+    return AuditEntry(
+        customer_id=None,
+        action="billing.customer_set_aside",
+        target_type="customer",
+        target_id=item.customer_id,
+        detail={"period": period.label, "run_id": str(run_id), "reason": item.reason[:500]},
+    )
 
 
 def _report_set_aside(set_aside: Sequence[SetAside], period: Period, run_id: uuid.UUID) -> None:
     """Log each set-aside customer and emit the alarm metric (also 0, so the alarm has data every run)."""
     for item in set_aside:
-        logger.error("billing run set a customer aside", extra={
-            "run_id": str(run_id), "period": period.label, "customer_id": str(item.customer_id),
-            "reason": item.reason})
+        logger.error(
+            "billing run set a customer aside",
+            extra={
+                "run_id": str(run_id),
+                "period": period.label,
+                "customer_id": str(item.customer_id),
+                "reason": item.reason,
+            },
+        )
     if is_metrics_disabled():
         return
     # single_metric flushes its own isolated buffer: no interleaving with request metrics.
-    with single_metric(name="BillingCustomersSetAside", unit=MetricUnit.Count, value=len(set_aside),
-                       namespace=metrics.namespace, default_dimensions={"service": SERVICE}):
+    with single_metric(
+        name="BillingCustomersSetAside",
+        unit=MetricUnit.Count,
+        value=len(set_aside),
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ):
         pass
 
 
@@ -281,20 +355,40 @@ def _invoice_entry(plan: PlannedInvoice, action: str, period: Period, due_at: da
         detail["previous_total_cents"] = cents(plan.previous_total)
     if due_at is not None:
         detail["due_at"] = due_at.isoformat()
-    return AuditEntry(customer_id=plan.customer.customer_id, action=action, target_type="invoice",
-                      target_id=plan.invoice_id, detail=detail)
+    return AuditEntry(
+        customer_id=plan.customer.customer_id,
+        action=action,
+        target_type="invoice",
+        target_id=plan.invoice_id,
+        detail=detail,
+    )
 
 
 def _invoice_email(plan: PlannedInvoice, period: Period, due_at: datetime) -> EmailMessage:
     priced = plan.priced
     rendered = invoice_email.render_invoice_email(
-        customer_name=plan.customer.name, number=plan.number or "", period=period, lines=priced.lines,
-        subtotal=priced.subtotal, discount=priced.discount, tax=priced.tax, total=priced.total,
-        tax_rate=plan.customer.tax_rate, due_at=due_at)
+        customer_name=plan.customer.name,
+        number=plan.number or "",
+        period=period,
+        lines=priced.lines,
+        subtotal=priced.subtotal,
+        discount=priced.discount,
+        tax=priced.tax,
+        total=priced.total,
+        tax_rate=plan.customer.tax_rate,
+        due_at=due_at,
+    )
     return EmailMessage(
-        customer_id=plan.customer.customer_id, template=invoice_email.TEMPLATE_NAME, recipient=plan.customer.email,
-        subject=rendered.subject, text_body=rendered.text_body, html_body=rendered.html_body,
-        idempotency_key=f"invoice:{plan.invoice_id}", related_type="invoice", related_id=plan.invoice_id)
+        customer_id=plan.customer.customer_id,
+        template=invoice_email.TEMPLATE_NAME,
+        recipient=plan.customer.email,
+        subject=rendered.subject,
+        text_body=rendered.text_body,
+        html_body=rendered.html_body,
+        idempotency_key=f"invoice:{plan.invoice_id}",
+        related_type="invoice",
+        related_id=plan.invoice_id,
+    )
 
 
 billing_service = BillingService()

@@ -13,6 +13,7 @@ request would wait through the retries again. Answers that are part of the
 logic (``ConditionalCheckFailedException``, ``MessageRejected``) are
 ``ClientError`` as always and never trip it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,9 +43,17 @@ def _kwargs() -> dict[str, Any]:
 
 COOLDOWN_S = 5.0
 GUARDED = ("dynamodb", "ses")
-_THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
-               "ProvisionedThroughputExceededException", "RequestThrottled", "ServiceUnavailable",
-               "InternalFailure", "InternalServerError"}
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalServerError",
+}
 
 
 class DependencyUnavailable(Exception):
@@ -83,8 +92,14 @@ class _Breaker:
                 raise
             with self._lock:
                 self._open_until = time.monotonic() + COOLDOWN_S
-            logger.warning("circuit breaker opened", extra={"dependency": self.service, "cooldown_s": COOLDOWN_S,
-                                                            "error": f"{type(exc).__name__}: {exc}"[:300]})
+            logger.warning(
+                "circuit breaker opened",
+                extra={
+                    "dependency": self.service,
+                    "cooldown_s": COOLDOWN_S,
+                    "error": f"{type(exc).__name__}: {exc}"[:300],
+                },
+            )
             raise DependencyUnavailable(self.service, exc) from exc
 
     def reset(self) -> None:
@@ -106,8 +121,11 @@ class _GuardedClient:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
-        if name.startswith("_") or name in ("meta", "exceptions", "get_paginator", "get_waiter", "can_paginate") \
-                or not callable(attribute):
+        if (
+            name.startswith("_")
+            or name in ("meta", "exceptions", "get_paginator", "get_waiter", "can_paginate")
+            or not callable(attribute)
+        ):
             return attribute
         return functools.partial(self._breaker.call, attribute)
 

@@ -2,6 +2,7 @@
 
 A ``ContextVar`` rather than a global, because the local server is threaded.
 """
+
 from __future__ import annotations
 
 import contextvars

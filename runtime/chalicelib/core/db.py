@@ -23,6 +23,7 @@ and whether it failed *during* ``COMMIT`` (then nobody knows whether it
 committed, so it is not retried). The view layer answers what is left with
 ``503`` and ``Retry-After`` (``core.http``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -118,8 +119,9 @@ def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
     return "", kwargs
 
 
-def make_pool(conninfo: str, kwargs: dict[str, Any] | Callable[[], dict[str, Any]], *, min_size: int,
-              max_size: int) -> ConnectionPool:
+def make_pool(
+    conninfo: str, kwargs: dict[str, Any] | Callable[[], dict[str, Any]], *, min_size: int, max_size: int
+) -> ConnectionPool:
     """A pool whose connections carry no session state (see module docstring)."""
     return ConnectionPool(
         conninfo,
@@ -214,8 +216,7 @@ def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any
         except LOST as exc:
             if attempt_number == 2 or not attempt.retryable:
                 raise
-            logger.warning("database connection lost; retrying once", extra={
-                "what": what, "error": type(exc).__name__})
+            logger.warning("database connection lost; retrying once", extra={"what": what, "error": type(exc).__name__})
         finally:
             _attempt.reset(token)
             if outer is not None:  # nested: what this work committed, the enclosing attempt did too
@@ -249,8 +250,10 @@ def tenant_transaction(customer_id: uuid.UUID | str, *, actor: str | None = None
     """
     tenant = str(uuid.UUID(str(customer_id)))
     with get_pool().connection() as conn, _unit(conn):
-        conn.execute("SELECT set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
-                     (tenant, actor or context.current_actor()))
+        conn.execute(
+            "SELECT set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
+            (tenant, actor or context.current_actor()),
+        )
         yield conn
 
 
@@ -261,8 +264,10 @@ def operator_transaction(*, actor: str | None = None) -> Iterator[psycopg.Connec
     ``actor`` as in :func:`tenant_transaction` (a job passes its own name, e.g. ``system:billing``).
     """
     with get_pool().connection() as conn, _unit(conn):
-        conn.execute("SELECT set_config('role', %s, true), set_config('app.actor', %s, true)",
-                     (OPERATOR_ROLE, actor or context.current_actor()))
+        conn.execute(
+            "SELECT set_config('role', %s, true), set_config('app.actor', %s, true)",
+            (OPERATOR_ROLE, actor or context.current_actor()),
+        )
         yield conn
 
 

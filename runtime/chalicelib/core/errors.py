@@ -5,6 +5,7 @@ that is not a ``ChaliceViewError`` into a 500 before middleware sees it, so the
 translation happens inside the view layer: :func:`chalicelib.core.http.route`
 wraps every view and calls :func:`to_response`.
 """
+
 from __future__ import annotations
 
 from chalice import Response

@@ -18,6 +18,7 @@ Every route in the application is registered through ``route``, which
 It also records a :class:`RouteSpec` per route in :data:`REGISTRY`, from
 which the OpenAPI document is generated: one source of truth for shapes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,8 +34,15 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core import aws, context, db
-from chalicelib.core.errors import (BadRequest, DomainError, Forbidden, NotFound, ServiceUnavailable, Unauthorized,
-                                    to_response)
+from chalicelib.core.errors import (
+    BadRequest,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    to_response,
+)
 from chalicelib.core.observability import dependency_degraded
 from chalicelib.core.text import is_storable
 
@@ -77,18 +85,38 @@ def add_guard(guard: Guard, *, order: int) -> None:
         _GUARDS.sort(key=lambda item: item[0])
 
 
-def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: int = 200,
-          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-          response: type[BaseModel] | None = None, summary: str = "", tags: tuple[str, ...] = (),
-          errors: tuple[int, ...] = (), exact_decimals: bool = False,
-          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def route(
+    bp: Blueprint,
+    path: str,
+    *,
+    method: str = "GET",
+    auth: Auth,
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    summary: str = "",
+    tags: tuple[str, ...] = (),
+    errors: tuple[int, ...] = (),
+    exact_decimals: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` for ``method path`` on ``bp`` (see module docstring).
 
     ``exact_decimals=True`` parses JSON numbers with a fraction or exponent as
     ``Decimal`` (never float) before validation: for bodies carrying quantities.
     """
-    spec = RouteSpec(path=path, method=method.upper(), auth=auth, status=status, body=body, query=query,
-                     response=response, summary=summary, tags=tags, errors=errors)
+    spec = RouteSpec(
+        path=path,
+        method=method.upper(),
+        auth=auth,
+        status=status,
+        body=body,
+        query=query,
+        response=response,
+        summary=summary,
+        tags=tags,
+        errors=errors,
+    )
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -111,15 +139,21 @@ def route(bp: Blueprint, path: str, *, method: str = "GET", auth: Auth, status: 
                 # A path that cannot do without DynamoDB or SES (say, checking a refresh token's
                 # single use): come back when the breaker lets calls through again.
                 dependency_degraded(error.service, "answered_503", error)
-                return to_response(ServiceUnavailable(
-                    f"A dependency ({error.service}) is unavailable; retry the request",
-                    headers={"Retry-After": str(math.ceil(aws.COOLDOWN_S))}))
+                return to_response(
+                    ServiceUnavailable(
+                        f"A dependency ({error.service}) is unavailable; retry the request",
+                        headers={"Retry-After": str(math.ceil(aws.COOLDOWN_S))},
+                    )
+                )
             except db.LOST as error:
                 # Still no database after a retry on a fresh connection (or a COMMIT whose outcome is
                 # unknown): the client may retry; nothing acknowledged was lost.
                 dependency_degraded("database", "answered_503", error)
-                return to_response(ServiceUnavailable(
-                    "The database is unavailable; retry the request", headers={"Retry-After": str(RETRY_AFTER_S)}))
+                return to_response(
+                    ServiceUnavailable(
+                        "The database is unavailable; retry the request", headers={"Retry-After": str(RETRY_AFTER_S)}
+                    )
+                )
             finally:
                 context.reset_principal(principal_token)
             if status != 200 and not isinstance(result, Response):
@@ -215,5 +249,15 @@ def page_limit(params: dict[str, str]) -> int:
     return limit
 
 
-__all__ = ["REGISTRY", "RouteSpec", "add_guard", "route", "parse_model", "path_uuid", "page_limit",
-           "json_body", "query_params", "Unauthorized"]
+__all__ = [
+    "REGISTRY",
+    "RouteSpec",
+    "Unauthorized",
+    "add_guard",
+    "json_body",
+    "page_limit",
+    "parse_model",
+    "path_uuid",
+    "query_params",
+    "route",
+]

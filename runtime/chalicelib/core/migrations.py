@@ -11,6 +11,7 @@ the local superuser on a laptop), applies ``roles.sql`` (idempotent) and then
 every migration not yet recorded in ``schema_migrations``. A recorded file
 whose checksum changed is an error: migrations are append-only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,9 @@ def set_password(conn: psycopg.Connection, role: str, password: str) -> None:
     conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
 
 
-def migrate(conninfo: str, *, app_password: str | None = None, directory: Path = MIGRATIONS_DIR,
-            **connect_kwargs: object) -> list[str]:
+def migrate(
+    conninfo: str, *, app_password: str | None = None, directory: Path = MIGRATIONS_DIR, **connect_kwargs: object
+) -> list[str]:
     """Apply pending migrations; return the names applied (empty when up to date)."""
     applied: list[str] = []
     with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None, **connect_kwargs) as conn:

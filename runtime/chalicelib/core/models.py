@@ -1,4 +1,5 @@
 """Pydantic building blocks shared by the areas' request/response models."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -2,6 +2,7 @@
 
 Logs are JSON and carry ``request_id`` and, once authenticated, ``tenant_id``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -100,13 +101,19 @@ def dependency_degraded(dependency: str, what: str, error: BaseException) -> Non
     request reports as an error is still seen; the log line says what was
     done instead (``fallback``). Never raises.
     """
-    logger.warning("dependency degraded", extra={"dependency": dependency, "fallback": what,
-                                                 "error": type(error).__name__})
+    logger.warning(
+        "dependency degraded", extra={"dependency": dependency, "fallback": what, "error": type(error).__name__}
+    )
     if is_metrics_disabled():
         return
     try:
-        with single_metric(name="DependencyDegraded", unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
-                           default_dimensions={"service": SERVICE}) as metric:
+        with single_metric(
+            name="DependencyDegraded",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=metrics.namespace,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
             metric.add_dimension(name="dependency", value=dependency)
     except Exception:  # a metric must never fail the request it describes
         logger.exception("could not emit DependencyDegraded")

@@ -3,6 +3,7 @@
 A cursor that does not decode to what the endpoint expects is a 400, never a
 500: clients must treat cursors as opaque, so anything else is malformed input.
 """
+
 from __future__ import annotations
 
 import base64

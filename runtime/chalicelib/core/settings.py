@@ -5,6 +5,7 @@ or the test fixtures. In the cloud the CDK stack sets the same variables, and
 secrets (database credentials, JWT keys, API-key pepper) are fetched through
 Powertools parameters by the modules that need them, never put in env vars.
 """
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ The local stack creates them with boto3 from these specs and the CDK stateful
 stack declares them from the same specs, so keys and TTL attributes cannot
 drift between a laptop and the cloud.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,9 +46,7 @@ class TableSpec:
             "TableName": physical_name,
             "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": key_schema,
-            "AttributeDefinitions": [
-                {"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()
-            ],
+            "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()],
         }
         if self.indexes:
             kwargs["GlobalSecondaryIndexes"] = [

@@ -1,4 +1,5 @@
 """What text PostgreSQL can store."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Request/response shapes for ``/customers/me`` and ``/admin/customers``."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -66,8 +67,13 @@ LIMIT_FEATURES = ("rate_limit_per_second", "rate_limit_burst", "daily_request_qu
 
 def present(row: dict) -> dict:
     return {
-        "id": str(row["id"]), "name": row["name"], "email": row["email"], "tier": row["tier_code"],
-        "status": row["status"], "tax_rate": format(row["tax_rate"].normalize(), "f"),
+        "id": str(row["id"]),
+        "name": row["name"],
+        "email": row["email"],
+        "tier": row["tier_code"],
+        "status": row["status"],
+        "tax_rate": format(row["tax_rate"].normalize(), "f"),
         "billing_start_date": row["billing_start_date"].isoformat(),
-        "created_at": timestamp(row["created_at"]), "updated_at": timestamp(row["updated_at"]),
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
     }

@@ -3,6 +3,7 @@
 Customer-facing reads run in ``tenant_transaction`` (RLS leaves one row);
 operator reads and writes run in ``operator_transaction``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -53,10 +54,22 @@ def _translate(exc: psycopg.Error) -> errors.DomainError:
     raise exc
 
 
-def insert(conn: psycopg.Connection, *, name: str, email: str, tier: str, tax_rate: Decimal | None,
-           billing_start_date: date | None) -> dict:
-    params = {"name": name, "email": email, "tier": tier, "tax_rate": tax_rate,
-              "billing_start_date": billing_start_date}
+def insert(
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    email: str,
+    tier: str,
+    tax_rate: Decimal | None,
+    billing_start_date: date | None,
+) -> dict:
+    params = {
+        "name": name,
+        "email": email,
+        "tier": tier,
+        "tax_rate": tax_rate,
+        "billing_start_date": billing_start_date,
+    }
     try:
         with conn.transaction():  # a savepoint: the error is translated, the outer unit decides
             return conn.execute(INSERT, params).fetchone()
@@ -64,8 +77,15 @@ def insert(conn: psycopg.Connection, *, name: str, email: str, tier: str, tax_ra
         raise _translate(exc) from exc
 
 
-def update(conn: psycopg.Connection, customer_id: uuid.UUID, *, tier: str | None, status: str | None,
-           tax_rate: Decimal | None, email: str | None) -> dict | None:
+def update(
+    conn: psycopg.Connection,
+    customer_id: uuid.UUID,
+    *,
+    tier: str | None,
+    status: str | None,
+    tax_rate: Decimal | None,
+    email: str | None,
+) -> dict | None:
     params = {"id": customer_id, "tier": tier, "status": status, "tax_rate": tax_rate, "email": email}
     try:
         with conn.transaction():

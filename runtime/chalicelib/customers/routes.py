@@ -1,4 +1,5 @@
 """``GET /customers/me`` and the operator's ``/admin/customers``."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -6,40 +7,85 @@ from chalice import Blueprint
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import path_uuid, route
 from chalicelib.customers import service
-from chalicelib.customers.models import (CustomerListQuery, CustomerPage, CustomerResponse, MeResponse, OnboardBody,
-                                         OnboardResponse, PatchCustomerBody)
+from chalicelib.customers.models import (
+    CustomerListQuery,
+    CustomerPage,
+    CustomerResponse,
+    MeResponse,
+    OnboardBody,
+    OnboardResponse,
+    PatchCustomerBody,
+)
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/customers/me", auth="customer", response=MeResponse,
-       summary="The caller's customer record, tier feature matrix and limits", tags=("customers",),
-       errors=(401, 403))
+@route(
+    bp,
+    "/customers/me",
+    auth="customer",
+    response=MeResponse,
+    summary="The caller's customer record, tier feature matrix and limits",
+    tags=("customers",),
+    errors=(401, 403),
+)
 def me() -> dict:
     return service.me(current_customer_id())
 
 
-@route(bp, "/admin/customers", method="POST", auth="operator", status=201, body=OnboardBody,
-       response=OnboardResponse, summary="Onboard a customer and create its first API key", tags=("admin",),
-       errors=(400, 401, 403, 409, 422))
+@route(
+    bp,
+    "/admin/customers",
+    method="POST",
+    auth="operator",
+    status=201,
+    body=OnboardBody,
+    response=OnboardResponse,
+    summary="Onboard a customer and create its first API key",
+    tags=("admin",),
+    errors=(400, 401, 403, 409, 422),
+)
 def onboard(body: OnboardBody) -> dict:
     return service.onboard(body)
 
 
-@route(bp, "/admin/customers", auth="operator", query=CustomerListQuery, response=CustomerPage,
-       summary="List customers", tags=("admin",), errors=(400, 401, 403))
+@route(
+    bp,
+    "/admin/customers",
+    auth="operator",
+    query=CustomerListQuery,
+    response=CustomerPage,
+    summary="List customers",
+    tags=("admin",),
+    errors=(400, 401, 403),
+)
 def list_customers(query: CustomerListQuery) -> dict:
     return service.list_customers(query)
 
 
-@route(bp, "/admin/customers/{customer_id}", auth="operator", response=CustomerResponse,
-       summary="One customer", tags=("admin",), errors=(401, 403, 404))
+@route(
+    bp,
+    "/admin/customers/{customer_id}",
+    auth="operator",
+    response=CustomerResponse,
+    summary="One customer",
+    tags=("admin",),
+    errors=(401, 403, 404),
+)
 def get_customer(customer_id: str) -> dict:
     return service.get(path_uuid(customer_id))
 
 
-@route(bp, "/admin/customers/{customer_id}", method="PATCH", auth="operator", body=PatchCustomerBody,
-       response=CustomerResponse, summary="Change tier, status, tax rate or email", tags=("admin",),
-       errors=(400, 401, 403, 404, 409, 422))
+@route(
+    bp,
+    "/admin/customers/{customer_id}",
+    method="PATCH",
+    auth="operator",
+    body=PatchCustomerBody,
+    response=CustomerResponse,
+    summary="Change tier, status, tax rate or email",
+    tags=("admin",),
+    errors=(400, 401, 403, 404, 409, 422),
+)
 def change_customer(customer_id: str, body: PatchCustomerBody) -> dict:
     return service.change(path_uuid(customer_id), body)

@@ -12,6 +12,7 @@ sees it in ``GET /audit-events``); a page of the customer list is one
 ``operator.customers_listed`` event on the platform chain naming the customers
 it showed.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -23,7 +24,8 @@ from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.customers import repository
 from chalicelib.customers.models import LIMIT_FEATURES, CustomerListQuery, OnboardBody, PatchCustomerBody, present
-from chalicelib.keys import repository as keys_repository, service as keys_service
+from chalicelib.keys import repository as keys_repository
+from chalicelib.keys import service as keys_service
 
 FIRST_KEY_NAME = "default"
 
@@ -35,7 +37,7 @@ def _tax_rate(raw: str | None) -> Decimal | None:
         rate = Decimal(raw)
     except InvalidOperation as exc:
         raise errors.BadRequest("tax_rate must be a decimal string") from exc
-    if not Decimal("0") <= rate < Decimal("1"):
+    if not Decimal(0) <= rate < Decimal(1):
         raise errors.Unprocessable("tax_rate must be at least 0 and below 1")
     return rate
 
@@ -56,11 +58,26 @@ def onboard(body: OnboardBody) -> dict:
     with db.operator_transaction() as conn:
         if not repository.tier_exists(conn, body.tier):
             raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
-        row = repository.insert(conn, name=body.name, email=body.email, tier=body.tier, tax_rate=rate,
-                                billing_start_date=body.billing_start_date)
-        recorder.record(conn, customer_id=row["id"], action="customer.created", target_type="customer",
-                        target_id=row["id"], detail={"tier": row["tier_code"], "email": row["email"],
-                                                     "billing_start_date": row["billing_start_date"].isoformat()})
+        row = repository.insert(
+            conn,
+            name=body.name,
+            email=body.email,
+            tier=body.tier,
+            tax_rate=rate,
+            billing_start_date=body.billing_start_date,
+        )
+        recorder.record(
+            conn,
+            customer_id=row["id"],
+            action="customer.created",
+            target_type="customer",
+            target_id=row["id"],
+            detail={
+                "tier": row["tier_code"],
+                "email": row["email"],
+                "billing_start_date": row["billing_start_date"].isoformat(),
+            },
+        )
         key = keys_service.issue_key(conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None)
     return {"customer": present(row), "api_key": key}
 
@@ -69,8 +86,13 @@ def get(customer_id: uuid.UUID) -> dict:
     with db.operator_transaction() as conn:
         row = repository.get(conn, customer_id)
         if row is not None:
-            recorder.record(conn, customer_id=customer_id, action="operator.customer_read", target_type="customer",
-                            target_id=customer_id)
+            recorder.record(
+                conn,
+                customer_id=customer_id,
+                action="operator.customer_read",
+                target_type="customer",
+                target_id=customer_id,
+            )
     if row is None:
         raise errors.NotFound("Customer not found")
     return present(row)
@@ -83,8 +105,13 @@ def list_customers(query: CustomerListQuery) -> dict:
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         if rows:
-            recorder.record(conn, customer_id=None, action="operator.customers_listed", target_type="customer",
-                            detail={"customer_ids": [str(row["id"]) for row in rows]})
+            recorder.record(
+                conn,
+                customer_id=None,
+                action="operator.customers_listed",
+                target_type="customer",
+                detail={"customer_ids": [str(row["id"]) for row in rows]},
+            )
     cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return {"items": [present(row) for row in rows], "next_cursor": cursor}
 
@@ -98,18 +125,32 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
             raise errors.NotFound("Customer not found")
         if body.tier is not None and not repository.tier_exists(conn, body.tier):
             raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
-        after = repository.update(conn, customer_id, tier=body.tier, status=body.status, tax_rate=rate,
-                                  email=body.email)
+        after = repository.update(
+            conn, customer_id, tier=body.tier, status=body.status, tax_rate=rate, email=body.email
+        )
         changes = {
             field: {"from": str(before[column]), "to": str(after[column])}
-            for field, column in (("tier", "tier_code"), ("status", "status"), ("tax_rate", "tax_rate"),
-                                  ("email", "email"))
+            for field, column in (
+                ("tier", "tier_code"),
+                ("status", "status"),
+                ("tax_rate", "tax_rate"),
+                ("email", "email"),
+            )
             if before[column] != after[column]
         }
         if changes:
-            recorder.record(conn, customer_id=customer_id, action="customer.changed", target_type="customer",
-                            target_id=customer_id, detail={"changes": changes})
-        suspended_keys = (keys_repository.ids_of_customer(conn, customer_id)
-                          if "status" in changes and after["status"] == "suspended" else [])
+            recorder.record(
+                conn,
+                customer_id=customer_id,
+                action="customer.changed",
+                target_type="customer",
+                target_id=customer_id,
+                detail={"changes": changes},
+            )
+        suspended_keys = (
+            keys_repository.ids_of_customer(conn, customer_id)
+            if "status" in changes and after["status"] == "suspended"
+            else []
+        )
     store.forget_cached_verifications(suspended_keys)
     return present(after)

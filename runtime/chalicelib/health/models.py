@@ -1,4 +1,5 @@
 """``GET /health`` response (for the OpenAPI document)."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,4 +1,5 @@
 """``GET /health``: unauthenticated liveness of the database and the cache."""
+
 from __future__ import annotations
 
 from chalice import Blueprint, Response
@@ -10,8 +11,15 @@ from chalicelib.health.models import HealthStatus
 bp = Blueprint(__name__)
 
 
-@route(bp, "/health", auth=None, response=HealthStatus, summary="Liveness of the database and the cache",
-       tags=("health",), errors=(503,))
+@route(
+    bp,
+    "/health",
+    auth=None,
+    response=HealthStatus,
+    summary="Liveness of the database and the cache",
+    tags=("health",),
+    errors=(503,),
+)
 def health() -> Response:
     checks = service.check_dependencies()
     healthy = all(value == "ok" for value in checks.values())

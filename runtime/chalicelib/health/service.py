@@ -1,4 +1,5 @@
 """Dependency checks for ``GET /health``."""
+
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError

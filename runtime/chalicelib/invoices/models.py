@@ -1,4 +1,5 @@
 """Shapes of invoices as customers read them: amounts in integer cents, quantities as decimal strings."""
+
 from __future__ import annotations
 
 import uuid
@@ -67,8 +68,13 @@ class InvoiceLine:
     amount: Decimal
 
     def as_json(self) -> dict[str, Any]:
-        return {"description": self.description, "metric": self.metric_code, "quantity": plain(self.quantity),
-                "unit_price": plain(self.unit_price), "amount_cents": cents(self.amount)}
+        return {
+            "description": self.description,
+            "metric": self.metric_code,
+            "quantity": plain(self.quantity),
+            "unit_price": plain(self.unit_price),
+            "amount_cents": cents(self.amount),
+        }
 
 
 @dataclass(frozen=True, slots=True)

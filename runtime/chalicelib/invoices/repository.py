@@ -1,4 +1,5 @@
 """Reading invoices inside a tenant transaction: row-level security decides which exist."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,13 +39,15 @@ SELECT description, metric_code, quantity, unit_price, amount
 """
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, status: str | None,
-              after: tuple[date, uuid.UUID] | None) -> list[Invoice]:
+def list_page(
+    conn: psycopg.Connection, *, limit: int, status: str | None, after: tuple[date, uuid.UUID] | None
+) -> list[Invoice]:
     if after is None:
         rows = conn.execute(LIST_FIRST, {"limit": limit, "status": status}).fetchall()
     else:
-        rows = conn.execute(LIST_AFTER, {"limit": limit, "status": status, "period": after[0],
-                                         "id": after[1]}).fetchall()
+        rows = conn.execute(
+            LIST_AFTER, {"limit": limit, "status": status, "period": after[0], "id": after[1]}
+        ).fetchall()
     return [Invoice(**row) for row in rows]
 
 

@@ -1,4 +1,5 @@
 """``GET /invoices`` and ``GET /invoices/{id}`` for the calling customer."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -11,15 +12,30 @@ from chalicelib.invoices.models import InvoicePageResponse, InvoiceResponse, Inv
 bp = Blueprint(__name__)
 
 
-@route(bp, "/invoices", auth="customer", query=InvoicesQuery, response=InvoicePageResponse,
-       summary="The caller's invoices, newest period first",
-       tags=("invoices",), errors=(400, 401, 403, 429))
+@route(
+    bp,
+    "/invoices",
+    auth="customer",
+    query=InvoicesQuery,
+    response=InvoicePageResponse,
+    summary="The caller's invoices, newest period first",
+    tags=("invoices",),
+    errors=(400, 401, 403, 429),
+)
 def list_invoices(query: InvoicesQuery) -> dict:
-    return service.list_invoices(current_customer_id(), limit=query.limit, cursor=query.cursor,
-                                 status=query.status).as_json()
+    return service.list_invoices(
+        current_customer_id(), limit=query.limit, cursor=query.cursor, status=query.status
+    ).as_json()
 
 
-@route(bp, "/invoices/{invoice_id}", auth="customer", response=InvoiceResponse,
-       summary="One invoice with its lines", tags=("invoices",), errors=(401, 403, 404, 429))
+@route(
+    bp,
+    "/invoices/{invoice_id}",
+    auth="customer",
+    response=InvoiceResponse,
+    summary="One invoice with its lines",
+    tags=("invoices",),
+    errors=(401, 403, 404, 429),
+)
 def get_invoice(invoice_id: str) -> dict:
     return service.get_invoice(current_customer_id(), path_uuid(invoice_id)).detail_json()

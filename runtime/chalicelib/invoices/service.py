@@ -1,4 +1,5 @@
 """Invoices as the calling customer sees them (its own only: RLS, not a WHERE clause)."""
+
 from __future__ import annotations
 
 import uuid

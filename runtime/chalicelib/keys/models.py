@@ -1,4 +1,5 @@
 """Request/response shapes for ``/api-keys``, and how a key row is presented."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -53,9 +54,13 @@ def timestamp(value: datetime | None) -> str | None:
 def present(row: dict, *, key: str | None = None) -> dict:
     """A key row as the API shows it; ``key`` (the full key) only at creation."""
     out = {
-        "id": str(row["id"]), "name": row["name"], "prefix": f"{row['prefix']}{row['public_id']}",
-        "created_at": timestamp(row["created_at"]), "expires_at": timestamp(row["expires_at"]),
-        "revoked_at": timestamp(row["revoked_at"]), "last_used_at": timestamp(row["last_used_at"]),
+        "id": str(row["id"]),
+        "name": row["name"],
+        "prefix": f"{row['prefix']}{row['public_id']}",
+        "created_at": timestamp(row["created_at"]),
+        "expires_at": timestamp(row["expires_at"]),
+        "revoked_at": timestamp(row["revoked_at"]),
+        "last_used_at": timestamp(row["last_used_at"]),
     }
     if key is not None:
         out["key"] = key

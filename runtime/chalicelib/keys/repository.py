@@ -1,5 +1,6 @@
 """SQL for ``api_keys``. Always called inside ``tenant_transaction`` (or the operator's
 onboarding transaction): row-level security, not a WHERE clause, scopes the rows."""
+
 from __future__ import annotations
 
 import uuid
@@ -46,10 +47,26 @@ UPDATE api_keys SET revoked_at = least(coalesce(revoked_at, 'infinity'), %(at)s)
 """
 
 
-def insert(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, prefix: str, public_id: str,
-           secret_hash: str, expires_at: datetime | None, rotated_from: uuid.UUID | None = None) -> dict:
-    params = {"customer_id": customer_id, "name": name, "prefix": prefix, "public_id": public_id,
-              "secret_hash": secret_hash, "expires_at": expires_at, "rotated_from": rotated_from}
+def insert(
+    conn: psycopg.Connection,
+    *,
+    customer_id: uuid.UUID,
+    name: str,
+    prefix: str,
+    public_id: str,
+    secret_hash: str,
+    expires_at: datetime | None,
+    rotated_from: uuid.UUID | None = None,
+) -> dict:
+    params = {
+        "customer_id": customer_id,
+        "name": name,
+        "prefix": prefix,
+        "public_id": public_id,
+        "secret_hash": secret_hash,
+        "expires_at": expires_at,
+        "rotated_from": rotated_from,
+    }
     try:
         return conn.execute(INSERT, params).fetchone()
     except pg_errors.UniqueViolation as exc:

@@ -1,4 +1,5 @@
 """``/api-keys``: create, list, revoke, rotate (customer credentials only)."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -11,27 +12,61 @@ from chalicelib.keys.models import ApiKeyPage, CreateKeyBody, KeyListQuery, NewA
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api-keys", method="POST", auth="customer", status=201, body=CreateKeyBody, response=NewApiKeyResponse,
-       summary="Create an API key (the full key is shown only in this response)", tags=("api-keys",),
-       errors=(400, 401, 403, 409, 422))
+@route(
+    bp,
+    "/api-keys",
+    method="POST",
+    auth="customer",
+    status=201,
+    body=CreateKeyBody,
+    response=NewApiKeyResponse,
+    summary="Create an API key (the full key is shown only in this response)",
+    tags=("api-keys",),
+    errors=(400, 401, 403, 409, 422),
+)
 def create_key(body: CreateKeyBody) -> dict:
     return service.create(current_customer_id(), body)
 
 
-@route(bp, "/api-keys", auth="customer", query=KeyListQuery, response=ApiKeyPage, summary="List API keys",
-       tags=("api-keys",), errors=(400, 401, 403))
+@route(
+    bp,
+    "/api-keys",
+    auth="customer",
+    query=KeyListQuery,
+    response=ApiKeyPage,
+    summary="List API keys",
+    tags=("api-keys",),
+    errors=(400, 401, 403),
+)
 def list_keys(query: KeyListQuery) -> dict:
     return service.list_keys(current_customer_id(), query)
 
 
-@route(bp, "/api-keys/{key_id}", method="DELETE", auth="customer", status=204,
-       summary="Revoke an API key and every session minted from it", tags=("api-keys",), errors=(401, 403, 404))
+@route(
+    bp,
+    "/api-keys/{key_id}",
+    method="DELETE",
+    auth="customer",
+    status=204,
+    summary="Revoke an API key and every session minted from it",
+    tags=("api-keys",),
+    errors=(401, 403, 404),
+)
 def revoke_key(key_id: str) -> None:
     service.revoke(current_customer_id(), path_uuid(key_id))
 
 
-@route(bp, "/api-keys/{key_id}/rotate", method="POST", auth="customer", status=201, body=RotateKeyBody,
-       response=NewApiKeyResponse, summary="Replace an API key; the old one works until the overlap ends",
-       tags=("api-keys",), errors=(400, 401, 403, 404, 409))
+@route(
+    bp,
+    "/api-keys/{key_id}/rotate",
+    method="POST",
+    auth="customer",
+    status=201,
+    body=RotateKeyBody,
+    response=NewApiKeyResponse,
+    summary="Replace an API key; the old one works until the overlap ends",
+    tags=("api-keys",),
+    errors=(400, 401, 403, 404, 409),
+)
 def rotate_key(key_id: str, body: RotateKeyBody) -> dict:
     return service.rotate(current_customer_id(), path_uuid(key_id), body.overlap_seconds)

@@ -13,6 +13,7 @@ cannot all pass the same count, and a rotation with an overlap needs a free
 slot like a create (with ``overlap_seconds`` 0 the old key dies at once and
 the count does not change). The bcrypt hash is computed before the lock.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,7 +30,6 @@ from chalicelib.keys import repository
 from chalicelib.keys.models import CreateKeyBody, KeyListQuery, present
 
 
-
 def customer_prefix() -> str:
     """``sk_live_`` in production, ``sk_test_`` everywhere else."""
     return "sk_live_" if get_settings().stage in ("prod", "production") else "sk_test_"
@@ -40,15 +40,35 @@ def new_key() -> keys.NewKey:
     return keys.generate(customer_prefix(), cost=get_settings().bcrypt_cost)
 
 
-def issue_key(conn: psycopg.Connection, *, customer_id: uuid.UUID, name: str, expires_at: datetime | None,
-              rotated_from: uuid.UUID | None = None, new: keys.NewKey | None = None) -> dict:
+def issue_key(
+    conn: psycopg.Connection,
+    *,
+    customer_id: uuid.UUID,
+    name: str,
+    expires_at: datetime | None,
+    rotated_from: uuid.UUID | None = None,
+    new: keys.NewKey | None = None,
+) -> dict:
     """Insert a new key on ``conn`` (tenant or onboarding transaction); audit it; return it with the full key."""
     new = new or new_key()
-    row = repository.insert(conn, customer_id=customer_id, name=name, prefix=new.prefix, public_id=new.public_id,
-                            secret_hash=new.secret_hash, expires_at=expires_at, rotated_from=rotated_from)
-    recorder.record(conn, customer_id=customer_id, action="api_key.created", target_type="api_key",
-                    target_id=row["id"], detail={"name": name, "public_id": new.public_id,
-                                                 "rotated_from": str(rotated_from) if rotated_from else None})
+    row = repository.insert(
+        conn,
+        customer_id=customer_id,
+        name=name,
+        prefix=new.prefix,
+        public_id=new.public_id,
+        secret_hash=new.secret_hash,
+        expires_at=expires_at,
+        rotated_from=rotated_from,
+    )
+    recorder.record(
+        conn,
+        customer_id=customer_id,
+        action="api_key.created",
+        target_type="api_key",
+        target_id=row["id"],
+        detail={"name": name, "public_id": new.public_id, "rotated_from": str(rotated_from) if rotated_from else None},
+    )
     return present(row, key=new.key)
 
 
@@ -69,8 +89,10 @@ def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int 
     repository.lock_tenant_keys(conn, customer_id)
     limit = repository.max_live_keys(conn)
     if limit is not None and repository.count_live(conn) - freed >= limit:
-        raise errors.Conflict(f"Your tier allows {limit} live API keys (keys in a rotation's overlap count);"
-                              " revoke one first, or rotate with overlap_seconds 0")
+        raise errors.Conflict(
+            f"Your tier allows {limit} live API keys (keys in a rotation's overlap count);"
+            " revoke one first, or rotate with overlap_seconds 0"
+        )
 
 
 def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> dict:
@@ -93,8 +115,14 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
         if row["revoked_at"] is not None and row["revoked_at"] <= now:
             return  # already revoked: idempotent
         repository.revoke(conn, key_id, now)
-        recorder.record(conn, customer_id=customer_id, action="api_key.revoked", target_type="api_key",
-                        target_id=key_id, detail={"public_id": row["public_id"]})
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="api_key.revoked",
+            target_type="api_key",
+            target_id=key_id,
+            detail={"public_id": row["public_id"]},
+        )
     store.revoke_key(key_id)
 
 
@@ -112,13 +140,23 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> d
         if old["expires_at"] is not None and old["expires_at"] <= now:
             raise errors.Conflict("An expired key cannot be rotated")
         _claim_slot(conn, customer_id, freed=1 if overlap_seconds == 0 else 0)
-        created = issue_key(conn, customer_id=customer_id, name=old["name"], expires_at=None, rotated_from=key_id,
-                            new=new)
+        created = issue_key(
+            conn, customer_id=customer_id, name=old["name"], expires_at=None, rotated_from=key_id, new=new
+        )
         repository.revoke(conn, key_id, ends)
-        recorder.record(conn, customer_id=customer_id, action="api_key.rotated", target_type="api_key",
-                        target_id=key_id, detail={"public_id": old["public_id"], "new_key_id": created["id"],
-                                                  "overlap_seconds": overlap_seconds,
-                                                  "old_key_revoked_at": ends.isoformat()})
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="api_key.rotated",
+            target_type="api_key",
+            target_id=key_id,
+            detail={
+                "public_id": old["public_id"],
+                "new_key_id": created["id"],
+                "overlap_seconds": overlap_seconds,
+                "old_key_revoked_at": ends.isoformat(),
+            },
+        )
     if overlap_seconds == 0:
         store.revoke_key(key_id)
     else:

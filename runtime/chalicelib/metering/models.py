@@ -1,4 +1,5 @@
 """Shapes of usage metering: request models (Pydantic) and results (frozen dataclasses)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,12 +16,19 @@ MAX_BATCH = 1000
 
 # Quantity is checked by the service, not by Pydantic: the contract makes a
 # negative or non-numeric quantity a 422 that names the event, not a 400.
-Quantity = Annotated[Any, WithJsonSchema({
-    "oneOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1_000_000_000},
-              {"type": "string", "pattern": r"^\d+(\.\d{1,6})?$"}],
-    "description": "Non-negative decimal below 10^9, at most 6 decimal places (a JSON number or a numeric string);"
-                   " a customer's total per metric and month is at most 10^10.",
-})]
+Quantity = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 1_000_000_000},
+                {"type": "string", "pattern": r"^\d+(\.\d{1,6})?$"},
+            ],
+            "description": "Non-negative decimal below 10^9, at most 6 decimal places (a JSON number or a numeric string);"
+            " a customer's total per metric and month is at most 10^10.",
+        }
+    ),
+]
 
 
 class UsageEventIn(RequestModel):
@@ -94,8 +102,12 @@ class PeriodUsage:
         return {
             "period": self.period,
             "metrics": [
-                {"metric": m.metric, "quantity": plain(m.quantity), "included": plain(m.included),
-                 "billable": plain(m.billable)}
+                {
+                    "metric": m.metric,
+                    "quantity": plain(m.quantity),
+                    "included": plain(m.included),
+                    "billable": plain(m.billable),
+                }
                 for m in self.metrics
             ],
         }

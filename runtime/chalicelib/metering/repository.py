@@ -1,9 +1,10 @@
 """Storage of usage: one call per batch into ``ingest_usage_events`` (migration 0020), monthly totals."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -53,10 +54,15 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
     # Timestamps go as UTC: PostgreSQL refuses offsets beyond +-15:59 that
     # Python (and ISO 8601) accept, such as +23:59; the instant is the same.
     events = json.dumps(
-        [[event_id, metric, str(quantity), moment.astimezone(timezone.utc).isoformat()]
-         for event_id, metric, quantity, moment in zip(batch.event_ids, batch.metrics, batch.quantities,
-                                                         batch.occurred_at)],
-        ensure_ascii=False, separators=(",", ":"))
+        [
+            [event_id, metric, str(quantity), moment.astimezone(UTC).isoformat()]
+            for event_id, metric, quantity, moment in zip(
+                batch.event_ids, batch.metrics, batch.quantities, batch.occurred_at
+            )
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     try:
         row = conn.execute(INGEST_BATCH, {"events": events}).fetchone()
     except (pg_errors.NumericValueOutOfRange, pg_errors.CheckViolation) as exc:

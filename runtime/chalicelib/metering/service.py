@@ -10,12 +10,13 @@ invoice then stays far below what ``numeric(14, 2)`` holds, so one customer's
 usage can never make its invoice unpriceable. Anything else — a boolean, null, ``"abc"``, NaN, a negative — is a 422 that
 names the event. Event indexes are 0-based positions in ``events``.
 """
+
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
@@ -29,7 +30,7 @@ from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, Usa
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Billing periods start in 1970; older timestamps are typos, and a far-away
 # offset could even turn into a BC date in PostgreSQL.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # Bounds that keep every invoice storable (docs/BILLING.md, "Limits"); the
 # monthly one is the CHECK constraint of migration 0030.
 MAX_QUANTITY = Decimal(10) ** 9
@@ -62,11 +63,17 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
             index = outcome.error_index
             reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
             raise Unprocessable(
-                f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})")
+                f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})"
+            )
         result = IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
         # Last in the transaction: the chain's lock is held only until the commit that follows.
-        recorder.record(conn, customer_id=customer_id, action="usage.ingested", target_type="usage_batch",
-                        detail={"events": len(events), "accepted": result.accepted, "duplicates": result.duplicates})
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="usage.ingested",
+            target_type="usage_batch",
+            detail={"events": len(events), "accepted": result.accepted, "duplicates": result.duplicates},
+        )
     return result
 
 

@@ -1,4 +1,5 @@
 """Sending one e-mail through SES (moto's endpoint locally, the real service in the cloud)."""
+
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError

@@ -1,9 +1,10 @@
 """Shapes of notifications: what to queue, what is stored, what the API returns."""
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chalicelib.core.models import PageQuery, ResponseModel
@@ -117,4 +118,4 @@ def iso_utc(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``: ``2026-10-31T23:59:59.123456Z``."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

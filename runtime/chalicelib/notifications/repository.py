@@ -1,4 +1,5 @@
 """Storage of notifications. Every function runs on the caller's connection and transaction."""
+
 from __future__ import annotations
 
 import uuid
@@ -92,17 +93,20 @@ def queue_many(conn: psycopg.Connection, messages: Sequence[EmailMessage]) -> li
     """Insert the messages whose key is new; returns the ids of the rows created."""
     if not messages:
         return []
-    rows = conn.execute(QUEUE_MANY, {
-        "customer_ids": [m.customer_id for m in messages],
-        "templates": [m.template for m in messages],
-        "recipients": [m.recipient for m in messages],
-        "subjects": [m.subject for m in messages],
-        "text_bodies": [m.text_body for m in messages],
-        "html_bodies": [m.html_body for m in messages],
-        "keys": [m.idempotency_key for m in messages],
-        "related_types": [m.related_type for m in messages],
-        "related_ids": [m.related_id for m in messages],
-    }).fetchall()
+    rows = conn.execute(
+        QUEUE_MANY,
+        {
+            "customer_ids": [m.customer_id for m in messages],
+            "templates": [m.template for m in messages],
+            "recipients": [m.recipient for m in messages],
+            "subjects": [m.subject for m in messages],
+            "text_bodies": [m.text_body for m in messages],
+            "html_bodies": [m.html_body for m in messages],
+            "keys": [m.idempotency_key for m in messages],
+            "related_types": [m.related_type for m in messages],
+            "related_ids": [m.related_id for m in messages],
+        },
+    ).fetchall()
     return [row["id"] for row in rows]
 
 
@@ -111,10 +115,25 @@ def id_for_key(conn: psycopg.Connection, customer_id: uuid.UUID, key: str) -> uu
     return None if row is None else row["id"]
 
 
-def pending_ids(conn: psycopg.Connection, *, statuses: Sequence[str], max_attempts: int, limit: int,
-                since: datetime, ids: Sequence[uuid.UUID] | None = None) -> list[uuid.UUID]:
-    rows = conn.execute(PENDING, {"statuses": list(statuses), "max_attempts": max_attempts, "limit": limit,
-                                  "since": since, "ids": None if ids is None else list(ids)}).fetchall()
+def pending_ids(
+    conn: psycopg.Connection,
+    *,
+    statuses: Sequence[str],
+    max_attempts: int,
+    limit: int,
+    since: datetime,
+    ids: Sequence[uuid.UUID] | None = None,
+) -> list[uuid.UUID]:
+    rows = conn.execute(
+        PENDING,
+        {
+            "statuses": list(statuses),
+            "max_attempts": max_attempts,
+            "limit": limit,
+            "since": since,
+            "ids": None if ids is None else list(ids),
+        },
+    ).fetchall()
     return [row["id"] for row in rows]
 
 
@@ -139,8 +158,7 @@ def mark_deferred(conn: psycopg.Connection, notification_id: uuid.UUID, error: s
     conn.execute(MARK_DEFERRED, {"id": notification_id, "error": error})
 
 
-def list_page(conn: psycopg.Connection, *, limit: int,
-              after: tuple[datetime, uuid.UUID] | None) -> list[Notification]:
+def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[Notification]:
     if after is None:
         rows = conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
     else:

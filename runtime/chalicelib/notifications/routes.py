@@ -1,4 +1,5 @@
 """``GET /notifications`` (the caller's e-mail delivery records) and the frequent delivery job."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,16 @@ from chalicelib.notifications.models import NotificationPageResponse, Notificati
 bp = Blueprint(__name__)
 
 
-@route(bp, "/notifications", auth="customer", query=NotificationsQuery,
-       response=NotificationPageResponse,
-       summary="E-mail delivery records (queued, sent, failed), newest first", tags=("notifications",),
-       errors=(400, 401, 403, 429))
+@route(
+    bp,
+    "/notifications",
+    auth="customer",
+    query=NotificationsQuery,
+    response=NotificationPageResponse,
+    summary="E-mail delivery records (queued, sent, failed), newest first",
+    tags=("notifications",),
+    errors=(400, 401, 403, 429),
+)
 def list_notifications(query: NotificationsQuery) -> dict:
     return service.list_notifications(current_customer_id(), limit=query.limit, cursor=query.cursor).as_json()
 
@@ -26,10 +33,15 @@ DELIVERY_JOB = "notifications_delivery"
 DELIVERY_BUDGET_S = 240
 
 
-@bp.schedule(Rate(5, unit=Rate.MINUTES), name=DELIVERY_JOB,
-             description="Every 5 minutes: send newly queued e-mails (failed ones wait for the daily billing job)")
+@bp.schedule(
+    Rate(5, unit=Rate.MINUTES),
+    name=DELIVERY_JOB,
+    description="Every 5 minutes: send newly queued e-mails (failed ones wait for the daily billing job)",
+)
 def deliver_queued_notifications(event: Any) -> dict:
     report = service.deliver_pending(include_failed=False, time_budget_s=DELIVERY_BUDGET_S)
-    logger.info("queued notifications delivered", extra={"sent": report.sent, "failed": report.failed,
-                                                         "deferred": report.deferred})
+    logger.info(
+        "queued notifications delivered",
+        extra={"sent": report.sent, "failed": report.failed, "deferred": report.deferred},
+    )
     return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped, "deferred": report.deferred}

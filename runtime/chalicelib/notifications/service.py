@@ -32,6 +32,7 @@ The one residual window: the process itself dying after SES accepted a
 message but before its ``sent`` row committed (milliseconds) leaves it
 queued, and it is sent again once its lease has ended.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,9 +60,19 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
-def queue_email(conn: psycopg.Connection, *, customer_id: uuid.UUID, template: str, recipient: str, subject: str,
-                text_body: str, html_body: str | None = None, idempotency_key: str,
-                related_type: str | None = None, related_id: uuid.UUID | None = None) -> uuid.UUID:
+def queue_email(
+    conn: psycopg.Connection,
+    *,
+    customer_id: uuid.UUID,
+    template: str,
+    recipient: str,
+    subject: str,
+    text_body: str,
+    html_body: str | None = None,
+    idempotency_key: str,
+    related_type: str | None = None,
+    related_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     """Queue one e-mail on ``conn`` (the caller's transaction, tenant or operator).
 
     Parameters
@@ -84,9 +95,17 @@ def queue_email(conn: psycopg.Connection, *, customer_id: uuid.UUID, template: s
     Unprocessable
         A field that cannot be sent or stored (bad recipient, header injection...).
     """
-    message = EmailMessage(customer_id=customer_id, template=template, recipient=recipient, subject=subject,
-                           text_body=text_body, html_body=html_body, idempotency_key=idempotency_key,
-                           related_type=related_type, related_id=related_id)
+    message = EmailMessage(
+        customer_id=customer_id,
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
+        idempotency_key=idempotency_key,
+        related_type=related_type,
+        related_id=related_id,
+    )
     _check(message)
     created = repository.queue_many(conn, [message])
     if created:
@@ -110,16 +129,22 @@ def queue_emails(conn: psycopg.Connection, messages: Sequence[EmailMessage], *, 
         except Unprocessable as exc:
             if strict:
                 raise
-            logger.warning("e-mail not queued", extra={"idempotency_key": message.idempotency_key,
-                                                       "reason": exc.message})
+            logger.warning(
+                "e-mail not queued", extra={"idempotency_key": message.idempotency_key, "reason": exc.message}
+            )
             continue
         valid.append(message)
     return len(repository.queue_many(conn, valid))
 
 
-def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: Sequence[uuid.UUID] | None = None,
-                    include_failed: bool = True, batch_size: int = DEFAULT_BATCH_SIZE,
-                    time_budget_s: float | None = None) -> DeliveryReport:
+def deliver_pending(
+    *,
+    customer_id: uuid.UUID | None = None,
+    notification_ids: Sequence[uuid.UUID] | None = None,
+    include_failed: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    time_budget_s: float | None = None,
+) -> DeliveryReport:
     """Send queued (and, with ``include_failed``, previously failed) e-mails; each is sent at most once.
 
     Pages through everything pending, ``batch_size`` rows at a time, until
@@ -143,8 +168,9 @@ def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: S
         since = repository.database_now(conn)
     while deadline is None or time.monotonic() < deadline:
         with _transaction(customer_id) as conn:
-            ids = repository.pending_ids(conn, statuses=statuses, max_attempts=MAX_ATTEMPTS, limit=batch_size,
-                                         since=since, ids=notification_ids)
+            ids = repository.pending_ids(
+                conn, statuses=statuses, max_attempts=MAX_ATTEMPTS, limit=batch_size, since=since, ids=notification_ids
+            )
         outage = False
         for notification_id in ids:
             outcome = _deliver_one(customer_id, notification_id)
@@ -162,8 +188,9 @@ def deliver_pending(*, customer_id: uuid.UUID | None = None, notification_ids: S
         if outage or len(ids) < batch_size:
             break
     if sent or failed or deferred:
-        logger.info("notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped,
-                                                      "deferred": deferred})
+        logger.info(
+            "notifications delivered", extra={"sent": sent, "failed": failed, "skipped": skipped, "deferred": deferred}
+        )
     return DeliveryReport(sent=sent, failed=failed, skipped=skipped, deferred=deferred)
 
 
@@ -176,29 +203,19 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
     try:
         message_id = mailer.send(email)
     except mailer.DeliveryFailed as exc:
-        if exc.transient:
-            db.retry_once_if_lost(lambda: _record(customer_id, repository.mark_deferred, email.id, str(exc)),
-                                  what="notification deferral")
-            dependency_degraded("ses", "email_stays_queued", exc)
-            return "deferred"
-
-        def failed() -> None:
-            with _transaction(customer_id) as conn:
-                repository.mark_failed(conn, email.id, str(exc))
-                recorder.record(conn, customer_id=email.customer_id, action="notification.failed",
-                                target_type="notification", target_id=email.id, detail={"error": str(exc)[:200]})
-
-        db.retry_once_if_lost(failed, what="notification failure")
-        logger.warning("notification failed", extra={"notification_id": str(email.id), "error": str(exc)})
-        return "failed"
+        return _not_sent(customer_id, email.id, email.customer_id, exc)
 
     def sent() -> None:
         with _transaction(customer_id) as conn:
             repository.mark_sent(conn, email.id, message_id)
-            recorder.record(conn, customer_id=email.customer_id, action=_sent_action(email.related_type),
-                            target_type=email.related_type or "notification",
-                            target_id=email.related_id or email.id,
-                            detail={"notification_id": str(email.id), "recipient": email.recipient})
+            recorder.record(
+                conn,
+                customer_id=email.customer_id,
+                action=_sent_action(email.related_type),
+                target_type=email.related_type or "notification",
+                target_id=email.related_id or email.id,
+                detail={"notification_id": str(email.id), "recipient": email.recipient},
+            )
 
     # SES has accepted it: the record must not be lost to a dead connection, or the lease would
     # end and the e-mail go out again. A fresh connection is tried once more.
@@ -206,9 +223,36 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
     return "sent"
 
 
-def _record(customer_id: uuid.UUID | None, mark, notification_id: uuid.UUID, error: str) -> None:
-    with _transaction(customer_id) as conn:
-        mark(conn, notification_id, error)
+def _not_sent(
+    customer_id: uuid.UUID | None, notification_id: uuid.UUID, owner: uuid.UUID, failure: mailer.DeliveryFailed
+) -> str:
+    """Record why SES did not take it: ``deferred`` (SES could not serve: it stays queued) or ``failed``."""
+    error = str(failure)
+    if failure.transient:
+
+        def defer() -> None:
+            with _transaction(customer_id) as conn:
+                repository.mark_deferred(conn, notification_id, error)
+
+        db.retry_once_if_lost(defer, what="notification deferral")
+        dependency_degraded("ses", "email_stays_queued", failure)
+        return "deferred"
+
+    def fail() -> None:
+        with _transaction(customer_id) as conn:
+            repository.mark_failed(conn, notification_id, error)
+            recorder.record(
+                conn,
+                customer_id=owner,
+                action="notification.failed",
+                target_type="notification",
+                target_id=notification_id,
+                detail={"error": error[:200]},
+            )
+
+    db.retry_once_if_lost(fail, what="notification failure")
+    logger.warning("notification failed", extra={"notification_id": str(notification_id), "error": error})
+    return "failed"
 
 
 def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:

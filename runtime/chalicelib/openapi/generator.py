@@ -20,6 +20,7 @@ What a spec does not say is derived from how ``route`` behaves:
   ``{"Code", "Message"}`` shape (a ``503`` may instead carry the route's own
   response model: a dependency check reports what is down).
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Chalice's native error shape.",
     "required": ["Code", "Message"],
-    "properties": {"Code": {"type": "string", "examples": ["BadRequestError"]},
-                   "Message": {"type": "string"}},
+    "properties": {"Code": {"type": "string", "examples": ["BadRequestError"]}, "Message": {"type": "string"}},
 }
 _HEADERS: dict[str, Any] = {
     "RequestId": {
@@ -67,15 +67,22 @@ def build_document(specs: Iterable[RouteSpec] | None = None) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schema_for, definitions)
-    error_statuses = sorted({int(code) for item in paths.values() for operation in item.values()
-                             for code, response in operation["responses"].items() if "$ref" in response})
+    error_statuses = sorted(
+        {
+            int(code)
+            for item in paths.values()
+            for operation in item.values()
+            for code, response in operation["responses"].items()
+            if "$ref" in response
+        }
+    )
     return {
         "openapi": "3.1.0",
         "info": {
             "title": TITLE,
             "version": VERSION,
             "description": "Multi-tenant B2B SaaS backend. Authenticate with POST /auth/authenticate, "
-                           "then send `Authorization: Bearer <token>`.",
+            "then send `Authorization: Bearer <token>`.",
         },
         "paths": dict(sorted(paths.items())),
         "components": {
@@ -179,8 +186,7 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
         if variants is not None:
             variants = [variant for variant in variants if variant.get("type") != "null"]
             schema = {**schema, **variants[0]} if len(variants) == 1 else {**schema, "anyOf": variants}
-        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
-                                     "schema": schema}
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": schema}
         if "description" in prop:
             parameter["description"] = prop["description"]
         parameters.append(parameter)
@@ -198,7 +204,8 @@ def _responses(spec: RouteSpec, schema_for: dict, *, has_path_params: bool) -> d
             # A dependency check answers 503 with its own report (GET /health).
             error = _error_response(status)
             error["content"]["application/json"]["schema"] = {
-                "anyOf": [{"$ref": _REF.format(model=ERROR_MODEL)}, schema_for[(spec.response, "serialization")]]}
+                "anyOf": [{"$ref": _REF.format(model=ERROR_MODEL)}, schema_for[(spec.response, "serialization")]]
+            }
             responses[str(status)] = error
         else:
             responses[str(status)] = {"$ref": f"#/components/responses/{_response_name(status)}"}

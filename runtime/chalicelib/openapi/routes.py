@@ -1,4 +1,5 @@
 """``GET /openapi.json``: the OpenAPI document of every registered route (public)."""
+
 from __future__ import annotations
 
 from typing import Any

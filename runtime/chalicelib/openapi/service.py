@@ -1,4 +1,5 @@
 """The served document: built once, rebuilt only if routes were registered since."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Request/response shapes for ``/admin/operator-keys``, and how a key row is presented."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -10,8 +11,9 @@ from chalicelib.keys.models import timestamp
 
 class CreateOperatorKeyBody(RequestModel):
     name: str = Field(min_length=1, max_length=100)
-    expires_at: Timestamp | None = Field(default=None,
-                                         description="ISO 8601 with a zone, in the future; absent: never expires")
+    expires_at: Timestamp | None = Field(
+        default=None, description="ISO 8601 with a zone, in the future; absent: never expires"
+    )
 
 
 class OperatorKeyListQuery(PageQuery):
@@ -41,9 +43,13 @@ class OperatorKeyPage(ResponseModel):
 def present(row: dict, *, key: str | None = None) -> dict:
     """A key row as the API shows it (never its hash); ``key`` (the full key) only at creation."""
     out = {
-        "id": str(row["id"]), "operator_id": str(row["operator_id"]), "name": row["name"],
-        "prefix": f"{OPERATOR_PREFIX}{row['public_id']}", "created_at": timestamp(row["created_at"]),
-        "expires_at": timestamp(row["expires_at"]), "revoked_at": timestamp(row["revoked_at"]),
+        "id": str(row["id"]),
+        "operator_id": str(row["operator_id"]),
+        "name": row["name"],
+        "prefix": f"{OPERATOR_PREFIX}{row['public_id']}",
+        "created_at": timestamp(row["created_at"]),
+        "expires_at": timestamp(row["expires_at"]),
+        "revoked_at": timestamp(row["revoked_at"]),
         "last_used_at": timestamp(row["last_used_at"]),
     }
     if key is not None:

@@ -4,6 +4,7 @@ That role may read every column but ``secret_hash``, insert keys, and update
 only ``revoked_at`` and ``last_used_at`` (migration 0035): nothing here reads a
 hash back or changes a key's secret or expiry.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -46,10 +47,22 @@ SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, las
 """
 
 
-def insert(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, public_id: str, secret_hash: str,
-           expires_at: datetime | None) -> dict:
-    params = {"operator_id": operator_id, "name": name, "public_id": public_id, "secret_hash": secret_hash,
-              "expires_at": expires_at}
+def insert(
+    conn: psycopg.Connection,
+    *,
+    operator_id: uuid.UUID,
+    name: str,
+    public_id: str,
+    secret_hash: str,
+    expires_at: datetime | None,
+) -> dict:
+    params = {
+        "operator_id": operator_id,
+        "name": name,
+        "public_id": public_id,
+        "secret_hash": secret_hash,
+        "expires_at": expires_at,
+    }
     try:
         return conn.execute(INSERT, params).fetchone()
     except pg_errors.UniqueViolation as exc:

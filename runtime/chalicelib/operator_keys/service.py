@@ -15,6 +15,7 @@ included (``204``; its next request is ``401``). A platform left without a
 live key gets a new one the way the first was made (README, "The first
 operator key").
 """
+
 from __future__ import annotations
 
 import uuid
@@ -38,16 +39,39 @@ def new_key() -> keys.NewKey:
     return keys.generate(keys.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
 
 
-def issue_key(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, expires_at: datetime | None,
-              new: keys.NewKey, actor: str | None = None) -> dict:
+def issue_key(
+    conn: psycopg.Connection,
+    *,
+    operator_id: uuid.UUID,
+    name: str,
+    expires_at: datetime | None,
+    new: keys.NewKey,
+    actor: str | None = None,
+) -> dict:
     """Insert ``new`` for ``operator_id`` on ``conn``; audit it; return it with the full key (shown once)."""
-    row = repository.insert(conn, operator_id=operator_id, name=name, public_id=new.public_id,
-                            secret_hash=new.secret_hash, expires_at=expires_at)
+    row = repository.insert(
+        conn,
+        operator_id=operator_id,
+        name=name,
+        public_id=new.public_id,
+        secret_hash=new.secret_hash,
+        expires_at=expires_at,
+    )
     created = present(row, key=new.key)
-    recorder.record(conn, customer_id=None, action="operator_key.created", target_type=TARGET_TYPE,
-                    target_id=row["id"], actor=actor,
-                    detail={"operator_id": str(operator_id), "public_id": new.public_id, "name": name,
-                            "expires_at": created["expires_at"]})
+    recorder.record(
+        conn,
+        customer_id=None,
+        action="operator_key.created",
+        target_type=TARGET_TYPE,
+        target_id=row["id"],
+        actor=actor,
+        detail={
+            "operator_id": str(operator_id),
+            "public_id": new.public_id,
+            "name": name,
+            "expires_at": created["expires_at"],
+        },
+    )
     return created
 
 
@@ -83,8 +107,9 @@ def revoke(key_id: uuid.UUID) -> None:
     store.revoke_key(key_id)
 
 
-def revoke_named(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, reason: str,
-                 actor: str | None = None) -> list[uuid.UUID]:
+def revoke_named(
+    conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, reason: str, actor: str | None = None
+) -> list[uuid.UUID]:
     """Revoke, on ``conn``, the live keys ``operator_id`` holds under ``name``; return their ids.
 
     The caller calls :func:`forget` with them once ``conn``'s transaction has committed.
@@ -102,11 +127,19 @@ def forget(key_ids: list[uuid.UUID]) -> None:
         store.revoke_key(key_id)
 
 
-def _revoke(conn: psycopg.Connection, row: dict, now: datetime, *, reason: str | None = None,
-            actor: str | None = None) -> None:
+def _revoke(
+    conn: psycopg.Connection, row: dict, now: datetime, *, reason: str | None = None, actor: str | None = None
+) -> None:
     repository.revoke(conn, row["id"], now)
     detail = {"operator_id": str(row["operator_id"]), "public_id": row["public_id"]}
     if reason is not None:
         detail["reason"] = reason
-    recorder.record(conn, customer_id=None, action="operator_key.revoked", target_type=TARGET_TYPE,
-                    target_id=row["id"], detail=detail, actor=actor)
+    recorder.record(
+        conn,
+        customer_id=None,
+        action="operator_key.revoked",
+        target_type=TARGET_TYPE,
+        target_id=row["id"],
+        detail=detail,
+        actor=actor,
+    )

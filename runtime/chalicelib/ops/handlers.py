@@ -5,6 +5,7 @@ Provider framework) whose ``MigrationsDigest`` property is the hash of the
 migration files: changed migrations run on ``cdk deploy``, and an exception
 here fails the deploy.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ IAM-authenticated), setting the ``saas_app_user`` password from its secret so
 the proxy can log in as it. Delete: nothing — dropping a stack never drops
 the schema. Any exception propagates so CloudFormation fails the deploy.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,10 @@ def wait_for_database(
         except psycopg.OperationalError as error:
             if clock() + delay > deadline:
                 raise
-            logger.warning("migrations: database not reachable yet, retrying",
-                           extra={"attempt": attempt, "retry_in_s": delay, "error": str(error).strip()[:300]})
+            logger.warning(
+                "migrations: database not reachable yet, retrying",
+                extra={"attempt": attempt, "retry_in_s": delay, "error": str(error).strip()[:300]},
+            )
             sleep(delay)
             delay = min(delay * 2, _MAX_DELAY)
 

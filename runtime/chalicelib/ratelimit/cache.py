@@ -1,4 +1,5 @@
 """A small in-process cache with a time to live, for catalog data read on every request."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,9 @@ V = TypeVar("V")
 class TtlCache(Generic[K, V]):
     """``get_or_load(key, load)``: a value at most ``ttl`` seconds old; bounded to ``max_entries``."""
 
-    def __init__(self, *, ttl: float, max_entries: int = 10_000,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, ttl: float, max_entries: int = 10_000, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._monotonic = monotonic

@@ -29,12 +29,13 @@ Each process remembers the window it last counted a customer in and tries
 that update first, so a busy customer costs one round trip per request and a
 quiet one one per window.
 """
+
 from __future__ import annotations
 
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from chalicelib.core.observability import logger
@@ -65,7 +66,7 @@ _memo_lock = threading.Lock()
 def count_request(customer_id: uuid.UUID, limits: Limits, now: float) -> Refusal | None:
     """Count one request of ``customer_id`` at ``now``; ``None`` if it is within every limit."""
     day_start = int(now // DAY_SECONDS) * DAY_SECONDS
-    day = datetime.fromtimestamp(day_start, tz=timezone.utc).date().isoformat()
+    day = datetime.fromtimestamp(day_start, tz=UTC).date().isoformat()
     key = {"pk": {"S": f"{customer_id}#day#{day}"}, "sk": {"S": "limits"}}
     expires_at = day_start + 2 * DAY_SECONDS
     window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
@@ -117,8 +118,14 @@ def _add_in_window(key: dict, *, window: int, slot: int, limits: Limits, expires
 
 def _start_window(key: dict, *, window: int, slot: int, limits: Limits, expires_at: int) -> dict[str, int] | None:
     others = [name for index, name in enumerate(_SLOTS) if index != slot]
-    names = {"#w": "w", "#n": "n", "#d": "d", "#slot": _SLOTS[slot], "#expires": "expires_at",
-             **{f"#old{index}": name for index, name in enumerate(others)}}
+    names = {
+        "#w": "w",
+        "#n": "n",
+        "#d": "d",
+        "#slot": _SLOTS[slot],
+        "#expires": "expires_at",
+        **{f"#old{index}": name for index, name in enumerate(others)},
+    }
     condition = "(attribute_not_exists(#w) OR #w < :w)"
     values = _values(window, expires_at)
     if limits.daily_quota is not None:
@@ -126,8 +133,10 @@ def _start_window(key: dict, *, window: int, slot: int, limits: Limits, expires_
         values[":quota"] = {"N": str(limits.daily_quota)}
     return repository.conditional_update(
         key=key,
-        update=("SET #w = :w, #n = :one, #slot = :one, #expires = :expires"
-                " REMOVE " + ", ".join(f"#old{index}" for index in range(len(others))) + " ADD #d :one"),
+        update=(
+            "SET #w = :w, #n = :one, #slot = :one, #expires = :expires"
+            " REMOVE " + ", ".join(f"#old{index}" for index in range(len(others))) + " ADD #d :one"
+        ),
         condition=condition,
         names=names,
         values=values,

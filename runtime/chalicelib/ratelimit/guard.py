@@ -2,6 +2,7 @@
 
 Only customers are limited: public routes and operators pass straight through.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Rate-limit values and the fixed windows they are counted in."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 
 The counting itself (which item, which condition) is :mod:`chalicelib.ratelimit.counters`.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -37,8 +38,14 @@ def customer_tier(customer_id: uuid.UUID) -> str | None:
     return row["tier_code"] if row else None
 
 
-def conditional_update(*, key: dict[str, dict[str, str]], update: str, condition: str, names: dict[str, str],
-                       values: dict[str, dict[str, str]]) -> dict[str, int] | None:
+def conditional_update(
+    *,
+    key: dict[str, dict[str, str]],
+    update: str,
+    condition: str,
+    names: dict[str, str],
+    values: dict[str, dict[str, str]],
+) -> dict[str, int] | None:
     """One conditional ``UpdateItem`` on the counters table.
 
     Returns ``None`` when the update was applied, else the item's numeric

@@ -15,6 +15,7 @@ briefly (``CUSTOMER_TIER_TTL``/``TIER_LIMITS_TTL``): a tier change takes effect
 within that time. If DynamoDB cannot be reached the request is let through and
 a warning logged — rate limiting protects the service, it must not take it down.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,10 @@ def enforce(customer_id: uuid.UUID) -> None:
         return
     logger.info("rate limited", extra={"customer_id": str(customer_id), "limit": refusal.limit})
     if refusal.limit == "daily_quota":
-        raise RateLimited("Daily request quota exhausted; retry tomorrow (UTC)",
-                          retry_after=math.ceil(refusal.day_start + counters.DAY_SECONDS - now))
+        raise RateLimited(
+            "Daily request quota exhausted; retry tomorrow (UTC)",
+            retry_after=math.ceil(refusal.day_start + counters.DAY_SECONDS - now),
+        )
     if refusal.limit == "rate":
         retry_after = refusal.window_start + WINDOW_SECONDS - now
     else:  # burst: the next second
@@ -76,9 +79,11 @@ def enforce(customer_id: uuid.UUID) -> None:
 
 def _load_limits(tier: str) -> Limits:
     values = repository.tier_limit_values(tier)
-    return Limits(per_second=_positive_int(tier, PER_SECOND, values),
-                  burst=_positive_int(tier, BURST, values),
-                  daily_quota=_positive_int(tier, DAILY_QUOTA, values))
+    return Limits(
+        per_second=_positive_int(tier, PER_SECOND, values),
+        burst=_positive_int(tier, BURST, values),
+        daily_quota=_positive_int(tier, DAILY_QUOTA, values),
+    )
 
 
 def _positive_int(tier: str, feature: str, values: dict[str, Any]) -> int | None:

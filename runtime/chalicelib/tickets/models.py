@@ -1,4 +1,5 @@
 """Request and response shapes for support tickets (also the OpenAPI document's)."""
+
 from __future__ import annotations
 
 import uuid

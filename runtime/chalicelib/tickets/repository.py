@@ -5,6 +5,7 @@ security decides which tickets exist, so a WHERE on ``customer_id`` is never
 what keeps tenants apart (it appears only in INSERTs, where the policy's
 WITH CHECK verifies it).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -63,18 +64,23 @@ SELECT id, ticket_id, author, body, created_at
 CUSTOMER_EMAIL = "SELECT email FROM customers WHERE id = %(id)s"
 
 
-def insert_ticket(conn: psycopg.Connection, *, customer_id: uuid.UUID, subject: str, body: str, priority: str,
-                  created_by: str) -> dict[str, Any]:
-    return conn.execute(INSERT_TICKET, {"customer_id": customer_id, "subject": subject, "body": body,
-                                        "priority": priority, "created_by": created_by}).fetchone()
+def insert_ticket(
+    conn: psycopg.Connection, *, customer_id: uuid.UUID, subject: str, body: str, priority: str, created_by: str
+) -> dict[str, Any]:
+    return conn.execute(
+        INSERT_TICKET,
+        {"customer_id": customer_id, "subject": subject, "body": body, "priority": priority, "created_by": created_by},
+    ).fetchone()
 
 
-def list_tickets(conn: psycopg.Connection, *, limit: int, status: str | None = None,
-                 after: tuple[datetime, uuid.UUID] | None = None) -> list[dict[str, Any]]:
+def list_tickets(
+    conn: psycopg.Connection, *, limit: int, status: str | None = None, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[dict[str, Any]]:
     """Up to ``limit`` tickets older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after if after is not None else (None, None)
-    return conn.execute(LIST_TICKETS, {"status": status, "after_created_at": after_created_at,
-                                       "after_id": after_id, "limit": limit}).fetchall()
+    return conn.execute(
+        LIST_TICKETS, {"status": status, "after_created_at": after_created_at, "after_id": after_id, "limit": limit}
+    ).fetchall()
 
 
 def get_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
@@ -95,10 +101,12 @@ def close_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> dict[str, An
     return conn.execute(CLOSE_TICKET, {"id": ticket_id}).fetchone()
 
 
-def insert_comment(conn: psycopg.Connection, *, ticket_id: uuid.UUID, customer_id: uuid.UUID, author: str,
-                   body: str) -> dict[str, Any]:
-    return conn.execute(INSERT_COMMENT, {"ticket_id": ticket_id, "customer_id": customer_id, "author": author,
-                                         "body": body}).fetchone()
+def insert_comment(
+    conn: psycopg.Connection, *, ticket_id: uuid.UUID, customer_id: uuid.UUID, author: str, body: str
+) -> dict[str, Any]:
+    return conn.execute(
+        INSERT_COMMENT, {"ticket_id": ticket_id, "customer_id": customer_id, "author": author, "body": body}
+    ).fetchone()
 
 
 def list_comments(conn: psycopg.Connection, ticket_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
 """Support tickets: ``/support-tickets`` (customer role; RLS confines every call to the caller's tenant)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,31 +24,71 @@ bp = Blueprint(__name__)
 TAGS = ("support",)
 
 
-@route(bp, "/support-tickets", method="POST", auth="customer", body=TicketCreate, response=Ticket, status=201,
-       summary="Open a support ticket (the customer is e-mailed a confirmation)", tags=TAGS)
+@route(
+    bp,
+    "/support-tickets",
+    method="POST",
+    auth="customer",
+    body=TicketCreate,
+    response=Ticket,
+    status=201,
+    summary="Open a support ticket (the customer is e-mailed a confirmation)",
+    tags=TAGS,
+)
 def create_ticket(body: TicketCreate) -> dict[str, Any]:
     return service.create_ticket(current_customer_id(), body).model_dump(mode="json")
 
 
-@route(bp, "/support-tickets", auth="customer", query=TicketListQuery, response=TicketPage,
-       summary="The customer's support tickets, newest first", tags=TAGS)
+@route(
+    bp,
+    "/support-tickets",
+    auth="customer",
+    query=TicketListQuery,
+    response=TicketPage,
+    summary="The customer's support tickets, newest first",
+    tags=TAGS,
+)
 def list_tickets(query: TicketListQuery) -> dict[str, Any]:
     return service.list_tickets(current_customer_id(), query).model_dump(mode="json")
 
 
-@route(bp, "/support-tickets/{id}", auth="customer", response=TicketDetail,
-       summary="One support ticket with its comments", tags=TAGS)
-def get_ticket(id: str) -> dict[str, Any]:  # noqa: A002 (Chalice passes the path parameter by name)
+@route(
+    bp,
+    "/support-tickets/{id}",
+    auth="customer",
+    response=TicketDetail,
+    summary="One support ticket with its comments",
+    tags=TAGS,
+)
+def get_ticket(id: str) -> dict[str, Any]:
     return service.get_ticket(current_customer_id(), path_uuid(id)).model_dump(mode="json")
 
 
-@route(bp, "/support-tickets/{id}/comments", method="POST", auth="customer", body=CommentCreate, response=Comment,
-       status=201, summary="Comment on an open support ticket", tags=TAGS, errors=(409,))
-def add_comment(id: str, body: CommentCreate) -> dict[str, Any]:  # noqa: A002
+@route(
+    bp,
+    "/support-tickets/{id}/comments",
+    method="POST",
+    auth="customer",
+    body=CommentCreate,
+    response=Comment,
+    status=201,
+    summary="Comment on an open support ticket",
+    tags=TAGS,
+    errors=(409,),
+)
+def add_comment(id: str, body: CommentCreate) -> dict[str, Any]:
     return service.add_comment(current_customer_id(), path_uuid(id), body).model_dump(mode="json")
 
 
-@route(bp, "/support-tickets/{id}", method="PATCH", auth="customer", body=TicketUpdate, response=Ticket,
-       summary='Close a support ticket (body {"status": "closed"})', tags=TAGS)
-def update_ticket(id: str, body: TicketUpdate) -> dict[str, Any]:  # noqa: A002
+@route(
+    bp,
+    "/support-tickets/{id}",
+    method="PATCH",
+    auth="customer",
+    body=TicketUpdate,
+    response=Ticket,
+    summary='Close a support ticket (body {"status": "closed"})',
+    tags=TAGS,
+)
+def update_ticket(id: str, body: TicketUpdate) -> dict[str, Any]:
     return service.close_ticket(current_customer_id(), path_uuid(id)).model_dump(mode="json")

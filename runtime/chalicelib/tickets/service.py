@@ -4,6 +4,7 @@ Each function is one unit of work in the caller's ``tenant_transaction``; the
 audit events (``support_ticket.created`` / ``.comment_added`` / ``.closed``)
 commit with the change.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -44,10 +45,22 @@ def create_ticket(customer_id: uuid.UUID, request: TicketCreate) -> Ticket:
     """Open a ticket for ``customer_id``; audited, and a confirmation e-mail queued to the customer."""
     actor = context.current_actor()
     with db.tenant_transaction(customer_id, actor=actor) as conn:
-        row = repository.insert_ticket(conn, customer_id=customer_id, subject=request.subject, body=request.body,
-                                       priority=request.priority, created_by=actor)
-        recorder.record(conn, customer_id=customer_id, action="support_ticket.created", target_type=TARGET,
-                        target_id=row["id"], detail={"priority": row["priority"]})
+        row = repository.insert_ticket(
+            conn,
+            customer_id=customer_id,
+            subject=request.subject,
+            body=request.body,
+            priority=request.priority,
+            created_by=actor,
+        )
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="support_ticket.created",
+            target_type=TARGET,
+            target_id=row["id"],
+            detail={"priority": row["priority"]},
+        )
         _queue_confirmation(conn, customer_id, row)
     logger.info("support ticket opened", extra={"ticket_id": str(row["id"]), "priority": row["priority"]})
     return Ticket.model_validate(row)
@@ -66,15 +79,18 @@ def _queue_confirmation(conn: psycopg.Connection, customer_id: uuid.UUID, ticket
     reference = str(ticket["id"])[:8]
     try:
         notifications.queue_email(
-            conn, customer_id=customer_id, template=CONFIRMATION_TEMPLATE, recipient=recipient,
+            conn,
+            customer_id=customer_id,
+            template=CONFIRMATION_TEMPLATE,
+            recipient=recipient,
             subject=f"[Ticket {reference}] We received your support request",
-            text_body=CONFIRMATION_TEXT.format(id=ticket["id"], subject=ticket["subject"],
-                                               priority=ticket["priority"]),
-            idempotency_key=f"{CONFIRMATION_TEMPLATE}:{ticket['id']}", related_type=TARGET,
-            related_id=ticket["id"])
+            text_body=CONFIRMATION_TEXT.format(id=ticket["id"], subject=ticket["subject"], priority=ticket["priority"]),
+            idempotency_key=f"{CONFIRMATION_TEMPLATE}:{ticket['id']}",
+            related_type=TARGET,
+            related_id=ticket["id"],
+        )
     except Unprocessable as exc:
-        logger.warning("ticket confirmation not queued", extra={"ticket_id": str(ticket["id"]),
-                                                                "reason": exc.message})
+        logger.warning("ticket confirmation not queued", extra={"ticket_id": str(ticket["id"]), "reason": exc.message})
 
 
 def list_tickets(customer_id: uuid.UUID, query: TicketListQuery) -> TicketPage:
@@ -106,11 +122,18 @@ def add_comment(customer_id: uuid.UUID, ticket_id: uuid.UUID, request: CommentCr
             raise NotFound("Support ticket not found")
         if ticket["status"] != "open":
             raise Conflict("Support ticket is closed")
-        row = repository.insert_comment(conn, ticket_id=ticket_id, customer_id=ticket["customer_id"], author=actor,
-                                        body=request.body)
+        row = repository.insert_comment(
+            conn, ticket_id=ticket_id, customer_id=ticket["customer_id"], author=actor, body=request.body
+        )
         repository.touch_ticket(conn, ticket_id)
-        recorder.record(conn, customer_id=customer_id, action="support_ticket.comment_added", target_type=TARGET,
-                        target_id=ticket_id, detail={"comment_id": str(row["id"])})
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="support_ticket.comment_added",
+            target_type=TARGET,
+            target_id=ticket_id,
+            detail={"comment_id": str(row["id"])},
+        )
     return Comment.model_validate(row)
 
 
@@ -119,8 +142,9 @@ def close_ticket(customer_id: uuid.UUID, ticket_id: uuid.UUID) -> Ticket:
     with db.tenant_transaction(customer_id) as conn:
         row = repository.close_ticket(conn, ticket_id)
         if row is not None:
-            recorder.record(conn, customer_id=customer_id, action="support_ticket.closed", target_type=TARGET,
-                            target_id=ticket_id)
+            recorder.record(
+                conn, customer_id=customer_id, action="support_ticket.closed", target_type=TARGET, target_id=ticket_id
+            )
         else:
             row = repository.get_ticket(conn, ticket_id)
             if row is None:
