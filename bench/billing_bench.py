@@ -116,8 +116,8 @@ def measure_billing_run(
     With ``generate=False`` it bills whatever the database holds for the period.
     ``data_size`` reports what was actually there: billable customers and events.
     """
-    from chalicelib.billing.periods import parse_period
     from chalicelib.billing.service import billing_service
+    from chalicelib.core.periods import parse_period
 
     if generate:
         seed_billing_data(admin_url, n_customers, n_events, period=period, seed=seed)

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from chalicelib.billing.periods import Period
+from chalicelib.core.periods import Period
 from chalicelib.metering import service as metering
 from chalicelib.metering.models import UsageEventIn
 

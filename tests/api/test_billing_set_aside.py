@@ -17,8 +17,9 @@ from decimal import Decimal
 import psycopg
 
 from chalicelib.billing.models import BillingRunResponse
-from chalicelib.billing.periods import Period
-from chalicelib.billing.pricing import MAX_AMOUNT, MetricRate, Plan, price_invoice
+from chalicelib.billing.pricing import MAX_AMOUNT, price_invoice
+from chalicelib.catalog.prices import MetricRate, Plan
+from chalicelib.core.periods import Period
 from chalicelib.metering.service import MAX_MONTHLY_QUANTITY, MAX_QUANTITY
 from tests.billing_support import EARLY_START, fresh_period, invoices_of
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from chalicelib.billing import service as billing
-from chalicelib.billing.periods import Period
 from chalicelib.core.errors import BadRequest, NotFound
+from chalicelib.core.periods import Period
 from chalicelib.invoices import service as invoices
 from tests.billing_support import EARLY_START, after, fresh_period, ingest
 

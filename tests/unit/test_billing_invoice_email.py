@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from chalicelib.billing.invoice_email import render_invoice_email
-from chalicelib.billing.periods import Period
 from chalicelib.billing.pricing import Line
+from chalicelib.core.periods import Period
 
 LINES = (
     Line("Growth plan base fee", None, D(1), D("7500.00"), D("7500.00")),

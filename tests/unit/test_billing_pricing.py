@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.billing import pricing
-from chalicelib.billing.periods import Period
-from chalicelib.billing.pricing import MetricRate, Plan
+from chalicelib.catalog.prices import MetricRate, Plan
+from chalicelib.core import money
+from chalicelib.core.periods import Period
 
 STARTER = Plan(
     "starter",
@@ -158,10 +159,10 @@ def test_proration_half_cent_rounds_up_exactly():
 
 
 def test_unit_prices_keep_their_precision_and_plain_strings_have_no_exponent():
-    assert pricing.plain(D("0.001500")) == "0.0015"
-    assert pricing.plain(D("100000.000000")) == "100000"
-    assert pricing.plain(D("0E-6")) == "0"
-    assert pricing.cents(D("2430.00")) == 243000
+    assert money.plain(D("0.001500")) == "0.0015"
+    assert money.plain(D("100000.000000")) == "100000"
+    assert money.plain(D("0E-6")) == "0"
+    assert money.cents(D("2430.00")) == 243000
 
 
 def test_absurd_usage_that_cannot_be_stored_is_refused():

@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from string import Template
 
-from chalicelib.billing.periods import Period
-from chalicelib.billing.pricing import Line, plain
+from chalicelib.billing.pricing import Line
+from chalicelib.core.money import dollars, plain
+from chalicelib.core.periods import Period
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "invoice"
@@ -28,10 +29,6 @@ class RenderedEmail:
 @functools.cache
 def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
-
-
-def money(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
 
 
 def render_invoice_email(
@@ -53,11 +50,11 @@ def render_invoice_email(
     tax_label = f"Tax ({plain(tax_rate * 100)}%)"
     text_lines = "\n".join(
         f"  {line.description}\n      {plain(line.quantity, grouped=True)} x {plain(line.unit_price)}"
-        f" = {money(line.amount)}"
+        f" = {dollars(line.amount)}"
         for line in lines
     )
     html_lines = "\n".join(
-        f'<tr><td>{html.escape(line.description)}</td><td class="num">{html.escape(plain(line.quantity, grouped=True))}</td><td class="num">{html.escape(plain(line.unit_price))}</td><td class="num">{html.escape(money(line.amount))}</td></tr>'
+        f'<tr><td>{html.escape(line.description)}</td><td class="num">{html.escape(plain(line.quantity, grouped=True))}</td><td class="num">{html.escape(plain(line.unit_price))}</td><td class="num">{html.escape(dollars(line.amount))}</td></tr>'
         for line in lines
     )
     values = {
@@ -65,11 +62,11 @@ def render_invoice_email(
         "period": period.label,
         "period_name": period_name,
         "due_date": due,
-        "subtotal": money(subtotal),
-        "discount": money(discount),
+        "subtotal": dollars(subtotal),
+        "discount": dollars(discount),
         "tax_label": tax_label,
-        "tax": money(tax),
-        "total": money(total),
+        "tax": dollars(tax),
+        "total": dollars(total),
     }
     text = _template("invoice_email.txt").substitute(values, customer_name=customer_name, lines=text_lines)
     body = _template("invoice_email.html").substitute(
@@ -77,5 +74,5 @@ def render_invoice_email(
         customer_name=html.escape(customer_name),
         lines=html_lines,
     )
-    subject = f"Invoice {number} for {period_name}: {money(total)} due {due}"
+    subject = f"Invoice {number} for {period_name}: {dollars(total)} due {due}"
     return RenderedEmail(subject=subject, text_body=text, html_body=body)

@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool
 
-from chalicelib.billing.pricing import Line, Plan, PricedInvoice, cents
+from chalicelib.billing.pricing import Line, PricedInvoice
+from chalicelib.catalog.prices import Plan
 from chalicelib.core.models import RequestModel, ResponseModel
+from chalicelib.core.money import cents
 
 Action = Literal["create", "recompute", "keep", "frozen"]
 

@@ -17,42 +17,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 
-from chalicelib.billing.periods import Period, days_between
+from chalicelib.catalog.prices import Plan, billable_units
+from chalicelib.core.money import EXACT, cents, plain, round_half_up
+from chalicelib.core.periods import Period, days_between
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 DISCOUNT_THRESHOLD = Decimal("5000.00")
 DISCOUNT_RATE = Decimal("0.05")
 # numeric(14, 2): the largest amount an invoice column can hold.
 MAX_AMOUNT = Decimal("999999999999.99")
 
-# Wide enough that no product of a stored quantity (24 digits) and a stored
-# price (14 digits) is ever rounded before we round it to cents ourselves.
-_EXACT = Context(prec=100, rounding=ROUND_HALF_UP)
-
 
 class AmountOutOfRange(ValueError):
     """An invoice amount too large to store (absurd usage); the caller reports it."""
-
-
-@dataclass(frozen=True, slots=True)
-class MetricRate:
-    metric_code: str
-    metric_name: str
-    included: Decimal
-    unit_price: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A tier's prices: the monthly base fee and one rate per metric."""
-
-    tier_code: str
-    tier_name: str
-    base_fee: Decimal
-    rates: tuple[MetricRate, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +52,6 @@ class PricedInvoice:
     total: Decimal
 
 
-def round_half_up(value: Decimal) -> Decimal:
-    """Round to whole cents, half up (ties away from zero)."""
-    with localcontext(_EXACT):
-        return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def active_days(period: Period, billing_start: date) -> int:
     """Days of ``period`` on which the customer was billable (0 when it starts after the period)."""
     if billing_start <= period.first_day:
@@ -92,39 +65,33 @@ def prorated_base_fee(base_fee: Decimal, days_active: int, days_in_month: int) -
     """``base_fee × days_active ÷ days_in_month``, half up to cents, in exact integer arithmetic."""
     if days_active >= days_in_month:
         return round_half_up(base_fee)
-    with localcontext(_EXACT):
-        fee_cents = int((base_fee * 100).to_integral_value(rounding=ROUND_HALF_UP))
-    quotient, remainder = divmod(fee_cents * days_active, days_in_month)
+    quotient, remainder = divmod(cents(base_fee) * days_active, days_in_month)
     if 2 * remainder >= days_in_month:
         quotient += 1
     return Decimal(quotient).scaleb(-2)
 
 
-def billable_units(used: Decimal, included: Decimal) -> Decimal:
-    return max(Decimal(0), used - included)
-
-
 def usage_amount(billable: Decimal, unit_price: Decimal) -> Decimal:
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         return round_half_up(billable * unit_price)
 
 
 def discount_for(subtotal: Decimal) -> Decimal:
     """5 % of the subtotal, only when it is strictly more than $5,000.00."""
     if subtotal > DISCOUNT_THRESHOLD:
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             return round_half_up(subtotal * DISCOUNT_RATE)
     return ZERO
 
 
 def tax_for(taxable: Decimal, tax_rate: Decimal) -> Decimal:
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         return round_half_up(taxable * tax_rate)
 
 
 def totals(amounts: list[Decimal], tax_rate: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """``(subtotal, discount, tax, total)`` from line amounts already rounded to cents."""
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         subtotal = round_half_up(sum(amounts, ZERO))
         discount = discount_for(subtotal)
         tax = tax_for(subtotal - discount, tax_rate)
@@ -171,17 +138,3 @@ def price_invoice(
     if max(total, subtotal, *(line.amount for line in lines)) > MAX_AMOUNT:
         raise AmountOutOfRange(f"invoice total {total} exceeds the largest storable amount")
     return PricedInvoice(tuple(lines), subtotal, discount, tax, total)
-
-
-def plain(value: Decimal, *, grouped: bool = False) -> str:
-    """A decimal without exponent or trailing zeros: ``100000.000000`` → ``"100000"``, ``0.0015`` stays."""
-    if value == 0:
-        return "0"
-    normalized = value.normalize()
-    return format(normalized, ",f" if grouped else "f")
-
-
-def cents(amount: Decimal) -> int:
-    """Integer cents of an amount already rounded to cents (the API's money unit)."""
-    with localcontext(_EXACT):
-        return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))

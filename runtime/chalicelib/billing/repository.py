@@ -16,7 +16,8 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.billing.models import AbandonedRun, CustomerUsage, ExistingInvoice, FinalizedInvoice, PlannedInvoice
-from chalicelib.billing.pricing import Line, MetricRate, Plan
+from chalicelib.billing.pricing import Line
+from chalicelib.catalog.prices import MetricRate, Plan
 from chalicelib.core.errors import Conflict
 
 LOCK_PERIOD = "SELECT pg_advisory_xact_lock(billing_period_lock_key(%(purpose)s, %(period)s))"

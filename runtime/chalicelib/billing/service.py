@@ -56,11 +56,12 @@ from chalicelib.billing.models import (
     PlannedInvoice,
     SetAside,
 )
-from chalicelib.billing.periods import Period, parse_period, utc_now
-from chalicelib.billing.pricing import AmountOutOfRange, cents, price_invoice
+from chalicelib.billing.pricing import AmountOutOfRange, price_invoice
 from chalicelib.core import context, db
 from chalicelib.core.errors import Unprocessable
+from chalicelib.core.money import cents
 from chalicelib.core.observability import SERVICE, logger, metrics
+from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.settings import get_settings
 from chalicelib.notifications import service as notifications
 from chalicelib.notifications.models import EmailMessage

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from chalicelib.billing.pricing import cents, plain
 from chalicelib.core.models import PageQuery, ResponseModel
+from chalicelib.core.money import cents, plain
 from chalicelib.notifications.models import iso_utc
 
 InvoiceStatus = Literal["draft", "finalized", "paid", "void"]

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema, model_validator
 
-from chalicelib.billing.pricing import plain
+from chalicelib.catalog.prices import billable_units
 from chalicelib.core.errors import PayloadTooLarge
 from chalicelib.core.models import RequestModel, ResponseModel, Timestamp
+from chalicelib.core.money import plain
 
 MAX_BATCH = 1000
 
@@ -89,7 +90,7 @@ class MetricUsage:
 
     @property
     def billable(self) -> Decimal:
-        return max(Decimal(0), self.quantity - self.included)
+        return billable_units(self.quantity, self.included)
 
 
 @dataclass(frozen=True, slots=True)

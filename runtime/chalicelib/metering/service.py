@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
-from chalicelib.billing.periods import Period, parse_period, utc_now
 from chalicelib.core import db
 from chalicelib.core.errors import PayloadTooLarge, Unprocessable
+from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.text import is_storable
 from chalicelib.metering import repository
 from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, UsageEventIn

@@ -1,4 +1,9 @@
-"""Billing periods: calendar months in UTC, written ``YYYY-MM``."""
+"""Periods: calendar months in UTC, written ``YYYY-MM``.
+
+Usage is metered, priced and invoiced by the month: metering reads a month's
+usage, billing bills one, invoices name one. The period lives here, below all
+three, so that none of them depends on another for it.
+"""
 
 from __future__ import annotations
 
