@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from chalicelib.core.context import Role
+
 FIND_CUSTOMER_KEY = """
 SELECT key_id, customer_id, secret_hash, expires_at, revoked_at, customer_status
   FROM auth_find_customer_key(%(public_id)s)
@@ -39,6 +41,7 @@ TOUCH_CUSTOMER_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %(key_
 # Runs in the customer's tenant transaction: RLS leaves its own row only.
 SESSIONS_VALID_FROM = "SELECT sessions_valid_from FROM customers WHERE id = %(customer_id)s"
 TOUCH_OPERATOR_KEY = "UPDATE operator_api_keys SET last_used_at = now() WHERE id = %(key_id)s"
+TOUCH_KEY = {Role.CUSTOMER: TOUCH_CUSTOMER_KEY, Role.OPERATOR: TOUCH_OPERATOR_KEY}
 UPSERT_OPERATOR = """
 INSERT INTO operators (name, email) VALUES (%(name)s, %(email)s)
 ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name
@@ -51,7 +54,7 @@ class StoredKey:
     """What authentication needs about one key; ``holder_active`` is customer status / operator enabled."""
 
     key_id: uuid.UUID
-    role: str
+    role: Role
     subject: uuid.UUID
     secret_hash: str
     expires_at: datetime | None
@@ -60,7 +63,7 @@ class StoredKey:
 
     @property
     def customer_id(self) -> uuid.UUID | None:
-        return self.subject if self.role == "customer" else None
+        return self.role.customer_id(self.subject)
 
 
 def find_customer_key(conn: psycopg.Connection, public_id: str) -> StoredKey | None:
@@ -69,7 +72,7 @@ def find_customer_key(conn: psycopg.Connection, public_id: str) -> StoredKey | N
         return None
     return StoredKey(
         key_id=row["key_id"],
-        role="customer",
+        role=Role.CUSTOMER,
         subject=row["customer_id"],
         secret_hash=row["secret_hash"],
         expires_at=row["expires_at"],
@@ -84,7 +87,7 @@ def find_operator_key(conn: psycopg.Connection, public_id: str) -> StoredKey | N
         return None
     return StoredKey(
         key_id=row["key_id"],
-        role="operator",
+        role=Role.OPERATOR,
         subject=row["operator_id"],
         secret_hash=row["secret_hash"],
         expires_at=row["expires_at"],
@@ -107,7 +110,7 @@ def _at(epoch: float) -> datetime:
 
 
 def request_state(
-    conn: psycopg.Connection, *, role: str, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
+    conn: psycopg.Connection, *, role: Role, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
 ) -> LiveState:
     row = conn.execute(
         REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)}
@@ -116,7 +119,14 @@ def request_state(
 
 
 def open_session(
-    conn: psycopg.Connection, *, jti: str, role: str, subject: uuid.UUID, key_id: uuid.UUID, expires_at: int, now: float
+    conn: psycopg.Connection,
+    *,
+    jti: str,
+    role: Role,
+    subject: uuid.UUID,
+    key_id: uuid.UUID,
+    expires_at: int,
+    now: float,
 ) -> LiveState:
     """Record the session only if its key is live and its holder active; say which."""
     row = conn.execute(
@@ -149,8 +159,8 @@ def sessions_valid_from(conn: psycopg.Connection, customer_id: uuid.UUID) -> dat
     return None if row is None else row["sessions_valid_from"]
 
 
-def touch_key(conn: psycopg.Connection, role: str, key_id: uuid.UUID) -> None:
-    conn.execute(TOUCH_CUSTOMER_KEY if role == "customer" else TOUCH_OPERATOR_KEY, {"key_id": key_id})
+def touch_key(conn: psycopg.Connection, role: Role, key_id: uuid.UUID) -> None:
+    conn.execute(TOUCH_KEY[role], {"key_id": key_id})
 
 
 def upsert_operator(conn: psycopg.Connection, *, name: str, email: str) -> uuid.UUID:

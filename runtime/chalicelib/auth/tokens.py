@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import jwt
 
 from chalicelib.auth.signing import Keyring
+from chalicelib.core.context import Role
 
 ALGORITHM = "HS256"
 TTL_SECONDS = 24 * 3600
-ROLES = ("customer", "operator")
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
 
 
@@ -28,7 +28,7 @@ class InvalidToken(Exception):
 @dataclass(frozen=True, slots=True)
 class Claims:
     subject: uuid.UUID
-    role: str
+    role: Role
     key_id: uuid.UUID
     jti: str
     issued_at: int
@@ -39,7 +39,7 @@ def issue(
     keyring: Keyring,
     *,
     subject: uuid.UUID,
-    role: str,
+    role: Role,
     key_id: uuid.UUID,
     jti: str,
     now: int,
@@ -48,7 +48,7 @@ def issue(
 ) -> str:
     payload = {
         "sub": str(subject),
-        "role": role,
+        "role": str(role),
         "key_id": str(key_id),
         "jti": jti,
         "iat": now,
@@ -88,7 +88,7 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
     try:
         claims = Claims(
             subject=uuid.UUID(str(payload["sub"])),
-            role=str(payload["role"]),
+            role=Role(str(payload["role"])),
             key_id=uuid.UUID(str(payload["key_id"])),
             jti=str(payload["jti"]),
             issued_at=int(payload["iat"]),
@@ -96,6 +96,6 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("Invalid token claims") from exc
-    if claims.role not in ROLES or not claims.jti or len(claims.jti) > 64:
+    if not claims.jti or len(claims.jti) > 64:
         raise InvalidToken("Invalid token claims")
     return claims

@@ -8,20 +8,39 @@ from __future__ import annotations
 import contextvars
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
 from chalicelib.core.errors import Forbidden, Unauthorized
 
 
+class Role(StrEnum):
+    """Who holds a key: a customer (a tenant) or a platform operator.
+
+    A ``StrEnum``: the JWT ``role`` claim, the session records and the SQL
+    functions of migration 0011 carry these very strings.
+    """
+
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+
+    def customer_id(self, subject: uuid.UUID) -> uuid.UUID | None:
+        """The tenant a holder of this role acts as: a customer is its own (``subject``); an operator has none."""
+        return subject if self is Role.CUSTOMER else None
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    role: str  # "customer" or "operator"
+    role: Role
     subject: uuid.UUID  # customer id or operator id
     key_id: uuid.UUID
     session_id: str  # JWT jti
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))  # "customer" is accepted and stored as Role.CUSTOMER
+
     @property
     def customer_id(self) -> uuid.UUID | None:
-        return self.subject if self.role == "customer" else None
+        return self.role.customer_id(self.subject)
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -47,7 +66,7 @@ def actor_for(principal: Principal | None) -> str:
     """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``operator:<id>`` or ``system``."""
     if principal is None:
         return "system"
-    if principal.role == "customer":
+    if principal.role is Role.CUSTOMER:
         return f"customer:{principal.subject}/key:{principal.key_id}"
     return f"operator:{principal.subject}"
 
@@ -64,7 +83,7 @@ def current_actor() -> str:
 def current_customer_id() -> uuid.UUID:
     """The caller's tenant; 403 for an operator calling a customer endpoint."""
     principal = current_principal()
-    if principal.role != "customer" or principal.customer_id is None:
+    if principal.customer_id is None:
         raise Forbidden("This endpoint is for customer credentials")
     return principal.customer_id
 

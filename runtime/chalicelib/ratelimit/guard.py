@@ -20,5 +20,5 @@ def rate_limit_guard(request: Any, spec: RouteSpec) -> None:
         principal = context.current_principal()
     except Unauthorized:  # not authenticated: the route decorator answers 401
         return
-    if principal.role == "customer" and principal.customer_id is not None:
+    if principal.customer_id is not None:  # a customer (an operator has no tenant)
         service.enforce(principal.customer_id)
