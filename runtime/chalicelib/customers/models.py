@@ -61,10 +61,6 @@ class OnboardResponse(ResponseModel):
     api_key: dict
 
 
-# Feature-matrix entries that are limits rather than capabilities.
-LIMIT_FEATURES = ("rate_limit_per_second", "rate_limit_burst", "daily_request_quota", "max_api_keys")
-
-
 def present(row: dict) -> dict:
     return {
         "id": str(row["id"]),

@@ -1,4 +1,4 @@
-"""SQL for ``customers`` and the tier feature matrix.
+"""SQL for ``customers`` (tiers and their features are the catalog's: :mod:`chalicelib.catalog`).
 
 Customer-facing reads run in ``tenant_transaction`` (RLS leaves one row);
 operator reads and writes run in ``operator_transaction``.
@@ -40,8 +40,6 @@ UPDATE customers SET
  WHERE id = %(id)s
 RETURNING *
 """
-TIER_EXISTS = "SELECT 1 FROM tiers WHERE code = %(tier)s"
-FEATURES = "SELECT feature, value FROM tier_features WHERE tier_code = %(tier)s ORDER BY feature"
 
 
 def _translate(exc: psycopg.Error) -> errors.DomainError:
@@ -106,14 +104,6 @@ def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uu
     if after is None:
         return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
     return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
-
-
-def tier_exists(conn: psycopg.Connection, tier: str) -> bool:
-    return conn.execute(TIER_EXISTS, {"tier": tier}).fetchone() is not None
-
-
-def features(conn: psycopg.Connection, tier: str) -> dict:
-    return {row["feature"]: row["value"] for row in conn.execute(FEATURES, {"tier": tier}).fetchall()}
 
 
 FIND_BY_EMAIL = "SELECT * FROM customers WHERE lower(email) = lower(%(email)s)"

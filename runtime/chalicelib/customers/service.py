@@ -20,10 +20,11 @@ from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
 from chalicelib.auth import store
+from chalicelib.catalog import repository as catalog
 from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.customers import repository
-from chalicelib.customers.models import LIMIT_FEATURES, CustomerListQuery, OnboardBody, PatchCustomerBody, present
+from chalicelib.customers.models import CustomerListQuery, OnboardBody, PatchCustomerBody, present
 from chalicelib.keys import repository as keys_repository
 from chalicelib.keys import service as keys_service
 
@@ -47,16 +48,15 @@ def me(customer_id: uuid.UUID) -> dict:
         row = repository.get_own(conn)
         if row is None:
             raise errors.NotFound("Customer not found")
-        matrix = repository.features(conn, row["tier_code"])
-    limits = {name: value for name, value in matrix.items() if name in LIMIT_FEATURES}
-    return {**present(row), "features": matrix, "limits": limits}
+        features = catalog.features(conn, row["tier_code"])
+    return {**present(row), "features": features.values, "limits": features.limits}
 
 
 def onboard(body: OnboardBody) -> dict:
     """Create a customer and its first API key (returned once)."""
     rate = _tax_rate(body.tax_rate)
     with db.operator_transaction() as conn:
-        if not repository.tier_exists(conn, body.tier):
+        if not catalog.tier_exists(conn, body.tier):
             raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
         row = repository.insert(
             conn,
@@ -123,7 +123,7 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
         before = repository.get(conn, customer_id, for_update=True)
         if before is None:
             raise errors.NotFound("Customer not found")
-        if body.tier is not None and not repository.tier_exists(conn, body.tier):
+        if body.tier is not None and not catalog.tier_exists(conn, body.tier):
             raise errors.Unprocessable(f"Unknown tier {body.tier!r}")
         after = repository.update(
             conn, customer_id, tier=body.tier, status=body.status, tax_rate=rate, email=body.email

@@ -1,6 +1,7 @@
 """Counting one request against a customer's limits: one conditional ``UpdateItem`` in the steady state.
 
-One item per customer and UTC day in the ``metrics`` table,
+One item per customer and UTC day in the rate-limit counters table (logical
+name ``metrics`` in ``core.tables``, nothing to do with usage metering),
 ``pk = "<customer>#day#<YYYY-MM-DD>"``, ``sk = "limits"``:
 
 ========  ==========================================================

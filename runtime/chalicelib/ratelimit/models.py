@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The tier feature matrix's names for the limits (seeded in 0003_seed_catalog.sql;
-# GET /customers/me shows them under ``limits`` with the same names).
-PER_SECOND = "rate_limit_per_second"
-BURST = "rate_limit_burst"
-DAILY_QUOTA = "daily_request_quota"
-LIMIT_FEATURES = (PER_SECOND, BURST, DAILY_QUOTA)
-
 # The sustained rate is enforced over this many seconds (per_second x WINDOW
 # requests per aligned window), the burst within each one-second slot of it.
 WINDOW_SECONDS = 10
@@ -18,7 +11,7 @@ WINDOW_SECONDS = 10
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """One tier's limits; ``None`` means that dimension is not limited."""
+    """One tier's limits, read from its catalog features; ``None`` means that dimension is not limited."""
 
     per_second: int | None
     burst: int | None

@@ -1,41 +1,22 @@
-"""Where rate limits come from (the PostgreSQL catalog) and the DynamoDB call that counts them.
+"""The DynamoDB call that counts requests in the rate-limit counters table.
 
-The counting itself (which item, which condition) is :mod:`chalicelib.ratelimit.counters`.
+The limits come from the catalog (:mod:`chalicelib.catalog`); the counting
+itself (which item, which condition) is :mod:`chalicelib.ratelimit.counters`.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from botocore.exceptions import ClientError
 
-from chalicelib.core import aws, db
+from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
-from chalicelib.ratelimit.models import LIMIT_FEATURES
-
-TIER_LIMITS = """
-SELECT feature, value
-  FROM tier_features
- WHERE tier_code = %(tier)s AND feature = ANY(%(features)s)
-"""
-
-CUSTOMER_TIER = "SELECT tier_code FROM customers WHERE id = %(id)s"
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def tier_limit_values(tier: str) -> dict[str, Any]:
-    """The tier's rate-limit features as stored (``{feature: value}``); catalog data, no tenant."""
-    with db.plain_transaction() as conn:
-        rows = conn.execute(TIER_LIMITS, {"tier": tier, "features": list(LIMIT_FEATURES)}).fetchall()
-    return {row["feature"]: row["value"] for row in rows}
-
-
-def customer_tier(customer_id: uuid.UUID) -> str | None:
-    with db.tenant_transaction(customer_id) as conn:
-        row = conn.execute(CUSTOMER_TIER, {"id": customer_id}).fetchone()
-    return row["tier_code"] if row else None
+def _counters_table() -> str:
+    # The settings field (and METRICS_TABLE) predate the name: this "metrics" table holds rate-limit counters only.
+    return get_settings().metrics_table
 
 
 def conditional_update(
@@ -53,7 +34,7 @@ def conditional_update(
     """
     try:
         aws.client("dynamodb").update_item(
-            TableName=get_settings().metrics_table,
+            TableName=_counters_table(),
             Key=key,
             UpdateExpression=update,
             ConditionExpression=condition,

@@ -21,16 +21,17 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.catalog import service as catalog
+from chalicelib.catalog.features import DAILY_REQUEST_QUOTA, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND, TierFeatures
 from chalicelib.core import aws
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.observability import dependency_degraded, logger
-from chalicelib.ratelimit import counters, repository
+from chalicelib.ratelimit import counters
 from chalicelib.ratelimit.cache import TtlCache
-from chalicelib.ratelimit.models import BURST, DAILY_QUOTA, PER_SECOND, WINDOW_SECONDS, Limits
+from chalicelib.ratelimit.models import WINDOW_SECONDS, Limits
 
 TIER_LIMITS_TTL = 60.0
 CUSTOMER_TIER_TTL = 30.0
@@ -43,13 +44,13 @@ customer_tier_cache: TtlCache[uuid.UUID, str | None] = TtlCache(ttl=CUSTOMER_TIE
 
 
 def limits_for_tier(tier: str) -> Limits:
-    """The tier's limits from the feature matrix (cached)."""
+    """The tier's limits from its catalog features (cached)."""
     return tier_limits_cache.get_or_load(tier, _load_limits)
 
 
 def enforce(customer_id: uuid.UUID) -> None:
     """Count one request of ``customer_id``; raise :class:`RateLimited` when it is over a limit."""
-    tier = customer_tier_cache.get_or_load(customer_id, repository.customer_tier)
+    tier = customer_tier_cache.get_or_load(customer_id, catalog.tier_of_customer)
     if tier is None:  # no such customer: authentication, not rate limiting, answers that
         return
     limits = limits_for_tier(tier)
@@ -78,20 +79,19 @@ def enforce(customer_id: uuid.UUID) -> None:
 
 
 def _load_limits(tier: str) -> Limits:
-    values = repository.tier_limit_values(tier)
+    features = catalog.features_of_tier(tier)
     return Limits(
-        per_second=_positive_int(tier, PER_SECOND, values),
-        burst=_positive_int(tier, BURST, values),
-        daily_quota=_positive_int(tier, DAILY_QUOTA, values),
+        per_second=_enforced(features, RATE_LIMIT_PER_SECOND),
+        burst=_enforced(features, RATE_LIMIT_BURST),
+        daily_quota=_enforced(features, DAILY_REQUEST_QUOTA),
     )
 
 
-def _positive_int(tier: str, feature: str, values: dict[str, Any]) -> int | None:
-    value = values.get(feature)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    logger.warning("tier has no usable rate limit; not enforced", extra={"tier": tier, "feature": feature})
-    return None
+def _enforced(features: TierFeatures, name: str) -> int | None:
+    limit = features.limit(name)
+    if limit is None:
+        logger.warning("tier has no usable rate limit; not enforced", extra={"tier": features.tier, "feature": name})
+    return limit
 
 
 def clear_caches() -> None:
