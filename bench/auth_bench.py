@@ -38,9 +38,9 @@ def measure_authenticate_cache_hit(client: Any, n: int, api_key: str, warmup: in
 
 def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
     """Cache miss: the verification is dropped from both caches (this process's and DynamoDB) first."""
-    from chalicelib.auth import keys, signing, store
+    from chalicelib.auth import key_format, signing, store
 
-    digest = keys.cache_digest(signing.pepper(), api_key)
+    digest = key_format.cache_digest(signing.pepper(), api_key)
     samples = []
     for _ in range(n):
         store.drop_cached_verification(digest)
@@ -52,9 +52,9 @@ def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
 
 def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup: int = 20) -> list[float]:
     """Cache hit in DynamoDB only (a cold process): this process's copy is dropped before each sample."""
-    from chalicelib.auth import keys, signing, store
+    from chalicelib.auth import key_format, signing, store
 
-    digest = keys.cache_digest(signing.pepper(), api_key)
+    digest = key_format.cache_digest(signing.pepper(), api_key)
     _authenticate(client, api_key)  # fills both caches
     samples = []
     for i in range(warmup + n):

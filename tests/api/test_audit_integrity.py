@@ -19,7 +19,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from chalicelib.audit import query as audit_query
-from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import key_format
 from chalicelib.auth import service as auth_service
 from chalicelib.auth import store as auth_store
 from chalicelib.core import errors
@@ -224,13 +224,13 @@ def frozen_window(monkeypatch):
 
 
 def _wrong(api_key: str) -> str:
-    parsed = auth_keys.parse(api_key)
+    parsed = key_format.parse(api_key)
     return f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
 
 
 def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_conn, frozen_window):
     customer = new_customer()
-    public_id = auth_keys.parse(customer.api_key).public_id
+    public_id = key_format.parse(customer.api_key).public_id
     for address in ("203.0.113.1", "203.0.113.2"):  # two addresses locked out, one event
         for _ in range(auth_service.MAX_FAILURES):
             with pytest.raises(errors.Unauthorized):
@@ -255,7 +255,7 @@ def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_
 
 def test_i11_9_failures_below_the_limit_are_no_lockout(new_customer, admin_conn, frozen_window):
     customer = new_customer()
-    public_id = auth_keys.parse(customer.api_key).public_id
+    public_id = key_format.parse(customer.api_key).public_id
     for _ in range(auth_service.MAX_FAILURES - 1):
         with pytest.raises(errors.Unauthorized):
             auth_service.authenticate(_wrong(customer.api_key), client_address="203.0.113.9")

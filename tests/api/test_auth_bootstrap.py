@@ -2,7 +2,7 @@
 
 import json
 
-from chalicelib.auth import keys
+from chalicelib.auth import key_format
 
 
 def test_local_credentials_give_a_working_operator_and_demo_customer_key(client):
@@ -39,7 +39,7 @@ def test_local_credentials_give_a_working_operator_and_demo_customer_key(client)
 def test_create_operator_key_lambda_returns_a_working_key(client):
     response = client.lambda_.invoke("create_operator_key", {"email": "first-op@example.test", "name": "First"})
     created = response.payload
-    assert keys.parse(created["api_key"]).is_operator
+    assert key_format.parse(created["api_key"]).is_operator
     auth = client.http.post("/auth/authenticate", headers={"X-Api-Key": created["api_key"]})
     assert auth.status_code == 200
     token = json.loads(auth.body)["token"]

@@ -140,10 +140,10 @@ def test_suspended_customer_gets_403_on_tokens_and_keys_and_reactivation_needs_a
 
 
 def test_a_customer_created_suspended_cannot_authenticate(client, make_customer, admin_conn):
-    from chalicelib.auth import keys
+    from chalicelib.auth import key_format
 
     customer_id = make_customer(status="suspended")
-    new = keys.generate("sk_test_", cost=4)
+    new = key_format.generate("sk_test_", cost=4)
     admin_conn.execute(
         "INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash) VALUES (%s, 'k', %s, %s, %s)",
         (customer_id, new.prefix, new.public_id, new.secret_hash),

@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import key_format
 from chalicelib.auth import service as auth_service
 from chalicelib.core import errors
 
@@ -37,7 +37,7 @@ def test_i11_5_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):
 
 def test_i11_5_a_real_keys_failures_are_audited_once_per_window(new_customer, admin_conn):
     customer = new_customer()
-    parsed = auth_keys.parse(customer.api_key)
+    parsed = key_format.parse(customer.api_key)
     wrong = f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
     for n in range(25):  # many addresses: the throttle does not stop them, the audit must still stay bounded
         with pytest.raises(errors.Unauthorized):

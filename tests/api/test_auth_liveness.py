@@ -144,11 +144,10 @@ def test_a_cold_process_reads_the_dynamodb_entry_once_then_keeps_it(client, new_
 
 def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, new_customer, admin_conn, monkeypatch):
     """Another process revokes the key (here: straight in the database); our copy cannot mint a session."""
-    from chalicelib.auth import keys as auth_keys_module
-    from chalicelib.auth import signing, store
+    from chalicelib.auth import key_format, signing, store
 
     customer = new_customer()
-    digest = auth_keys_module.cache_digest(signing.pepper(), customer.api_key)
+    digest = key_format.cache_digest(signing.pepper(), customer.api_key)
     assert store._local.get(digest, int(time.time())) is not None
     admin_conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (customer.key_id,))
     assert authenticate(client, customer.api_key).status_code == 401
@@ -156,15 +155,14 @@ def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, ne
 
 
 def test_revoking_through_the_api_drops_this_process_copy(client, new_customer):
-    from chalicelib.auth import keys as auth_keys_module
-    from chalicelib.auth import signing, store
+    from chalicelib.auth import key_format, signing, store
 
     customer = new_customer()
     created = json.loads(
         client.http.post("/api-keys", headers={**JSON, **customer.headers}, body=json.dumps({"name": "second"})).body
     )
     assert authenticate(client, created["key"]).status_code == 200
-    digest = auth_keys_module.cache_digest(signing.pepper(), created["key"])
+    digest = key_format.cache_digest(signing.pepper(), created["key"])
     now = int(time.time())
     assert store._local.get(digest, now) is not None
     assert client.http.delete(f"/api-keys/{created['id']}", headers=customer.headers).status_code == 204

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import key_format
 from chalicelib.auth import service as auth_service
 from chalicelib.auth import store as auth_store
 from chalicelib.core import errors
@@ -31,7 +31,7 @@ def uncached_key(client, new_customer):
 
 
 def _wrong(api_key: str) -> str:
-    parsed = auth_keys.parse(api_key)
+    parsed = key_format.parse(api_key)
     return f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
 
 
@@ -40,8 +40,8 @@ def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, m
         with pytest.raises(errors.Unauthorized):
             auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
     bcrypt_calls = []
-    real_checkpw = auth_keys.bcrypt.checkpw
-    monkeypatch.setattr(auth_keys.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or real_checkpw(*a))
+    real_checkpw = key_format.bcrypt.checkpw
+    monkeypatch.setattr(key_format.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or real_checkpw(*a))
     # The guesser is stopped, and costs no bcrypt any more ...
     with pytest.raises(errors.RateLimited):
         auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
@@ -49,7 +49,7 @@ def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, m
     # ... while the holder, from its own address and on a cold cache, authenticates.
     assert (
         auth_store.cached_verification(
-            auth_keys.cache_digest(auth_service.signing.pepper(), uncached_key), int(auth_service.time.time())
+            key_format.cache_digest(auth_service.signing.pepper(), uncached_key), int(auth_service.time.time())
         )
         is None
     )

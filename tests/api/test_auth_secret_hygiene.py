@@ -3,7 +3,7 @@
 import json
 import logging
 
-from chalicelib.auth import keys, signing
+from chalicelib.auth import key_format, signing
 from chalicelib.core import aws
 from chalicelib.core.settings import get_settings
 
@@ -18,7 +18,7 @@ def test_secrets_never_appear_in_logs_audit_rows_or_cache(
     client, operator_headers, operator_key, admin_conn, capfd, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    secrets_seen = [operator_key, keys.parse(operator_key).secret]
+    secrets_seen = [operator_key, key_format.parse(operator_key).secret]
 
     onboard = json.loads(
         _post(
@@ -30,7 +30,7 @@ def test_secrets_never_appear_in_logs_audit_rows_or_cache(
     )
     customer_id = onboard["customer"]["id"]
     api_key = onboard["api_key"]["key"]
-    parsed = keys.parse(api_key)
+    parsed = key_format.parse(api_key)
     secrets_seen += [api_key, parsed.secret]
 
     pair = json.loads(_post(client, "/auth/authenticate", {"api_key": api_key}).body)  # bcrypt path
@@ -63,8 +63,8 @@ def test_secrets_never_appear_in_logs_audit_rows_or_cache(
         refreshed["refresh_token"],
         created["key"],
         rotated["key"],
-        keys.parse(created["key"]).secret,
-        keys.parse(rotated["key"]).secret,
+        key_format.parse(created["key"]).secret,
+        key_format.parse(rotated["key"]).secret,
     ]
     hashes = [
         row["secret_hash"]
@@ -74,7 +74,7 @@ def test_secrets_never_appear_in_logs_audit_rows_or_cache(
         )
     ]
     ring = signing.keyring()
-    secrets_seen += hashes + [signing.pepper().decode(), ring.current.secret.decode()]
+    secrets_seen += [*hashes, signing.pepper().decode(), ring.current.secret.decode()]
 
     out, err = capfd.readouterr()
     logs = out + err + caplog.text

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from chalicelib.auth import keys as auth_keys
+from chalicelib.auth import key_format, signing
 from chalicelib.auth import repository as auth_repository
 from chalicelib.auth import service as auth_service
-from chalicelib.auth import signing
 
 JSON = {"Content-Type": "application/json"}
 
@@ -79,7 +78,7 @@ def test_unknown_or_malformed_keys_are_401(client, body):
 
 def test_wrong_secret_is_401(client, new_customer):
     customer = new_customer()
-    parsed = auth_keys.parse(customer.api_key)
+    parsed = key_format.parse(customer.api_key)
     wrong = f"{parsed.prefix}{parsed.public_id}_" + ("B" if parsed.secret[0] == "A" else "A") + parsed.secret[1:]
     assert authenticate(client, wrong).status_code == 401
 
@@ -134,7 +133,7 @@ def test_cache_hit_does_no_bcrypt_and_no_database_read_of_the_hash(client, new_c
         calls["lookup"] += 1
         raise AssertionError("hash read on a cache hit")
 
-    monkeypatch.setattr(auth_keys.bcrypt, "checkpw", spy_bcrypt)
+    monkeypatch.setattr(key_format.bcrypt, "checkpw", spy_bcrypt)
     monkeypatch.setattr(auth_repository, "find_customer_key", spy_lookup)
     response = authenticate(client, customer.api_key)
     assert response.status_code == 200
@@ -144,8 +143,8 @@ def test_cache_hit_does_no_bcrypt_and_no_database_read_of_the_hash(client, new_c
 def test_cache_miss_calls_bcrypt_once_then_hits(client, new_customer, monkeypatch):
     customer = new_customer()
     calls = []
-    real = auth_keys.bcrypt.checkpw
-    monkeypatch.setattr(auth_keys.bcrypt, "checkpw", lambda *args: calls.append(1) or real(*args))
+    real = key_format.bcrypt.checkpw
+    monkeypatch.setattr(key_format.bcrypt, "checkpw", lambda *args: calls.append(1) or real(*args))
     # A different key of the same customer: not cached yet.
     created = json.loads(post(client, "/api-keys", {"name": "second"}, bearer(customer.token)).body)
     assert authenticate(client, created["key"]).status_code == 200
@@ -156,25 +155,25 @@ def test_cache_miss_calls_bcrypt_once_then_hits(client, new_customer, monkeypatc
 def test_failures_are_never_cached_as_successes(client, new_customer, monkeypatch):
     customer = new_customer()
     created = json.loads(post(client, "/api-keys", {"name": "x"}, bearer(customer.token)).body)
-    monkeypatch.setattr(auth_keys, "verify_secret", lambda secret, hashed: False)
+    monkeypatch.setattr(key_format, "verify_secret", lambda secret, hashed: False)
     assert authenticate(client, created["key"]).status_code == 401
     monkeypatch.undo()
     # The failure left nothing behind that would now skip verification wrongly, and success still works.
     calls = []
-    real = auth_keys.verify_secret
-    monkeypatch.setattr(auth_keys, "verify_secret", lambda *a: calls.append(1) or real(*a))
+    real = key_format.verify_secret
+    monkeypatch.setattr(key_format, "verify_secret", lambda *a: calls.append(1) or real(*a))
     assert authenticate(client, created["key"]).status_code == 200
     assert calls == [1]
 
 
 def test_repeated_failures_against_one_public_id_are_throttled(client, new_customer, monkeypatch):
     customer = new_customer()
-    parsed = auth_keys.parse(customer.api_key)
+    parsed = key_format.parse(customer.api_key)
     wrong = f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
     statuses = [authenticate(client, wrong).status_code for _ in range(auth_service.MAX_FAILURES)]
     assert statuses == [401] * auth_service.MAX_FAILURES
     bcrypt_calls = []
-    monkeypatch.setattr(auth_keys.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or False)
+    monkeypatch.setattr(key_format.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or False)
     throttled = authenticate(client, wrong)
     assert throttled.status_code == 429
     assert 1 <= int(throttled.headers["Retry-After"]) <= 300

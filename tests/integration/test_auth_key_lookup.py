@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from chalicelib.auth import keys
+from chalicelib.auth import key_format
 
 
 def test_app_role_finds_one_key_by_public_id_without_tenant_context(app_url, key_row):
@@ -40,5 +40,5 @@ def test_operator_keys_are_found_by_their_own_function(app_url, stack):
 
     created = create_operator_key(email="lookup-op@saas.local")
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
-        row = conn.execute("SELECT * FROM auth_find_operator_key(%s)", (keys.parse(created.key).public_id,)).fetchone()
+        row = conn.execute("SELECT * FROM auth_find_operator_key(%s)", (key_format.parse(created.key).public_id,)).fetchone()
     assert row["operator_id"] == created.operator_id and row["operator_disabled"] is False

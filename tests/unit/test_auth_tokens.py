@@ -8,7 +8,7 @@ import uuid
 import jwt
 import pytest
 
-from chalicelib.auth import keys, tokens
+from chalicelib.auth import key_format, tokens
 from chalicelib.auth.signing import Keyring, SigningKey
 
 ISS, AUD = "https://issuer.test", "saas-api"
@@ -42,17 +42,19 @@ def _b64(data) -> str:
 
 
 def test_generated_key_has_prefix_public_id_and_32_byte_secret_and_verifies():
-    new = keys.generate("sk_test_", cost=4)
-    parsed = keys.parse(new.key)
+    new = key_format.generate("sk_test_", cost=4)
+    parsed = key_format.parse(new.key)
     assert parsed.prefix == "sk_test_" and parsed.public_id == new.public_id
     assert len(base64.urlsafe_b64decode(parsed.secret + "=")) == 32
     assert parsed.secret not in new.secret_hash
-    assert keys.verify_secret(parsed.secret, new.secret_hash)
-    assert not keys.verify_secret(parsed.secret[:-1] + ("A" if parsed.secret[-1] != "A" else "B"), new.secret_hash)
+    assert key_format.verify_secret(parsed.secret, new.secret_hash)
+    assert not key_format.verify_secret(
+        parsed.secret[:-1] + ("A" if parsed.secret[-1] != "A" else "B"), new.secret_hash
+    )
 
 
 def test_bcrypt_cost_comes_from_the_caller():
-    assert keys.generate("op_", cost=5).secret_hash.startswith("$2b$05$")
+    assert key_format.generate("op_", cost=5).secret_hash.startswith("$2b$05$")
 
 
 @pytest.mark.parametrize(
@@ -69,18 +71,18 @@ def test_bcrypt_cost_comes_from_the_caller():
     ],
 )
 def test_malformed_keys_do_not_parse(raw):
-    assert keys.parse(raw) is None
+    assert key_format.parse(raw) is None
 
 
 def test_corrupt_stored_hash_is_a_failed_verification():
-    assert keys.verify_secret("x" * 43, "not-a-bcrypt-hash") is False
+    assert key_format.verify_secret("x" * 43, "not-a-bcrypt-hash") is False
 
 
 def test_cache_digest_is_keyed_and_never_the_key():
-    key = keys.generate("sk_test_", cost=4).key
-    digest = keys.cache_digest(b"pepper-1", key)
+    key = key_format.generate("sk_test_", cost=4).key
+    digest = key_format.cache_digest(b"pepper-1", key)
     assert key not in digest and len(digest) == 64
-    assert digest != keys.cache_digest(b"pepper-2", key)
+    assert digest != key_format.cache_digest(b"pepper-2", key)
 
 
 def test_issued_token_verifies_with_all_claims():
@@ -129,3 +131,8 @@ def test_invalid_tokens_are_rejected(make):
 def test_keyring_parses_the_secret_document():
     ring = Keyring.from_json(json.dumps({"current": {"kid": "a", "secret": "s1"}, "previous": None}))
     assert ring.find("a").secret == b"s1" and ring.find("b") is None
+
+
+def test_customer_keys_are_live_keys_on_the_prod_stage_only():
+    assert key_format.customer_prefix("prod") == "sk_live_"
+    assert {key_format.customer_prefix(stage) for stage in ("dev", "staging", "local")} == {"sk_test_"}

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.audit import recorder
-from chalicelib.auth import keys, repository, signing, store, tokens
+from chalicelib.auth import key_format, repository, signing, store, tokens
 from chalicelib.core import context, db, errors
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
@@ -215,7 +215,7 @@ def throttle_scope(public_id: str, client_address: str | None) -> str:
 
 
 def _fail(
-    parsed: keys.ParsedKey,
+    parsed: key_format.ParsedKey,
     reason: str,
     now: int,
     *,
@@ -282,13 +282,13 @@ def authenticate(raw_key: str | None, *, client_address: str | None = None) -> T
     header a client can set): failed attempts are throttled per public id and
     address, so nobody else can lock a key's holder out.
     """
-    parsed = keys.parse(raw_key)
+    parsed = key_format.parse(raw_key)
     if parsed is None:
         logger.warning("authentication failed", extra={"reason": "malformed_key"})
         raise errors.Unauthorized("Invalid API key")
     clock = time.time()
     now = int(clock)
-    digest = keys.cache_digest(signing.pepper(), raw_key.strip())
+    digest = key_format.cache_digest(signing.pepper(), raw_key.strip())
     scope = throttle_scope(parsed.public_id, client_address)
     hit = store.cached_verification(digest, now)
     if hit is not None and hit.public_id == parsed.public_id:
@@ -306,7 +306,7 @@ def authenticate(raw_key: str | None, *, client_address: str | None = None) -> T
     return _authenticate_with_bcrypt(parsed, digest, clock, scope)
 
 
-def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float, scope: str) -> TokenPair:
+def _authenticate_with_bcrypt(parsed: key_format.ParsedKey, digest: str, clock: float, scope: str) -> TokenPair:
     now = int(clock)
     failures, retry_after = store.failures(scope, now)
     if failures >= MAX_FAILURES:
@@ -317,9 +317,9 @@ def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float,
         find = repository.find_operator_key if parsed.is_operator else repository.find_customer_key
         stored = find(conn, parsed.public_id)
     if stored is None:
-        keys.burn_equivalent_time(parsed.secret, cost)
+        key_format.burn_equivalent_time(parsed.secret, cost)
         raise _fail(parsed, "unknown_key", now, scope=scope)
-    if not keys.verify_secret(parsed.secret, stored.secret_hash):
+    if not key_format.verify_secret(parsed.secret, stored.secret_hash):
         raise _fail(parsed, "wrong_secret", now, scope=scope, stored=stored)
     valid_until = _valid_until(stored)
     if valid_until is not None and valid_until <= now:
@@ -348,7 +348,7 @@ def _authenticate_with_bcrypt(parsed: keys.ParsedKey, digest: str, clock: float,
 
 
 def _open(
-    parsed: keys.ParsedKey,
+    parsed: key_format.ParsedKey,
     *,
     key_id: uuid.UUID,
     subject: uuid.UUID,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from chalicelib.audit import recorder
-from chalicelib.auth import keys, store
+from chalicelib.auth import key_format, store
 from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.core.settings import get_settings
@@ -30,14 +30,10 @@ from chalicelib.keys import repository
 from chalicelib.keys.models import CreateKeyBody, KeyListQuery, present
 
 
-def customer_prefix() -> str:
-    """``sk_live_`` in production, ``sk_test_`` everywhere else."""
-    return "sk_live_" if get_settings().stage in ("prod", "production") else "sk_test_"
-
-
-def new_key() -> keys.NewKey:
-    """A fresh customer key and its bcrypt hash (slow on purpose: call it outside any lock)."""
-    return keys.generate(customer_prefix(), cost=get_settings().bcrypt_cost)
+def new_key() -> key_format.NewKey:
+    """A fresh customer key of this stage's prefix and its bcrypt hash (slow on purpose: call it outside any lock)."""
+    settings = get_settings()
+    return key_format.generate(key_format.customer_prefix(settings.stage), cost=settings.bcrypt_cost)
 
 
 def issue_key(
@@ -47,7 +43,7 @@ def issue_key(
     name: str,
     expires_at: datetime | None,
     rotated_from: uuid.UUID | None = None,
-    new: keys.NewKey | None = None,
+    new: key_format.NewKey | None = None,
 ) -> dict:
     """Insert a new key on ``conn`` (tenant or onboarding transaction); audit it; return it with the full key."""
     new = new or new_key()
@@ -73,7 +69,7 @@ def issue_key(
 
 
 def create(customer_id: uuid.UUID, body: CreateKeyBody) -> dict:
-    expires_at = keys.future_expiry(body.expires_at, now=datetime.now(UTC))
+    expires_at = key_format.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.tenant_transaction(customer_id) as conn:
         _claim_slot(conn, customer_id)

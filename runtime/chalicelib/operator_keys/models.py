@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.auth.keys import OPERATOR_PREFIX
+from chalicelib.auth.key_format import OPERATOR_PREFIX
 from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, Timestamp
 from chalicelib.keys.models import timestamp
 

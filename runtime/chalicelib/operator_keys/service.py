@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from chalicelib.audit import recorder
-from chalicelib.auth import keys, store
+from chalicelib.auth import key_format, store
 from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.core.settings import get_settings
@@ -34,9 +34,9 @@ from chalicelib.operator_keys.models import CreateOperatorKeyBody, OperatorKeyLi
 TARGET_TYPE = "operator_api_key"
 
 
-def new_key() -> keys.NewKey:
+def new_key() -> key_format.NewKey:
     """A fresh ``op_`` key and its bcrypt hash (slow on purpose: call it outside any transaction)."""
-    return keys.generate(keys.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
+    return key_format.generate(key_format.OPERATOR_PREFIX, cost=get_settings().bcrypt_cost)
 
 
 def issue_key(
@@ -45,7 +45,7 @@ def issue_key(
     operator_id: uuid.UUID,
     name: str,
     expires_at: datetime | None,
-    new: keys.NewKey,
+    new: key_format.NewKey,
     actor: str | None = None,
 ) -> dict:
     """Insert ``new`` for ``operator_id`` on ``conn``; audit it; return it with the full key (shown once)."""
@@ -77,7 +77,7 @@ def issue_key(
 
 def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> dict:
     """A new key for the calling operator."""
-    expires_at = keys.future_expiry(body.expires_at, now=datetime.now(UTC))
+    expires_at = key_format.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.operator_transaction() as conn:
         return issue_key(conn, operator_id=operator_id, name=body.name, expires_at=expires_at, new=new)

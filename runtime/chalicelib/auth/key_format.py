@@ -1,9 +1,11 @@
 """API key format, generation and verification (pure: no I/O).
 
-A key is ``<prefix><public id>_<secret>``: ``sk_live_``/``sk_test_`` for
-customers, ``op_`` for operators. The public id (12 base32 characters) is
-stored in clear and finds the row; the secret (32 random bytes, base64url) is
-stored only as a bcrypt hash. The full key is returned once, at creation.
+A key is ``<prefix><public id>_<secret>``: ``sk_live_`` (the ``prod`` stage)
+or ``sk_test_`` (every other stage) for customers, ``op_`` for operators. The
+public id (12 base32 characters) is stored in clear and finds the row; the
+secret (32 random bytes, base64url) is stored only as a bcrypt hash. The full
+key is returned once, at creation. Managing keys (create, list, revoke,
+rotate) is ``chalicelib.keys`` and ``chalicelib.operator_keys``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ import bcrypt
 
 from chalicelib.core import errors
 
-CUSTOMER_PREFIXES = ("sk_live_", "sk_test_")
+LIVE_PREFIX = "sk_live_"
+TEST_PREFIX = "sk_test_"
+CUSTOMER_PREFIXES = (LIVE_PREFIX, TEST_PREFIX)
 OPERATOR_PREFIX = "op_"
+# The stage whose customer keys are live keys (cdk_app.config.ENVIRONMENTS names the stages).
+LIVE_STAGE = "prod"
 SECRET_BYTES = 32
 _PUBLIC_ID_LEN = 12
-_KEY = re.compile(r"^(sk_live_|sk_test_|op_)([a-z2-7]{12})_([A-Za-z0-9_-]{43})$")
+_PREFIXES = "|".join(re.escape(prefix) for prefix in (*CUSTOMER_PREFIXES, OPERATOR_PREFIX))
+_KEY = re.compile(rf"^({_PREFIXES})([a-z2-7]{{{_PUBLIC_ID_LEN}}})_([A-Za-z0-9_-]{{43}})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,11 @@ class NewKey:
     public_id: str
     key: str  # shown once
     secret_hash: str
+
+
+def customer_prefix(stage: str) -> str:
+    """The prefix of new customer keys on ``stage``: ``sk_live_`` on ``prod``, ``sk_test_`` everywhere else."""
+    return LIVE_PREFIX if stage == LIVE_STAGE else TEST_PREFIX
 
 
 def future_expiry(expires_at: datetime | None, *, now: datetime) -> datetime | None:
