@@ -37,7 +37,7 @@ class Figure:
 def percentile(samples: list[float], pct: float) -> float:
     """Nearest-rank percentile (no interpolation: a p99 is an observed sample)."""
     ordered = sorted(samples)
-    rank = max(1, int(round(pct / 100 * len(ordered) + 0.4999)))
+    rank = max(1, round(pct / 100 * len(ordered) + 0.4999))
     return ordered[min(rank, len(ordered)) - 1]
 
 

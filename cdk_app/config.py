@@ -87,11 +87,12 @@ class ImportedVpc:
         problems = []
         for key, pattern in _NETWORK_IDS.items():
             value = getattr(self, key)
-            for item in (value,) if isinstance(value, str) else value:
-                if PLACEHOLDER_MARKER not in item and not pattern.match(item):
-                    problems.append(
-                        f"vpc.{key}: {item!r} is not a {pattern.pattern[1 : pattern.pattern.index('-')]} id"
-                    )
+            kind = pattern.pattern[1 : pattern.pattern.index("-")]
+            problems.extend(
+                f"vpc.{key}: {item!r} is not a {kind} id"
+                for item in ((value,) if isinstance(value, str) else value)
+                if PLACEHOLDER_MARKER not in item and not pattern.match(item)
+            )
         names = [name for name, _ in self.endpoints]
         if sorted(names) != sorted(ENDPOINTS):
             problems.append(f"vpc.endpoints must give exactly {list(ENDPOINTS)}, got {sorted(names)}")
@@ -184,9 +185,11 @@ class EnvironmentConfig:
             problems.append("need 0.5 <= aurora_min_acu <= aurora_max_acu <= 256")
         if not 1 <= self.backup_retention_days <= 35:
             problems.append("backup_retention_days must be 1..35")
-        for name in ("alarm_email", "ses_sender"):
-            if not _EMAIL.match(getattr(self, name)):
-                problems.append(f"{name} is not an e-mail address")
+        problems.extend(
+            f"{name} is not an e-mail address"
+            for name in ("alarm_email", "ses_sender")
+            if not _EMAIL.match(getattr(self, name))
+        )
         if self.name == "prod" and (not self.retain_data or not self.deletion_protection):
             problems.append("prod must retain data and keep deletion protection on")
         if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):

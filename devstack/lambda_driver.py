@@ -67,9 +67,9 @@ def _error(exc):
 try:
     module_name, _, attribute = handler_name.rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
-except Exception as exc:  # an import error is Runtime.ImportModuleError in Lambda
+except Exception as exc:  # any init error is Runtime.ImportModuleError in Lambda: report it, exit
     _send({"ready": False, "error": _error(exc)})
-    raise SystemExit(1)
+    raise SystemExit(1) from exc
 init_ms = (time.perf_counter() - started) * 1000
 sdk = {name: importlib.import_module(name) for name in ("boto3", "botocore")}
 _send(
@@ -94,5 +94,5 @@ for line in sys.stdin:
     try:
         result = handler(message["event"], context)
         _send({"result": result})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as Lambda does: whatever the handler raises is the invocation's error
         _send({"error": _error(exc)})

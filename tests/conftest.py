@@ -10,6 +10,8 @@ none of these fixtures.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -148,7 +151,7 @@ def pgbouncer_url(stack):
                 process.kill()
                 raise RuntimeError(
                     f"pgbouncer did not start: {(workdir / 'pgbouncer.log').read_text() if (workdir / 'pgbouncer.log').exists() else ''}"
-                )
+                ) from None
             time.sleep(0.1)
     yield url
     process.terminate()
@@ -160,10 +163,6 @@ def pgbouncer_url(stack):
 # Shared with every area's route tests (see COMMON.md): ``operator_headers`` and
 # ``new_customer``. Both go through the real routes (POST /admin/customers,
 # POST /auth/authenticate), so they exercise what a client does.
-import itertools
-import json
-from dataclasses import dataclass, field
-
 _customer_counter = itertools.count(1)
 
 

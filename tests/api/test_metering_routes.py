@@ -51,8 +51,9 @@ def test_a_batch_is_accepted_and_duplicates_are_counted(client, new_customer):
 
 def test_json_numbers_are_exact_decimals_never_floats(client, new_customer):
     customer = new_customer()
+    # The body as raw text (the point is how 0.1 is parsed); %-format keeps the JSON's braces unescaped.
     body = (
-        '{"events": [{"event_id": "x", "metric": "api_calls", "quantity": 0.1, "timestamp": "%s"},'
+        '{"events": [{"event_id": "x", "metric": "api_calls", "quantity": 0.1, "timestamp": "%s"},'  # noqa: UP031
         ' {"event_id": "y", "metric": "api_calls", "quantity": 0.2, "timestamp": "%s"}]}'
         % (now().isoformat(), now().isoformat())
     )
@@ -119,8 +120,10 @@ def test_over_1000_events_is_413(client, new_customer):
         '{"events": [{"event_id": "a", "metric": "api_calls", "quantity": 1, "timestamp": "yesterday"}]}',
         '{"events": [{"event_id": "a", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00"}]}',
         '{"events": [{"event_id": "", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z"}]}',
-        '{"events": [{"event_id": "a", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z",'
-        ' "extra": 1}]}',
+        (
+            '{"events": [{"event_id": "a", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z",'
+            ' "extra": 1}]}'
+        ),
         '{"events": [{"event_id": "\\ud800", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z"}]}',
         '{"events": [{"event_id": "a", "metric": "api_calls", "quantity": NaN, "timestamp": "2026-01-01T00:00:00Z"}]}',
         '{"events": [{"event_id": "a\\u0000", "metric": "api_calls", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z"}]}',

@@ -253,7 +253,7 @@ def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
@@ -310,8 +310,10 @@ def test_chaos(api_url, operator_key, stack, admin_url, capsys, degradations):
     # ---- figures
     total = sum(sum(counts.values()) for counts in recorder.statuses.values())
     lines = [
-        f"chaos run: {total} requests in {elapsed:.0f} s, {TENANTS} tenants, {WORKERS} clients;"
-        f" backends killed {killed}, DynamoDB calls refused {dynamodb_refused}, SES calls refused {ses_refused}"
+        (
+            f"chaos run: {total} requests in {elapsed:.0f} s, {TENANTS} tenants, {WORKERS} clients;"
+            f" backends killed {killed}, DynamoDB calls refused {dynamodb_refused}, SES calls refused {ses_refused}"
+        )
     ]
     for phase in recorder.statuses:
         counts = dict(sorted(recorder.statuses[phase].items()))

@@ -102,5 +102,5 @@ def test_an_unacknowledged_finding_fails_synthesis(tmp_path):
     stack = cdk.Stack(app, "Probe")
     sns.Topic(stack, "PlainTopic")  # no SSL-only policy: AwsSolutions-SNS3
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    with pytest.raises(RuntimeError, match="(?s)ValidationFailed.*AwsSolutions-SNS3"):
+    with pytest.raises(RuntimeError, match=r"(?s)ValidationFailed.*AwsSolutions-SNS3"):
         app.synth()

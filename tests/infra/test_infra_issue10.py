@@ -555,7 +555,7 @@ def test_issue11_item14_each_degraded_dependency_raises_an_alarm(each_env):
             assert dimensions.keys() == {"service", "dependency"} and dimensions["service"] == "saas-api"
             alarms[dimensions["dependency"]] = alarm
     assert set(alarms) == {"database", "dynamodb", "ses"}
-    for dependency, alarm in alarms.items():
+    for alarm in alarms.values():
         assert alarm["Namespace"] == "SaaSPlatform"
         assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
         assert alarm["AlarmActions"]

@@ -97,9 +97,11 @@ def test_the_owner_cannot_truncate(customer, admin_url):
 def test_the_operator_role_cannot_delete_recent_events(customer, admin_conn):
     _append(customer)
     # Since migration 0034 it holds no DELETE at all (only the purge's own role does).
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table audit_events"):
-        with db.operator_transaction() as conn:
-            conn.execute("DELETE FROM audit_events WHERE customer_id = %s", (customer,))
+    with (
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table audit_events"),
+        db.operator_transaction() as conn,
+    ):
+        conn.execute("DELETE FROM audit_events WHERE customer_id = %s", (customer,))
     assert (
         admin_conn.execute("SELECT count(*) AS n FROM audit_events WHERE customer_id = %s", (customer,)).fetchone()["n"]
         == 1

@@ -210,7 +210,7 @@ def test_queuing_the_same_purpose_twice_queues_one_email(make_customer, admin_co
 )
 def test_unsendable_emails_are_refused_when_queued(make_customer, field, value):
     cid = make_customer()
-    fields = dict(
+    fields = dict(  # noqa: C408 - queue_email's keyword arguments, spelled as they are passed
         customer_id=cid,
         template="test_message",
         recipient="x@ex.test",

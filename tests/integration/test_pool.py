@@ -14,16 +14,15 @@ from tests.integration.tenant_rows import seed_tenant
 def two_tenants(stack, admin_url):
     import psycopg
 
-    ids = []
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        for name in ("Pool A", "Pool B"):
-            ids.append(
-                conn.execute(
-                    "INSERT INTO customers (name, email, tier_code) VALUES (%s, gen_random_uuid() || '@example.test',"
-                    " 'growth') RETURNING id",
-                    (name,),
-                ).fetchone()[0]
-            )
+        ids = [
+            conn.execute(
+                "INSERT INTO customers (name, email, tier_code) VALUES (%s, gen_random_uuid() || '@example.test',"
+                " 'growth') RETURNING id",
+                (name,),
+            ).fetchone()[0]
+            for name in ("Pool A", "Pool B")
+        ]
     for offset, customer in enumerate(ids):
         seed_tenant(admin_url, customer, offset=offset + 10)
     return tuple(ids)

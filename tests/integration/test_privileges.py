@@ -142,7 +142,7 @@ table usage_monthly | saas_admin | saas_analytics=r saas_app=arw saas_operator=a
 def _grants(rows) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
     found: dict[tuple[str, str], tuple[str, dict[str, set[str]]]] = {}
     for row in rows:
-        owner, grants = found.setdefault((row["kind"], row["name"]), (row["owner"], {}))
+        _, grants = found.setdefault((row["kind"], row["name"]), (row["owner"], {}))
         if row["grantee"] is not None:
             letter = _LETTERS[row["privilege_type"]] + ("*" if row["is_grantable"] else "")
             grants.setdefault(row["grantee"], set()).add(letter)
@@ -215,8 +215,10 @@ CALLS = [
     "SELECT * FROM auth_find_customer_key('x')",
     "SELECT * FROM auth_find_operator_key('x')",
     "SELECT auth_revoke_sessions(ARRAY['jti'], now() + interval '1 day')",
-    "SELECT * FROM auth_open_session('jti', 'operator', gen_random_uuid(), gen_random_uuid(),"
-    " now() + interval '1 day', now())",
+    (
+        "SELECT * FROM auth_open_session('jti', 'operator', gen_random_uuid(), gen_random_uuid(),"
+        " now() + interval '1 day', now())"
+    ),
     "SELECT * FROM auth_request_state('customer', gen_random_uuid(), gen_random_uuid(), 'jti', now())",
     "SELECT auth_purge_sessions(10)",
     "SELECT * FROM auth_key_state('customer', gen_random_uuid(), gen_random_uuid(), now())",

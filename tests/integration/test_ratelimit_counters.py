@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -205,7 +206,7 @@ def test_a_container_whose_clock_is_behind_counts_in_the_newer_window(make_custo
 def test_an_unreachable_counter_table_lets_requests_through(make_customer, limiter, monkeypatch):
     _, set_limits = limiter
     set_limits(per_second=1, burst=1, daily_quota=1)
-    monkeypatch.setattr(repository, "get_settings", lambda: type("S", (), {"metrics_table": "no-such-table"})())
+    monkeypatch.setattr(repository, "get_settings", lambda: SimpleNamespace(metrics_table="no-such-table"))
     assert _hits(make_customer(), 3) == (3, [])
 
 

@@ -86,7 +86,7 @@ def test_the_app_login_is_neither_superuser_nor_bypassrls(admin_conn):
 
 @pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)
 def test_a_tenant_sees_only_its_own_rows(table, tenants, runtime_url):
-    a, b = tenants
+    a, _ = tenants
     with _connect(runtime_url) as conn:
         tx = _as_tenant(conn, a)
         owners = [
@@ -117,11 +117,13 @@ def test_no_tenant_context_shows_no_rows(table, tenants, runtime_url):
 def test_a_tenant_cannot_insert_rows_for_another(table, tenants, runtime_url, admin_url):
     a, b = tenants
     before = _count_as_superuser(admin_url, table.name, table.tenant_column, b)
-    with _connect(runtime_url) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            with conn.transaction():
-                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
-                insert_for(conn, table.name, b, admin_url)
+    with (
+        _connect(runtime_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        conn.transaction(),
+    ):
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+        insert_for(conn, table.name, b, admin_url)
     assert _count_as_superuser(admin_url, table.name, table.tenant_column, b) == before
 
 
@@ -130,9 +132,11 @@ def test_a_tenant_cannot_insert_rows_for_another(table, tenants, runtime_url, ad
 )
 def test_without_tenant_context_inserts_are_refused(table, tenants, runtime_url, admin_url):
     a, _ = tenants
-    with _connect(runtime_url) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            insert_for(conn, table.name, a, admin_url)
+    with (
+        _connect(runtime_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+    ):
+        insert_for(conn, table.name, a, admin_url)
 
 
 @pytest.mark.parametrize(
@@ -161,16 +165,18 @@ def test_a_tenant_cannot_update_another_tenants_rows(table, tenants, runtime_url
 )
 def test_a_tenant_cannot_hand_its_rows_to_another(table, tenants, runtime_url):
     a, b = tenants
-    with _connect(runtime_url) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            with conn.transaction():
-                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
-                conn.execute(
-                    psycopg.sql.SQL("UPDATE {} SET {} = %s").format(
-                        psycopg.sql.Identifier(table.name), psycopg.sql.Identifier(table.tenant_column)
-                    ),
-                    (b,),
-                )
+    with (
+        _connect(runtime_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        conn.transaction(),
+    ):
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(a),))
+        conn.execute(
+            psycopg.sql.SQL("UPDATE {} SET {} = %s").format(
+                psycopg.sql.Identifier(table.name), psycopg.sql.Identifier(table.tenant_column)
+            ),
+            (b,),
+        )
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES, ids=TABLE_IDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -152,7 +153,7 @@ def test_c8_proxy_logins_verify_the_certificate_against_the_amazon_roots(cloud_e
     """``sslmode=require`` encrypts but trusts any certificate; verify-full checks chain and host name."""
     for kwargs in (db.iam_connect_kwargs("saas_master"), db.connection_kwargs()):
         assert kwargs["sslmode"] == "verify-full"
-        bundle = open(kwargs["sslrootcert"], encoding="utf-8").read()
+        bundle = Path(kwargs["sslrootcert"]).read_text(encoding="utf-8")
         # RDS Proxy serves an ACM certificate, which chains to Amazon's public roots.
         assert "Amazon Root CA 1" in bundle and bundle.count("BEGIN CERTIFICATE") > 50
 
