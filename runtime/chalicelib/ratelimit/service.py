@@ -71,10 +71,8 @@ def enforce(customer_id: uuid.UUID) -> None:
             "Daily request quota exhausted; retry tomorrow (UTC)",
             retry_after=math.ceil(refusal.day_start + counters.DAY_SECONDS - now),
         )
-    if refusal.limit == "rate":
-        retry_after = refusal.window_start + WINDOW_SECONDS - now
-    else:  # burst: the next second
-        retry_after = math.floor(now) + 1 - now
+    # rate: when the current window ends; burst: the next second
+    retry_after = refusal.window_start + WINDOW_SECONDS - now if refusal.limit == "rate" else math.floor(now) + 1 - now
     raise RateLimited("Rate limit exceeded; retry later", retry_after=math.ceil(retry_after))
 
 
