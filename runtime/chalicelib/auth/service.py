@@ -200,7 +200,7 @@ def _purge_expired_sessions() -> None:
     try:
         with db.one_statement() as conn:
             repository.purge_sessions(conn, PURGE_BATCH)
-    except Exception:  # best effort, in the background: never fails a request
+    except Exception:  # noqa: BLE001 - best effort, in the background: never fails a request
         logger.exception("purging expired sessions failed")
 
 

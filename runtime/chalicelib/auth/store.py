@@ -270,7 +270,6 @@ def record_failure(scope: str, now: int) -> int:
 
 # ---------------------------------------------------------------- sessions
 def _session_items(new: NewSession, customer_id: uuid.UUID | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    _, sessions_table = _tables()
     session = {
         "pk": _s(f"session#{new.jti}"),
         "key_id": _s(new.key_id),
