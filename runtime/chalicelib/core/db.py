@@ -142,7 +142,7 @@ def connection_kwargs() -> dict[str, Any]:
 
 def get_pool() -> ConnectionPool:
     """The process-wide pool, opened on first use (importing the app never connects)."""
-    global _pool
+    global _pool  # noqa: PLW0603 - one pool per process, kept by a warm Lambda container between requests
     if _pool is None:
         with _pool_lock:
             if _pool is None:
@@ -161,7 +161,7 @@ def use_pool(pool: ConnectionPool | None) -> ConnectionPool | None:
 
 
 def close_pool() -> None:
-    global _pool
+    global _pool  # noqa: PLW0603 - the process-wide pool (see get_pool)
     with _pool_lock:
         if _pool is not None:
             _pool.close()

@@ -57,7 +57,7 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
         [
             [event_id, metric, str(quantity), moment.astimezone(UTC).isoformat()]
             for event_id, metric, quantity, moment in zip(
-                batch.event_ids, batch.metrics, batch.quantities, batch.occurred_at
+                batch.event_ids, batch.metrics, batch.quantities, batch.occurred_at, strict=True
             )
         ],
         ensure_ascii=False,
