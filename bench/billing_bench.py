@@ -3,7 +3,7 @@
 * :func:`measure_ingest` — ``POST /metrics`` batches through ``chalice.test.Client``
   (in-process, authentication included when ``headers`` carry a real token):
   events per second, sustained over ``n_events``.
-* :func:`measure_billing_run` — ``BillingService.run`` over the data generated
+* :func:`measure_billing_run` — ``billing.service.run`` over the data generated
   by :func:`seed_billing_data` (N customers, M events in one period): seconds.
 * :func:`measure_metrics_query` — ``GET /metrics`` for one customer with many
   events in the month: p99 milliseconds over >= 1000 samples after a warm-up.
@@ -116,7 +116,7 @@ def measure_billing_run(
     With ``generate=False`` it bills whatever the database holds for the period.
     ``data_size`` reports what was actually there: billable customers and events.
     """
-    from chalicelib.billing.service import billing_service
+    from chalicelib.billing import service as billing
     from chalicelib.core.periods import parse_period
 
     if generate:
@@ -132,7 +132,7 @@ def measure_billing_run(
 
     def timed(finalize: bool) -> tuple[float, Any]:
         start = time.perf_counter()
-        result = billing_service.run(month, finalize=finalize, now=now, actor="system:bench")
+        result = billing.run(month, finalize=finalize, now=now, actor="system:bench")
         return time.perf_counter() - start, result
 
     first_s, first = timed(False)

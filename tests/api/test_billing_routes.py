@@ -102,7 +102,7 @@ def test_finalize_freezes_queues_the_email_and_refuses_late_usage(client, operat
     )
     assert invoice["number"] in note["subject"] and note["sent_at"] is None and note["error"] is None
 
-    billing.billing_service.daily()  # delivers pending e-mails
+    billing.daily()  # delivers pending e-mails
     [note] = [
         n for n in get(client, customer.headers, "/notifications")[1]["items"] if n["related_id"] == invoice["id"]
     ]

@@ -74,7 +74,7 @@ def test_the_monthly_schedule_bills_the_previous_month_as_drafts(client, make_cu
 def test_the_daily_schedule_finalizes_due_drafts(client, make_customer, admin_conn):
     period = fresh_period()
     cid = make_customer(billing_start_date=EARLY_START)
-    billing.billing_service.run(period, finalize=False, now=period.ends_at)
+    billing.run(period, finalize=False, now=period.ends_at)
     admin_conn.execute(
         "UPDATE invoices SET created_at = now() - interval '3 days 1 minute' WHERE period = %s", (period.first_day,)
     )

@@ -27,7 +27,7 @@ from tests.billing_support import (
     lines_of,
 )
 
-run = billing.billing_service.run
+run = billing.run
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ import sys
 from datetime import datetime
 from chalicelib.billing import service as billing
 billing.CHUNK_SIZE = int(sys.argv[1])
-billing.billing_service.run(sys.argv[2], finalize=sys.argv[3] == "finalize", now=datetime.fromisoformat(sys.argv[4]))
+billing.run(sys.argv[2], finalize=sys.argv[3] == "finalize", now=datetime.fromisoformat(sys.argv[4]))
 """
 
 AUDIT_CHAIN_LOCK = "SELECT pg_advisory_lock(hashtextextended('audit:' || %s::text, 0))"
@@ -50,7 +50,7 @@ BLOCKED_BY = """
 SELECT pid FROM pg_stat_activity
  WHERE application_name LIKE 'saas-%%' AND wait_event_type = 'Lock' AND %(locker)s = ANY(pg_blocking_pids(pid))
 """
-# The run's guard transaction: the holder of the period's run lock.
+# The run's lock transaction: the holder of the period's run lock.
 PERIOD_LOCK_HOLDER = """
 SELECT pid FROM pg_locks
  WHERE locktype = 'advisory' AND granted AND objsubid = 1
@@ -128,7 +128,7 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
         ours.append(cid)
 
     # The reference: the same usage, billed by a run nobody interrupts.
-    billing.billing_service.run(clean_period, finalize=finalize, now=after(clean_period))
+    billing.run(clean_period, finalize=finalize, now=after(clean_period))
     clean = {row["customer_id"]: row for row in invoices_of(admin_conn, clean_period, ours)}
 
     order = _run_order(period)
@@ -165,7 +165,7 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
                 process,
                 log,
             )
-            [guard_pid] = [row["pid"] for row in admin_conn.execute(PERIOD_LOCK_HOLDER, {"period": period.first_day})]
+            [lock_pid] = [row["pid"] for row in admin_conn.execute(PERIOD_LOCK_HOLDER, {"period": period.first_day})]
             os.kill(process.pid, signal.SIGKILL)
             process.wait(WAIT_S)
         finally:
@@ -177,7 +177,7 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
     # and PostgreSQL rolls back what they had not committed.
     _wait_for(
         "the killed run's sessions to end",
-        lambda: not (_backend_alive(admin_conn, chunk_pid) or _backend_alive(admin_conn, guard_pid)),
+        lambda: not (_backend_alive(admin_conn, chunk_pid) or _backend_alive(admin_conn, lock_pid)),
         log=log,
     )
 
@@ -206,7 +206,7 @@ def test_a_run_killed_between_chunks_leaves_whole_invoices_and_the_next_run_comp
     assert killed_run["status"] == "running" and killed_run["finished_at"] is None
 
     # 2. The next run completes the period.
-    result = billing.billing_service.run(period, finalize=finalize, now=after(period))
+    result = billing.run(period, finalize=finalize, now=after(period))
 
     completed = invoices_of(admin_conn, period)
     per_customer = Counter(row["customer_id"] for row in completed)
@@ -263,7 +263,7 @@ def test_only_a_run_that_is_gone_is_marked_abandoned_never_one_waiting_for_the_p
 
     def bill():
         try:
-            results.append(billing.billing_service.run(period, finalize=False, now=after(period)))
+            results.append(billing.run(period, finalize=False, now=after(period)))
         except Exception as exc:  # noqa: BLE001 - whatever the thread raises, the assertion below reports it
             errors.append(exc)
 

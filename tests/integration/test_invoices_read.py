@@ -22,8 +22,8 @@ def billed(make_customer):
     b = make_customer("growth", billing_start_date=EARLY_START)
     ingest(a, periods[0], api_calls=150_000, compliance_scans=600)
     for period in periods[:2]:
-        billing.billing_service.run(period, finalize=False, now=after(period))
-    billing.billing_service.run(periods[2], finalize=True, now=after(periods[2]))
+        billing.run(period, finalize=False, now=after(period))
+    billing.run(periods[2], finalize=True, now=after(periods[2]))
     return a, b, periods
 
 

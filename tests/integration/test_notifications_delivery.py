@@ -73,13 +73,13 @@ def test_daily_job_finalizes_old_drafts_and_emails_each_invoice_exactly_once(mak
     email = f"billing-{uuid.uuid4().hex[:8]}@customer.test"
     cid = make_customer("growth", email=email, name="Acme <Labs>", billing_start_date=EARLY_START)
     ingest(cid, period, api_calls=1_200_000, compliance_scans=5_500)
-    billing.billing_service.run(period, finalize=False, now=after(period))
-    billing.billing_service.run(recent, finalize=False, now=after(recent))
+    billing.run(period, finalize=False, now=after(period))
+    billing.run(recent, finalize=False, now=after(recent))
     admin_conn.execute(
         "UPDATE invoices SET created_at = now() - interval '4 days' WHERE period = %s", (period.first_day,)
     )
 
-    report = billing.billing_service.daily()
+    report = billing.daily()
 
     assert period.label in report.periods_finalized and recent.label not in report.periods_finalized
     [invoice] = invoices_of(admin_conn, period, [cid])
@@ -96,8 +96,8 @@ def test_daily_job_finalizes_old_drafts_and_emails_each_invoice_exactly_once(mak
         assert "$8,515.80" in text and "$415.00" in text and "$300.00" in text  # total, discount, a line
     assert "Acme &lt;Labs&gt;" in notification["html_body"] and "Acme <Labs>" in notification["text_body"]
 
-    billing.billing_service.daily()
-    billing.billing_service.daily()
+    billing.daily()
+    billing.daily()
     assert len(moto_ses_messages(stack, email)) == 1
     assert row(admin_conn, notification["id"])["attempts"] == 1
     actions = [
@@ -260,7 +260,7 @@ def test_delivery_records_are_listed_newest_first_per_tenant_with_cursors(make_c
 def test_a_failed_invoice_email_does_not_touch_the_invoice(make_customer, admin_conn, ses_spy):
     period = fresh_period()
     cid = make_customer(billing_start_date=EARLY_START)
-    billing.billing_service.run(period, finalize=True, now=after(period))
+    billing.run(period, finalize=True, now=after(period))
     ses_spy(failures=10_000)
     notifications.deliver_pending(customer_id=cid)
     [invoice] = invoices_of(admin_conn, period, [cid])

@@ -1,4 +1,8 @@
-"""The invoice e-mail: a plain-text and an HTML body rendered from the templates next to this module."""
+"""The invoice e-mail: a plain-text and an HTML body rendered from the templates next to this module.
+
+A finalized invoice's e-mail is queued in the chunk that finalizes it
+(:func:`invoice_message`) and delivered later by the notifications jobs.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from string import Template
 
+from chalicelib.billing.models import PlannedInvoice
 from chalicelib.billing.pricing import Line
 from chalicelib.core.money import dollars, plain
 from chalicelib.core.periods import Period
+from chalicelib.notifications.models import EmailMessage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "invoice"
@@ -76,3 +82,31 @@ def render_invoice_email(
     )
     subject = f"Invoice {number} for {period_name}: {dollars(total)} due {due}"
     return RenderedEmail(subject=subject, text_body=text, html_body=body)
+
+
+def invoice_message(plan: PlannedInvoice, period: Period, due_at: datetime) -> EmailMessage:
+    """The e-mail to queue for the invoice ``plan`` has just finalized (idempotent per invoice)."""
+    priced = plan.priced
+    rendered = render_invoice_email(
+        customer_name=plan.customer.name,
+        number=plan.number or "",
+        period=period,
+        lines=priced.lines,
+        subtotal=priced.subtotal,
+        discount=priced.discount,
+        tax=priced.tax,
+        total=priced.total,
+        tax_rate=plan.customer.tax_rate,
+        due_at=due_at,
+    )
+    return EmailMessage(
+        customer_id=plan.customer.customer_id,
+        template=TEMPLATE_NAME,
+        recipient=plan.customer.email,
+        subject=rendered.subject,
+        text_body=rendered.text_body,
+        html_body=rendered.html_body,
+        idempotency_key=f"invoice:{plan.invoice_id}",
+        related_type="invoice",
+        related_id=plan.invoice_id,
+    )

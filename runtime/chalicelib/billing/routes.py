@@ -6,8 +6,8 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
+from chalicelib.billing import service
 from chalicelib.billing.models import BillingRunRequest, BillingRunResponse
-from chalicelib.billing.service import billing_service
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
 
@@ -29,7 +29,7 @@ DAILY_JOB = "billing_daily_job"
     errors=(400, 401, 403, 409, 422),
 )
 def create_billing_run(body: BillingRunRequest) -> dict:
-    return billing_service.run(body.period, finalize=body.finalize).as_json()
+    return service.run(body.period, finalize=body.finalize).as_json()
 
 
 @bp.schedule(
@@ -38,7 +38,7 @@ def create_billing_run(body: BillingRunRequest) -> dict:
     description="1st of each month, 02:00 UTC: bill the previous month as drafts",
 )
 def monthly_billing_run(event: Any) -> dict:
-    result = billing_service.bill_previous_month()
+    result = service.bill_previous_month()
     logger.info("monthly billing run done", extra=result.as_json())
     return result.as_json()
 
@@ -49,7 +49,7 @@ def monthly_billing_run(event: Any) -> dict:
     description="Daily, 03:00 UTC: finalize drafts past the grace period and send pending e-mails",
 )
 def daily_billing_job(event: Any) -> dict:
-    report = billing_service.daily()
+    report = service.daily()
     return {
         "periods_finalized": list(report.periods_finalized),
         "emails_sent": report.emails_sent,
