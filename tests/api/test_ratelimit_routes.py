@@ -9,8 +9,8 @@ import json
 
 import pytest
 
+from chalicelib.core.cache import LocalCache
 from chalicelib.ratelimit import service
-from chalicelib.ratelimit.cache import TtlCache
 from chalicelib.ratelimit.models import Limits
 
 T0 = 1_898_596_800.25  # 2030-03-01T12:00:00.25Z
@@ -19,8 +19,8 @@ T0 = 1_898_596_800.25  # 2030-03-01T12:00:00.25Z
 @pytest.fixture
 def small_limits(monkeypatch):
     monkeypatch.setattr(service, "clock", lambda: T0)
-    monkeypatch.setattr(service, "tier_limits_cache", TtlCache(ttl=3600))
-    monkeypatch.setattr(service, "customer_tier_cache", TtlCache(ttl=3600))
+    monkeypatch.setattr(service, "tier_limits_cache", LocalCache(ttl=3600))
+    monkeypatch.setattr(service, "customer_tier_cache", LocalCache(ttl=3600))
     service.tier_limits_cache.put("starter", Limits(per_second=10, burst=3, daily_quota=1000))
 
 

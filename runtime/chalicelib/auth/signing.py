@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from chalicelib.core import aws
+from chalicelib.core.cache import LocalCache
 from chalicelib.core.settings import get_settings
 
 _MAX_AGE = 300.0
@@ -66,38 +67,32 @@ def seed_kid(secret: str) -> str:
     return "seed-" + hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
-class _Cached:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, tuple[float, str]] = {}
+# secret id -> (when it was fetched, its value); an entry is dropped at _MAX_AGE.
+_secrets: LocalCache[str, tuple[float, str]] = LocalCache(ttl=_MAX_AGE, max_entries=16)
+_fetching = threading.Lock()
 
-    def get(self, secret_id: str, *, force: bool = False) -> str:
-        now = time.monotonic()
-        cached = self._values.get(secret_id)
-        fresh = cached is not None and now - cached[0] < _MAX_AGE
-        recently = cached is not None and now - cached[0] < _MIN_REFRESH_INTERVAL
-        if cached is not None and ((fresh and not force) or recently):
-            return cached[1]
-        with self._lock:
-            value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-            self._values[secret_id] = (time.monotonic(), value)
+
+def _secret(secret_id: str, *, force: bool = False) -> str:
+    """The secret's value, at most ``_MAX_AGE`` old; ``force`` re-reads it unless read in the last few seconds."""
+    cached = _secrets.get(secret_id)
+    if cached is not None:
+        fetched_at, value = cached
+        if not force or time.monotonic() - fetched_at < _MIN_REFRESH_INTERVAL:
             return value
-
-    def clear(self) -> None:
-        self._values.clear()
-
-
-_cache = _Cached()
+    with _fetching:
+        fetched: str = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        _secrets.put(secret_id, (time.monotonic(), fetched))
+        return fetched
 
 
 def keyring(*, refresh: bool = False) -> Keyring:
-    return Keyring.from_json(_cache.get(get_settings().jwt_secret_id, force=refresh))
+    return Keyring.from_json(_secret(get_settings().jwt_secret_id, force=refresh))
 
 
 def pepper() -> bytes:
-    return _cache.get(get_settings().pepper_secret_id).encode()
+    return _secret(get_settings().pepper_secret_id).encode()
 
 
 def forget() -> None:
     """Drop cached secrets (tests rotate the JWT key; a new stack has new secrets)."""
-    _cache.clear()
+    _secrets.clear()

@@ -27,10 +27,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.features import DAILY_REQUEST_QUOTA, RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND, TierFeatures
 from chalicelib.core import aws
+from chalicelib.core.cache import LocalCache
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.observability import dependency_degraded, logger
 from chalicelib.ratelimit import counters
-from chalicelib.ratelimit.cache import TtlCache
 from chalicelib.ratelimit.models import WINDOW_SECONDS, Limits
 
 TIER_LIMITS_TTL = 60.0
@@ -39,8 +39,8 @@ CUSTOMER_TIER_TTL = 30.0
 # Wall-clock source for window boundaries; tests pin it for deterministic windows.
 clock = time.time
 
-tier_limits_cache: TtlCache[str, Limits] = TtlCache(ttl=TIER_LIMITS_TTL)
-customer_tier_cache: TtlCache[uuid.UUID, str | None] = TtlCache(ttl=CUSTOMER_TIER_TTL)
+tier_limits_cache: LocalCache[str, Limits] = LocalCache(ttl=TIER_LIMITS_TTL)
+customer_tier_cache: LocalCache[uuid.UUID, str | None] = LocalCache(ttl=CUSTOMER_TIER_TTL)
 
 
 def limits_for_tier(tier: str) -> Limits:
