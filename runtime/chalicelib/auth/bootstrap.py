@@ -9,15 +9,14 @@ revoked through ``/admin/operator-keys`` (``chalicelib.operator_keys``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
 from chalicelib.auth import repository
 from chalicelib.core import db
+from chalicelib.core.text import is_email_address
 from chalicelib.operator_keys import service as operator_keys
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ACTOR = "system:bootstrap"
 
 
@@ -38,7 +37,7 @@ def create_operator_key(
     start: one live local key, not one more per start); audited, and refused
     on their next use like any revoked key.
     """
-    if not _EMAIL.match(email or "") or len(email) > 320:
+    if not is_email_address(email or ""):
         raise ValueError("a valid operator e-mail address is required")
     key_name = key_name[:100] or "bootstrap"
     new = operator_keys.new_key()

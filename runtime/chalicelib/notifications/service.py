@@ -36,7 +36,6 @@ queued, and it is sent again once its lease has ended.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -48,7 +47,7 @@ from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import dependency_degraded, logger
 from chalicelib.core.pagination import decode_keyset, encode_keyset
-from chalicelib.core.text import is_storable
+from chalicelib.core.text import is_email_address, is_identifier, is_storable
 from chalicelib.notifications import mailer, repository
 from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
 
@@ -56,8 +55,6 @@ MAX_ATTEMPTS = 5
 # How long a claimed e-mail is left to its deliverer: far above one SES call (seconds at worst).
 SENDING_LEASE_S = 300
 DEFAULT_BATCH_SIZE = 500
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
 def queue_email(
@@ -280,11 +277,11 @@ def _transaction(customer_id: uuid.UUID | None) -> Iterator[psycopg.Connection]:
 
 
 def _check(message: EmailMessage) -> None:
-    if not _NAME.match(message.template):
+    if not is_identifier(message.template):
         raise Unprocessable("template must be a lowercase identifier")
-    if message.related_type is not None and not _NAME.match(message.related_type):
+    if message.related_type is not None and not is_identifier(message.related_type):
         raise Unprocessable("related_type must be a lowercase identifier")
-    if not _EMAIL.match(message.recipient) or not is_storable(message.recipient):
+    if not is_email_address(message.recipient):
         raise Unprocessable("recipient is not an e-mail address")
     if not message.subject or len(message.subject) > 998 or "\r" in message.subject or "\n" in message.subject:
         raise Unprocessable("subject must be one line of at most 998 characters")
