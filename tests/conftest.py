@@ -160,9 +160,10 @@ def pgbouncer_url(stack):
 
 
 # ---------------------------------------------------------------- auth fixtures
-# Shared with every area's route tests (see COMMON.md): ``operator_headers`` and
-# ``new_customer``. Both go through the real routes (POST /admin/customers,
-# POST /auth/authenticate), so they exercise what a client does.
+# Shared with every area's route tests, as pytest fixtures of this conftest:
+# ``operator_headers`` and ``new_customer``. Both go through the real routes
+# (POST /admin/customers, POST /auth/authenticate), so they exercise what a
+# client does.
 _customer_counter = itertools.count(1)
 
 
