@@ -33,11 +33,6 @@ SELECT count(*) AS n FROM api_keys
 # lock, not SELECT ... FOR UPDATE on the customer row: the app role may not
 # update customers, and the key is the tenant alone.
 LOCK_TENANT_KEYS = "SELECT pg_advisory_xact_lock(hashtextextended('api_keys:' || %(customer_id)s::text, 0))"
-# The tier's key allowance (feature ``max_api_keys``); RLS leaves only the caller's customer row.
-MAX_LIVE_KEYS = """
-SELECT (f.value #>> '{}')::int AS max_keys
-  FROM customers c JOIN tier_features f ON f.tier_code = c.tier_code AND f.feature = 'max_api_keys'
-"""
 # Operator path (sees every tenant): the filter names the customer explicitly.
 IDS_OF_CUSTOMER = "SELECT id FROM api_keys WHERE customer_id = %(customer_id)s"
 # Revoking now never postpones an earlier revocation (e.g. a rotation's overlap end).
@@ -89,11 +84,6 @@ def lock_tenant_keys(conn: psycopg.Connection, customer_id: uuid.UUID) -> None:
 
 def count_live(conn: psycopg.Connection) -> int:
     return conn.execute(COUNT_LIVE).fetchone()["n"]
-
-
-def max_live_keys(conn: psycopg.Connection) -> int | None:
-    row = conn.execute(MAX_LIVE_KEYS).fetchone()
-    return None if row is None else row["max_keys"]
 
 
 def ids_of_customer(conn: psycopg.Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:

@@ -23,6 +23,8 @@ import psycopg
 
 from chalicelib.audit import recorder
 from chalicelib.auth import key_format, store
+from chalicelib.catalog import repository as catalog
+from chalicelib.catalog.features import MAX_API_KEYS
 from chalicelib.core import db, errors
 from chalicelib.core.pagination import decode_keyset, encode_keyset
 from chalicelib.core.settings import get_settings
@@ -83,7 +85,8 @@ def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int 
     Keys in a rotation's overlap are live and count.
     """
     repository.lock_tenant_keys(conn, customer_id)
-    limit = repository.max_live_keys(conn)
+    tier = catalog.tier_of_customer(conn, customer_id)
+    limit = None if tier is None else catalog.features(conn, tier).limit(MAX_API_KEYS)
     if limit is not None and repository.count_live(conn) - freed >= limit:
         raise errors.Conflict(
             f"Your tier allows {limit} live API keys (keys in a rotation's overlap count);"
