@@ -105,6 +105,15 @@ def test_over_1000_events_is_413(client, new_customer):
     assert post(client, customer.headers, {"events": batch[1:]})[0] == 200
 
 
+@pytest.mark.parametrize("event_id", ["nul\x00byte", "lone\ud800surrogate"])
+def test_event_ids_that_cannot_be_stored_are_400_and_nothing_is_written(client, new_customer, event_id):
+    # Checked once, where the body is parsed (core.http), before metering sees the batch.
+    customer = new_customer()
+    status, body = post(client, customer.headers, {"events": events((event_id, "api_calls", 1))})
+    assert status == 400 and "NUL" in body["Message"]
+    assert usage(client, customer.headers)[1]["metrics"][0]["quantity"] == "0"
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -9,6 +9,10 @@ in the ingesting statement): with the catalog's prices the largest possible
 invoice then stays far below what ``numeric(14, 2)`` holds, so one customer's
 usage can never make its invoice unpriceable. Anything else — a boolean, null, ``"abc"``, NaN, a negative — is a 422 that
 names the event. Event indexes are 0-based positions in ``events``.
+
+The batch's size (1-1000, else 413) and its strings (nothing PostgreSQL
+cannot store, else 400) are checked once, where the request body is parsed
+(``MetricsBatch`` and ``core.http``), not again here.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
 from chalicelib.core import db
-from chalicelib.core.errors import PayloadTooLarge, Unprocessable
+from chalicelib.core.errors import Unprocessable
 from chalicelib.core.periods import Period, parse_period, utc_now
-from chalicelib.core.text import is_storable
+from chalicelib.core.text import is_identifier
 from chalicelib.metering import repository
-from chalicelib.metering.models import MAX_BATCH, IngestResult, PeriodUsage, UsageEventIn
+from chalicelib.metering.models import IngestResult, PeriodUsage, UsageEventIn
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Billing periods start in 1970; older timestamps are typos, and a far-away
@@ -37,7 +41,6 @@ MAX_QUANTITY = Decimal(10) ** 9
 MAX_MONTHLY_QUANTITY = Decimal(10) ** 10
 QUANTITY_SCALE = Decimal("0.000001")
 _NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s*$")
-_METRIC_CODE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _REASONS = {
     "unknown_metric": "unknown metric",
     "period_finalized": "its billing period is already invoiced and finalized",
@@ -45,17 +48,13 @@ _REASONS = {
 
 
 def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datetime | None = None) -> IngestResult:
-    """Record a batch of 1-1000 events for ``customer_id``, all or nothing.
+    """Record the events of a parsed batch (``MetricsBatch``: 1-1000 events) for ``customer_id``, all or nothing.
 
     Returns how many were new and how many were duplicates (of an event in
-    this batch or an earlier one). Raises ``PayloadTooLarge`` over 1000 events
-    and ``Unprocessable`` naming the first offending event. An accepted batch
-    is one ``usage.ingested`` audit event with its counts (not one per event).
+    this batch or an earlier one). Raises ``Unprocessable`` naming the first
+    offending event. An accepted batch is one ``usage.ingested`` audit event
+    with its counts (not one per event).
     """
-    if len(events) > MAX_BATCH:
-        raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH} events; got {len(events)}")
-    if not events:
-        raise Unprocessable("events must hold at least one event")
     batch = _validated_columns(events, now or utc_now())
     with db.tenant_transaction(customer_id) as conn:
         outcome = repository.insert_batch(conn, batch)
@@ -120,9 +119,7 @@ def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> reposit
     quantities: list[Decimal] = []
     occurred_at: list[datetime] = []
     for index, event in enumerate(events):
-        if not is_storable(event.event_id):
-            raise Unprocessable(f"events[{index}]: event_id contains characters that cannot be stored")
-        if not _METRIC_CODE.match(event.metric):
+        if not is_identifier(event.metric):
             raise Unprocessable(f"events[{index}]: unknown metric")
         try:
             quantity = parse_quantity(event.quantity)
