@@ -52,7 +52,7 @@ class MetricsBatch(RequestModel):
         return data
 
 
-class MetricsQuery(RequestModel):
+class UsageQuery(RequestModel):
     period: str | None = Field(default=None, max_length=32, description="YYYY-MM (default: current month)")
 
 

@@ -1,4 +1,10 @@
-"""``POST /metrics`` (ingest a batch of usage events) and ``GET /metrics`` (a month's usage)."""
+"""``POST /metrics`` (ingest a batch of usage events) and ``GET /metrics`` (a month's usage).
+
+``/metrics`` is the contract's name for usage metering; the code calls it
+usage. "metrics" elsewhere: the metric catalogue (PostgreSQL ``metrics``:
+``api_calls``...), Powertools' CloudWatch metrics (``core.observability``)
+and, for now, the logical name of the rate-limit counters' DynamoDB table.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from chalice import Blueprint
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
 from chalicelib.metering import service
-from chalicelib.metering.models import IngestResponse, MetricsBatch, MetricsQuery, UsageResponse
+from chalicelib.metering.models import IngestResponse, MetricsBatch, UsageQuery, UsageResponse
 
 bp = Blueprint(__name__)
 
@@ -24,7 +30,7 @@ bp = Blueprint(__name__)
     tags=("metering",),
     errors=(400, 401, 403, 413, 422, 429),
 )
-def ingest_metrics(body: MetricsBatch) -> dict:
+def ingest_usage(body: MetricsBatch) -> dict:
     return service.ingest(current_customer_id(), body.events).as_json()
 
 
@@ -33,11 +39,11 @@ def ingest_metrics(body: MetricsBatch) -> dict:
     "/metrics",
     method="GET",
     auth="customer",
-    query=MetricsQuery,
+    query=UsageQuery,
     response=UsageResponse,
     summary="Used, included and billable units per metric for a month",
     tags=("metering",),
     errors=(400, 401, 403, 422, 429),
 )
-def get_metrics(query: MetricsQuery) -> dict:
+def monthly_usage(query: UsageQuery) -> dict:
     return service.usage_for_period(current_customer_id(), query.period).as_json()
