@@ -8,16 +8,16 @@ from typing import Literal
 from pydantic import Field
 
 from chalicelib.core.models import PageQuery, RequestModel, ResponseModel
+from chalicelib.core.text import EMAIL_MAX_LENGTH, EMAIL_MIN_LENGTH, EMAIL_PATTERN
 from chalicelib.keys.models import timestamp
 
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _TIER = r"^[a-z][a-z0-9_]{0,39}$"
 _RATE = r"^\d{1,2}(\.\d{1,4})?$"
 
 
 class OnboardBody(RequestModel):
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320, pattern=_EMAIL)
+    email: str = Field(min_length=EMAIL_MIN_LENGTH, max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN)
     tier: str = Field(pattern=_TIER)
     tax_rate: str | None = Field(default=None, pattern=_RATE)
     billing_start_date: date | None = None
@@ -27,7 +27,9 @@ class PatchCustomerBody(RequestModel):
     tier: str | None = Field(default=None, pattern=_TIER)
     status: Literal["active", "suspended"] | None = None
     tax_rate: str | None = Field(default=None, pattern=_RATE)
-    email: str | None = Field(default=None, min_length=3, max_length=320, pattern=_EMAIL)
+    email: str | None = Field(
+        default=None, min_length=EMAIL_MIN_LENGTH, max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN
+    )
 
 
 class CustomerListQuery(PageQuery):
