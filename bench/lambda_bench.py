@@ -18,7 +18,9 @@ from devstack.lambda_harness import API_FUNCTION, deployed
 def measure_cold_init(samples: int) -> Figure:
     with deployed() as deployment:
         gateway, functions = deployment.api, deployment.functions
-        route, params = gateway.match("/health", "GET")
+        matched = gateway.match("/health", "GET")
+        assert matched is not None, "the packaged API serves GET /health"
+        route, params = matched
         event = gateway.event("GET", "/health", [("Accept", "application/json")], b"", route, params)
         totals, imports = [], []
         for _ in range(samples):

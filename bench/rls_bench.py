@@ -86,7 +86,8 @@ def _block(
                 owner.execute(LIST_INVOICES_WHERE, params).fetchall()
                 owner.execute(SUM_USAGE_WHERE, params).fetchall()
 
-        rls, where = [], []
+        rls: list[float] = []
+        where: list[float] = []
         warmup = 50
         for i in range(rounds + warmup):
             pair = ((with_rls, rls), (with_where, where)) if i % 2 == 0 else ((with_where, where), (with_rls, rls))
