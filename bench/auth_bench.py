@@ -38,12 +38,12 @@ def measure_authenticate_cache_hit(client: Any, n: int, api_key: str, warmup: in
 
 def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
     """Cache miss: the verification is dropped from both caches (this process's and DynamoDB) first."""
-    from chalicelib.auth import key_format, signing, store
+    from chalicelib.auth import key_format, signing, verification_cache
 
     digest = key_format.cache_digest(signing.pepper(), api_key)
     samples = []
     for _ in range(n):
-        store.drop_cached_verification(digest)
+        verification_cache.drop(digest)
         start = time.perf_counter()
         _authenticate(client, api_key)
         samples.append((time.perf_counter() - start) * 1000)
@@ -52,13 +52,13 @@ def measure_authenticate_cold(client: Any, n: int, api_key: str) -> list[float]:
 
 def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup: int = 20) -> list[float]:
     """Cache hit in DynamoDB only (a cold process): this process's copy is dropped before each sample."""
-    from chalicelib.auth import key_format, signing, store
+    from chalicelib.auth import key_format, signing, verification_cache
 
     digest = key_format.cache_digest(signing.pepper(), api_key)
     _authenticate(client, api_key)  # fills both caches
     samples = []
     for i in range(warmup + n):
-        store._local.drop(digest)
+        verification_cache._local.pop(digest)
         start = time.perf_counter()
         _authenticate(client, api_key)
         if i >= warmup:
@@ -67,7 +67,7 @@ def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup:
 
 
 def measure_authorize(n: int, token: str, warmup: int = 20) -> list[float]:
-    from chalicelib.auth import service
+    from chalicelib.auth import authorization
 
     header = f"Bearer {token}"
-    return sample_ms(lambda: service.authorize(header), n, warmup)
+    return sample_ms(lambda: authorization.authorize(header), n, warmup)

@@ -18,10 +18,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from chalicelib.audit import query as audit_query
-from chalicelib.auth import key_format
-from chalicelib.auth import service as auth_service
-from chalicelib.auth import store as auth_store
+from chalicelib.audit import service as audit_service
+from chalicelib.auth import authentication, clock, key_format, throttle
 from chalicelib.core import errors
 
 
@@ -86,7 +84,7 @@ def test_i11_9_a_tenant_never_sees_anothers_head(client, new_customer):
 
 
 def test_i11_9_an_empty_chain_has_count_0_and_no_head(make_customer):
-    head = audit_query.chain_head(make_customer())  # made behind the API's back: no event yet
+    head = audit_service.chain_head(make_customer())  # made behind the API's back: no event yet
     assert (head.count, head.last_event_id, head.last_hash) == (0, None, None)
     assert head.model_dump(mode="json")["as_of"]
 
@@ -218,8 +216,8 @@ def test_i11_9_a_page_of_the_customer_list_is_one_platform_event(client, new_cus
 def frozen_window(monkeypatch):
     """Authentication's clock stopped just after a throttle window starts: the test cannot straddle two."""
     now = int(datetime.now(UTC).timestamp())
-    start = now - now % auth_store.FAILURE_WINDOW + 1
-    monkeypatch.setattr(auth_service, "time", types.SimpleNamespace(time=lambda: float(start)))
+    start = now - now % throttle.FAILURE_WINDOW + 1
+    monkeypatch.setattr(clock, "time", types.SimpleNamespace(time=lambda: float(start)))
     return start
 
 
@@ -232,11 +230,11 @@ def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_
     customer = new_customer()
     public_id = key_format.parse(customer.api_key).public_id
     for address in ("203.0.113.1", "203.0.113.2"):  # two addresses locked out, one event
-        for _ in range(auth_service.MAX_FAILURES):
+        for _ in range(throttle.MAX_FAILURES):
             with pytest.raises(errors.Unauthorized):
-                auth_service.authenticate(_wrong(customer.api_key), client_address=address)
+                authentication.authenticate(_wrong(customer.api_key), client_address=address)
         with pytest.raises(errors.RateLimited):
-            auth_service.authenticate(_wrong(customer.api_key), client_address=address)
+            authentication.authenticate(_wrong(customer.api_key), client_address=address)
     rows = admin_conn.execute(
         "SELECT customer_id, actor, detail FROM audit_events WHERE action = 'auth.locked_out'"
         " AND detail->>'public_id' = %s",
@@ -247,8 +245,8 @@ def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_
     assert rows[0]["actor"] == f"api_key:{public_id}"
     assert rows[0]["detail"] == {
         "public_id": public_id,
-        "failures": auth_service.MAX_FAILURES,
-        "window_seconds": auth_store.FAILURE_WINDOW,
+        "failures": throttle.MAX_FAILURES,
+        "window_seconds": throttle.FAILURE_WINDOW,
         "first_in_window": True,
     }
 
@@ -256,9 +254,9 @@ def test_i11_9_a_lockout_is_audited_once_per_key_and_window(new_customer, admin_
 def test_i11_9_failures_below_the_limit_are_no_lockout(new_customer, admin_conn, frozen_window):
     customer = new_customer()
     public_id = key_format.parse(customer.api_key).public_id
-    for _ in range(auth_service.MAX_FAILURES - 1):
+    for _ in range(throttle.MAX_FAILURES - 1):
         with pytest.raises(errors.Unauthorized):
-            auth_service.authenticate(_wrong(customer.api_key), client_address="203.0.113.9")
+            authentication.authenticate(_wrong(customer.api_key), client_address="203.0.113.9")
     assert (
         admin_conn.execute(
             "SELECT count(*) AS n FROM audit_events WHERE action = 'auth.locked_out' AND detail->>'public_id' = %s",

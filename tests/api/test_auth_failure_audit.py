@@ -12,8 +12,7 @@ import secrets
 
 import pytest
 
-from chalicelib.auth import key_format
-from chalicelib.auth import service as auth_service
+from chalicelib.auth import authentication, key_format
 from chalicelib.core import errors
 
 
@@ -31,7 +30,7 @@ def test_i11_5_unknown_public_ids_write_nothing_to_the_audit_trail(admin_conn):
         public_id = secrets.token_hex(6)
         public_ids.append(public_id)
         with pytest.raises(errors.Unauthorized):
-            auth_service.authenticate(f"sk_test_{public_id}_" + "A" * 43, client_address=f"192.0.2.{n}")
+            authentication.authenticate(f"sk_test_{public_id}_" + "A" * 43, client_address=f"192.0.2.{n}")
     assert _audited(admin_conn, public_ids) == []
 
 
@@ -41,7 +40,7 @@ def test_i11_5_a_real_keys_failures_are_audited_once_per_window(new_customer, ad
     wrong = f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
     for n in range(25):  # many addresses: the throttle does not stop them, the audit must still stay bounded
         with pytest.raises(errors.Unauthorized):
-            auth_service.authenticate(wrong, client_address=f"198.51.100.{n}")
+            authentication.authenticate(wrong, client_address=f"198.51.100.{n}")
     rows = _audited(admin_conn, [parsed.public_id])
     failed = [row for row in rows if row["action"] == "auth.failed"]
     assert 1 <= len(failed) <= 2  # one per 5-minute window; the loop may straddle a window boundary

@@ -1,7 +1,6 @@
 """Per-request liveness read from PostgreSQL: changes made straight in the database, operators, no DynamoDB."""
 
 import json
-import time
 
 import pytest
 
@@ -132,10 +131,10 @@ def test_a_warm_process_answers_a_cache_hit_without_reading_dynamodb(client, new
 
 
 def test_a_cold_process_reads_the_dynamodb_entry_once_then_keeps_it(client, new_customer, monkeypatch):
-    from chalicelib.auth import store
+    from chalicelib.auth import verification_cache
 
     customer = new_customer()
-    store._local.clear()  # as a freshly started Lambda would be
+    verification_cache._local.clear()  # as a freshly started Lambda would be
     reads = _cache_reads(monkeypatch)
     assert authenticate(client, customer.api_key).status_code == 200
     assert authenticate(client, customer.api_key).status_code == 200
@@ -144,18 +143,18 @@ def test_a_cold_process_reads_the_dynamodb_entry_once_then_keeps_it(client, new_
 
 def test_this_process_copy_never_outlives_a_revocation_made_elsewhere(client, new_customer, admin_conn, monkeypatch):
     """Another process revokes the key (here: straight in the database); our copy cannot mint a session."""
-    from chalicelib.auth import key_format, signing, store
+    from chalicelib.auth import key_format, signing, verification_cache
 
     customer = new_customer()
     digest = key_format.cache_digest(signing.pepper(), customer.api_key)
-    assert store._local.get(digest, int(time.time())) is not None
+    assert verification_cache._local.get(digest) is not None
     admin_conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (customer.key_id,))
     assert authenticate(client, customer.api_key).status_code == 401
-    assert store._local.get(digest, int(time.time())) is None
+    assert verification_cache._local.get(digest) is None
 
 
 def test_revoking_through_the_api_drops_this_process_copy(client, new_customer):
-    from chalicelib.auth import key_format, signing, store
+    from chalicelib.auth import key_format, signing, verification_cache
 
     customer = new_customer()
     created = json.loads(
@@ -163,8 +162,7 @@ def test_revoking_through_the_api_drops_this_process_copy(client, new_customer):
     )
     assert authenticate(client, created["key"]).status_code == 200
     digest = key_format.cache_digest(signing.pepper(), created["key"])
-    now = int(time.time())
-    assert store._local.get(digest, now) is not None
+    assert verification_cache._local.get(digest) is not None
     assert client.http.delete(f"/api-keys/{created['id']}", headers=customer.headers).status_code == 204
-    assert store._local.get(digest, now) is None
+    assert verification_cache._local.get(digest) is None
     assert authenticate(client, created["key"]).status_code == 401

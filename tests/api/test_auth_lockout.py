@@ -12,9 +12,7 @@ import json
 
 import pytest
 
-from chalicelib.auth import key_format
-from chalicelib.auth import service as auth_service
-from chalicelib.auth import store as auth_store
+from chalicelib.auth import authentication, clock, key_format, signing, throttle, verification_cache
 from chalicelib.core import errors
 
 ATTACKER = "203.0.113.7"
@@ -36,32 +34,32 @@ def _wrong(api_key: str) -> str:
 
 
 def test_i11_4_guesses_on_a_public_id_do_not_lock_out_the_holder(uncached_key, monkeypatch):
-    for _ in range(auth_service.MAX_FAILURES):
+    for _ in range(throttle.MAX_FAILURES):
         with pytest.raises(errors.Unauthorized):
-            auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
+            authentication.authenticate(_wrong(uncached_key), client_address=ATTACKER)
     bcrypt_calls = []
     real_checkpw = key_format.bcrypt.checkpw
     monkeypatch.setattr(key_format.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or real_checkpw(*a))
     # The guesser is stopped, and costs no bcrypt any more ...
     with pytest.raises(errors.RateLimited):
-        auth_service.authenticate(_wrong(uncached_key), client_address=ATTACKER)
+        authentication.authenticate(_wrong(uncached_key), client_address=ATTACKER)
     assert bcrypt_calls == []
     # ... while the holder, from its own address and on a cold cache, authenticates.
     assert (
-        auth_store.cached_verification(
-            key_format.cache_digest(auth_service.signing.pepper(), uncached_key), int(auth_service.time.time())
+        verification_cache.cached_verification(
+            key_format.cache_digest(signing.pepper(), uncached_key), int(clock.now())
         )
         is None
     )
-    pair = auth_service.authenticate(uncached_key, client_address=HOLDER)
+    pair = authentication.authenticate(uncached_key, client_address=HOLDER)
     assert pair.token and bcrypt_calls == [1]
 
 
 def test_i11_4_the_route_passes_api_gateways_source_address(client, uncached_key, monkeypatch):
     seen = []
-    real = auth_service.authenticate
+    real = authentication.authenticate
     monkeypatch.setattr(
-        auth_service,
+        authentication,
         "authenticate",
         lambda key, *, client_address=None: seen.append(client_address) or real(key, client_address=client_address),
     )

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from chalicelib.auth import key_format, signing
+from chalicelib.auth import clock, key_format, signing, throttle
 from chalicelib.auth import repository as auth_repository
-from chalicelib.auth import service as auth_service
 
 JSON = {"Content-Type": "application/json"}
 
@@ -115,7 +114,7 @@ def test_expired_key_and_its_tokens_are_401_once_it_expires(client, new_customer
     )
     token = json.loads(authenticate(client, created["key"]).body)["token"]  # now cached
     assert me(client, token).status_code == 200
-    monkeypatch.setattr(auth_service, "time", _Clock(3601))
+    monkeypatch.setattr(clock, "time", _Clock(3601))
     assert authenticate(client, created["key"]).status_code == 401
     assert me(client, token).status_code == 401
     assert me(client, customer.token).status_code == 200  # the customer's other key is unaffected
@@ -170,8 +169,8 @@ def test_repeated_failures_against_one_public_id_are_throttled(client, new_custo
     customer = new_customer()
     parsed = key_format.parse(customer.api_key)
     wrong = f"{parsed.prefix}{parsed.public_id}_" + "Z" * 43
-    statuses = [authenticate(client, wrong).status_code for _ in range(auth_service.MAX_FAILURES)]
-    assert statuses == [401] * auth_service.MAX_FAILURES
+    statuses = [authenticate(client, wrong).status_code for _ in range(throttle.MAX_FAILURES)]
+    assert statuses == [401] * throttle.MAX_FAILURES
     bcrypt_calls = []
     monkeypatch.setattr(key_format.bcrypt, "checkpw", lambda *a: bcrypt_calls.append(1) or False)
     throttled = authenticate(client, wrong)

@@ -70,6 +70,7 @@ def test_authentication_on_a_cache_miss_works_from_postgresql_during_a_dynamodb_
         assert json.loads(me.body)["id"] == str(customer.customer_id)
         assert faults.refused.get("dynamodb", 0) >= 1  # the outage was really in the way
     assert _degraded(caplog, "auth_cache_miss")
+    assert _degraded(caplog, "auth_cache_not_filled")
     assert _degraded(caplog, "session_record_skipped")
     aws.reset_breakers()  # the outage is over; a new process would not remember it either
     # The refresh token of that session could not be recorded: refreshing it is a 401 afterwards

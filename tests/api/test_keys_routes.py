@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from chalicelib.auth import service as auth_service
+from chalicelib.auth import clock
 
 JSON = {"Content-Type": "application/json"}
 
@@ -145,7 +145,7 @@ def test_rotation_keeps_the_old_key_during_the_overlap_then_revokes_it(client, n
     new_pair = json.loads(authenticate(client, new_key["key"]).body)
     listed = {i["id"]: i for i in json.loads(client.http.get("/api-keys", headers=customer.headers).body)["items"]}
     assert listed[str(customer.key_id)]["revoked_at"] is not None  # scheduled at the overlap's end
-    monkeypatch.setattr(auth_service, "time", _Clock(3601))
+    monkeypatch.setattr(clock, "time", _Clock(3601))
     assert authenticate(client, customer.api_key).status_code == 401
     assert me(client, old_pair["token"]).status_code == 401
     assert me(client, customer.token).status_code == 401

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.auth import service as auth_service
+from chalicelib.auth import clock
 
 JSON = {"Content-Type": "application/json"}
 PATH = "/admin/operator-keys"
@@ -168,7 +168,7 @@ def test_i11_11_an_expired_key_cannot_authenticate_and_its_tokens_stop_at_the_ex
     assert authenticate(client, created["key"]).status_code == 200  # now cached, with the key's expiry
     assert client.http.get(PATH, headers=bearer(token)).status_code == 200
 
-    monkeypatch.setattr(auth_service, "time", _Clock(601))  # just past expires_at
+    monkeypatch.setattr(clock, "time", _Clock(601))  # just past expires_at
     assert client.http.get(PATH, headers=bearer(token)).status_code == 401
     assert authenticate(client, created["key"]).status_code == 401
 

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from chalicelib.auth import repository
+from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.core import db
 from chalicelib.core.text import is_email_address
 from chalicelib.operator_keys import service as operator_keys
@@ -54,8 +55,8 @@ def create_operator_key(
         created = operator_keys.issue_key(
             conn, operator_id=operator_id, name=key_name, expires_at=None, new=new, actor=ACTOR
         )
-    operator_keys.forget(replaced)
-    return OperatorKey(operator_id=operator_id, key_id=uuid.UUID(created["id"]), key=new.key)
+    after_keys_changed(replaced, keys_revoked=True)
+    return OperatorKey(operator_id=operator_id, key_id=created.id, key=new.key)
 
 
 def main(argv: list[str] | None = None) -> int:

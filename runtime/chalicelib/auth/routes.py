@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.auth import bootstrap, service
+from chalicelib.auth import authentication, bootstrap, sessions, token_refresh
 from chalicelib.auth.models import AuthenticateBody, RefreshBody, TokenResponse
 from chalicelib.core import context
 from chalicelib.core.http import route
@@ -28,7 +28,7 @@ def authenticate(body: AuthenticateBody) -> dict:
     api_key = body.api_key or request.headers.get("x-api-key")
     # API Gateway's view of the caller's address (X-Forwarded-For is client-controlled).
     client_address = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    return service.authenticate(api_key, client_address=client_address).as_response()
+    return authentication.authenticate(api_key, client_address=client_address).as_response()
 
 
 @route(
@@ -43,7 +43,7 @@ def authenticate(body: AuthenticateBody) -> dict:
     errors=(400, 401, 403),
 )
 def refresh(body: RefreshBody) -> dict:
-    return service.refresh(body.refresh_token).as_response()
+    return token_refresh.refresh(body.refresh_token).as_response()
 
 
 @route(
@@ -57,7 +57,7 @@ def refresh(body: RefreshBody) -> dict:
     errors=(401, 403),
 )
 def logout() -> None:
-    service.logout(context.current_principal())
+    sessions.logout(context.current_principal())
 
 
 @bp.lambda_function(name="create_operator_key")

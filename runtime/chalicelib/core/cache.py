@@ -94,4 +94,5 @@ class LocalCache(Generic[K, V]):
 
     def _entry(self, key: K) -> tuple[float, V] | None:
         with self._lock:
+            self._entries.expire()  # expired entries go now, not at the next write (cheap when none has)
             return self._entries.get(key)

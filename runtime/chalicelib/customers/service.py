@@ -3,8 +3,7 @@
 Suspension takes effect when the status commits: the authentication guard
 reads ``customers.status`` on every request, so every process answers 403 on
 the customer's next request. After the commit the customer's cached key
-verifications are deleted (the order the cache protocol in ``auth.store``
-relies on).
+verifications are deleted (``auth.revocation.after_keys_changed``).
 
 Operators' reads are audited too: reading one customer is an
 ``operator.customer_read`` event on that customer's own chain (the customer
@@ -19,12 +18,20 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
-from chalicelib.auth import store
+from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.core import db, errors
-from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.pagination import keyset_page
 from chalicelib.customers import repository
-from chalicelib.customers.models import CustomerListQuery, OnboardBody, PatchCustomerBody, present
+from chalicelib.customers.models import (
+    CustomerListQuery,
+    CustomerPage,
+    CustomerResponse,
+    MeResponse,
+    OnboardBody,
+    OnboardResponse,
+    PatchCustomerBody,
+)
 from chalicelib.keys import repository as keys_repository
 from chalicelib.keys import service as keys_service
 
@@ -43,16 +50,16 @@ def _tax_rate(raw: str | None) -> Decimal | None:
     return rate
 
 
-def me(customer_id: uuid.UUID) -> dict:
+def me(customer_id: uuid.UUID) -> MeResponse:
     with db.tenant_transaction(customer_id) as conn:
         row = repository.get_own(conn)
         if row is None:
             raise errors.NotFound("Customer not found")
         features = catalog.features(conn, row["tier_code"])
-    return {**present(row), "features": features.values, "limits": features.limits}
+    return MeResponse.model_validate({**row, "features": features.values, "limits": features.limits})
 
 
-def onboard(body: OnboardBody) -> dict:
+def onboard(body: OnboardBody) -> OnboardResponse:
     """Create a customer and its first API key (returned once)."""
     rate = _tax_rate(body.tax_rate)
     with db.operator_transaction() as conn:
@@ -79,10 +86,10 @@ def onboard(body: OnboardBody) -> dict:
             },
         )
         key = keys_service.issue_key(conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None)
-    return {"customer": present(row), "api_key": key}
+    return OnboardResponse(customer=CustomerResponse.model_validate(row), api_key=key.model_dump(mode="json"))
 
 
-def get(customer_id: uuid.UUID) -> dict:
+def get(customer_id: uuid.UUID) -> CustomerResponse:
     with db.operator_transaction() as conn:
         row = repository.get(conn, customer_id)
         if row is not None:
@@ -95,15 +102,15 @@ def get(customer_id: uuid.UUID) -> dict:
             )
     if row is None:
         raise errors.NotFound("Customer not found")
-    return present(row)
+    return CustomerResponse.model_validate(row)
 
 
-def list_customers(query: CustomerListQuery) -> dict:
-    after = decode_keyset(query.cursor)
+def list_customers(query: CustomerListQuery) -> CustomerPage:
+    """Every customer, newest first; the page shown is audited (on the platform chain) with its customers."""
     with db.operator_transaction() as conn:
-        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
+        rows, next_cursor = keyset_page(
+            query, lambda limit, after: repository.list_page(conn, limit=limit, after=after)
+        )
         if rows:
             recorder.record(
                 conn,
@@ -112,11 +119,10 @@ def list_customers(query: CustomerListQuery) -> dict:
                 target_type="customer",
                 detail={"customer_ids": [str(row["id"]) for row in rows]},
             )
-    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return {"items": [present(row) for row in rows], "next_cursor": cursor}
+    return CustomerPage(items=[CustomerResponse.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
-def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
+def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> CustomerResponse:
     """Apply a PATCH; a suspension also drops the customer's cached verifications (after commit)."""
     rate = _tax_rate(body.tax_rate)
     with db.operator_transaction() as conn:
@@ -152,5 +158,5 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> dict:
             if "status" in changes and after["status"] == "suspended"
             else []
         )
-    store.forget_cached_verifications(suspended_keys)
-    return present(after)
+    after_keys_changed(suspended_keys, keys_revoked=False)
+    return CustomerResponse.model_validate(after)

@@ -4,7 +4,7 @@ Every database step runs in ``tenant_transaction``; another tenant's key is
 simply not there (404). Revocation takes effect when ``revoked_at`` commits:
 the guard and every authentication read it in PostgreSQL. Only after the
 commit is the key's cache entry deleted and its session records flagged in
-DynamoDB (the order the cache protocol in ``auth.store`` relies on).
+DynamoDB (``auth.revocation.after_keys_changed``).
 
 The tier's ``max_api_keys`` bounds the *live* keys, and a rotated key still in
 its overlap is live: creating and rotating take the tenant's key lock
@@ -22,14 +22,15 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from chalicelib.audit import recorder
-from chalicelib.auth import key_format, store
+from chalicelib.auth import key_format
+from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog.features import MAX_API_KEYS
 from chalicelib.core import db, errors
-from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
 from chalicelib.keys import repository
-from chalicelib.keys.models import CreateKeyBody, KeyListQuery, present
+from chalicelib.keys.models import ApiKeyPage, ApiKeyResponse, CreateKeyBody, KeyListQuery, NewApiKeyResponse
 
 
 def new_key() -> key_format.NewKey:
@@ -46,7 +47,7 @@ def issue_key(
     expires_at: datetime | None,
     rotated_from: uuid.UUID | None = None,
     new: key_format.NewKey | None = None,
-) -> dict:
+) -> NewApiKeyResponse:
     """Insert a new key on ``conn`` (tenant or onboarding transaction); audit it; return it with the full key."""
     new = new or new_key()
     row = repository.insert(
@@ -67,10 +68,10 @@ def issue_key(
         target_id=row["id"],
         detail={"name": name, "public_id": new.public_id, "rotated_from": str(rotated_from) if rotated_from else None},
     )
-    return present(row, key=new.key)
+    return NewApiKeyResponse.model_validate({**row, "key": new.key})
 
 
-def create(customer_id: uuid.UUID, body: CreateKeyBody) -> dict:
+def create(customer_id: uuid.UUID, body: CreateKeyBody) -> NewApiKeyResponse:
     expires_at = key_format.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.tenant_transaction(customer_id) as conn:
@@ -94,14 +95,13 @@ def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int 
         )
 
 
-def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> dict:
-    after = decode_keyset(query.cursor)
+def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> ApiKeyPage:
+    """The tenant's keys, newest first, revoked and expired ones included."""
     with db.tenant_transaction(customer_id) as conn:
-        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return {"items": [present(row) for row in rows], "next_cursor": cursor}
+        rows, next_cursor = keyset_page(
+            query, lambda limit, after: repository.list_page(conn, limit=limit, after=after)
+        )
+    return ApiKeyPage(items=[ApiKeyResponse.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
@@ -122,10 +122,10 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
             target_id=key_id,
             detail={"public_id": row["public_id"]},
         )
-    store.revoke_key(key_id)
+    after_keys_changed([key_id], keys_revoked=True)
 
 
-def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> dict:
+def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> NewApiKeyResponse:
     """A new key now; the old one keeps working for ``overlap_seconds``, then is revoked."""
     now = datetime.now(UTC)
     ends = now + timedelta(seconds=overlap_seconds)
@@ -151,14 +151,12 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> d
             target_id=key_id,
             detail={
                 "public_id": old["public_id"],
-                "new_key_id": created["id"],
+                "new_key_id": str(created.id),
                 "overlap_seconds": overlap_seconds,
                 "old_key_revoked_at": ends.isoformat(),
             },
         )
-    if overlap_seconds == 0:
-        store.revoke_key(key_id)
-    else:
-        # The entry was cached without the overlap's end; the next authentication re-verifies.
-        store.forget_cached_verifications([key_id])
+    # Without overlap the old key is dead now; with one, its cache entry lacks the overlap's end
+    # and goes, so the next authentication re-verifies.
+    after_keys_changed([key_id], keys_revoked=overlap_seconds == 0)
     return created

@@ -6,9 +6,9 @@ key's, a revocation takes effect when ``revoked_at`` commits: authentication
 and the per-request guard (``auth_request_state``) read it in PostgreSQL, so
 the key and every token already minted from it are refused on their next use,
 in every process. Only after the commit are the key's verification-cache
-entries deleted and its session records flagged (the order ``auth.store``'s
-cache protocol relies on). An expiry is read the same way: from ``expires_at``
-on, the key cannot authenticate and its tokens are refused.
+entries deleted and its session records flagged
+(``auth.revocation.after_keys_changed``). An expiry is read the same way:
+from ``expires_at`` on, the key cannot authenticate and its tokens are refused.
 
 Any operator may list and revoke any operator key, its own current one
 included (``204``; its next request is ``401``). A platform left without a
@@ -24,12 +24,19 @@ from datetime import UTC, datetime
 import psycopg
 
 from chalicelib.audit import recorder
-from chalicelib.auth import key_format, store
+from chalicelib.auth import key_format
+from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.core import db, errors
-from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
 from chalicelib.operator_keys import repository
-from chalicelib.operator_keys.models import CreateOperatorKeyBody, OperatorKeyListQuery, present
+from chalicelib.operator_keys.models import (
+    CreateOperatorKeyBody,
+    NewOperatorKeyResponse,
+    OperatorKeyListQuery,
+    OperatorKeyPage,
+    OperatorKeyResponse,
+)
 
 TARGET_TYPE = "operator_api_key"
 
@@ -47,7 +54,7 @@ def issue_key(
     expires_at: datetime | None,
     new: key_format.NewKey,
     actor: str | None = None,
-) -> dict:
+) -> NewOperatorKeyResponse:
     """Insert ``new`` for ``operator_id`` on ``conn``; audit it; return it with the full key (shown once)."""
     row = repository.insert(
         conn,
@@ -57,7 +64,7 @@ def issue_key(
         secret_hash=new.secret_hash,
         expires_at=expires_at,
     )
-    created = present(row, key=new.key)
+    created = NewOperatorKeyResponse.model_validate({**row, "key": new.key})
     recorder.record(
         conn,
         customer_id=None,
@@ -69,13 +76,13 @@ def issue_key(
             "operator_id": str(operator_id),
             "public_id": new.public_id,
             "name": name,
-            "expires_at": created["expires_at"],
+            "expires_at": created.model_dump(mode="json")["expires_at"],
         },
     )
     return created
 
 
-def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> dict:
+def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> NewOperatorKeyResponse:
     """A new key for the calling operator."""
     expires_at = key_format.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
@@ -83,15 +90,13 @@ def create(operator_id: uuid.UUID, body: CreateOperatorKeyBody) -> dict:
         return issue_key(conn, operator_id=operator_id, name=body.name, expires_at=expires_at, new=new)
 
 
-def list_keys(query: OperatorKeyListQuery) -> dict:
+def list_keys(query: OperatorKeyListQuery) -> OperatorKeyPage:
     """Every operator's keys, newest first, revoked and expired ones included (never a hash)."""
-    after = decode_keyset(query.cursor)
     with db.operator_transaction() as conn:
-        rows = repository.list_page(conn, limit=query.limit + 1, after=after)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    cursor = encode_keyset(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return {"items": [present(row) for row in rows], "next_cursor": cursor}
+        rows, next_cursor = keyset_page(
+            query, lambda limit, after: repository.list_page(conn, limit=limit, after=after)
+        )
+    return OperatorKeyPage(items=[OperatorKeyResponse.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 def revoke(key_id: uuid.UUID) -> None:
@@ -104,7 +109,7 @@ def revoke(key_id: uuid.UUID) -> None:
         if row["revoked_at"] is not None and row["revoked_at"] <= now:
             return  # already revoked: idempotent
         _revoke(conn, row, now)
-    store.revoke_key(key_id)
+    after_keys_changed([key_id], keys_revoked=True)
 
 
 def revoke_named(
@@ -112,19 +117,14 @@ def revoke_named(
 ) -> list[uuid.UUID]:
     """Revoke, on ``conn``, the live keys ``operator_id`` holds under ``name``; return their ids.
 
-    The caller calls :func:`forget` with them once ``conn``'s transaction has committed.
+    Once ``conn``'s transaction has committed, the caller passes them to
+    ``auth.revocation.after_keys_changed`` (``keys_revoked=True``).
     """
     now = datetime.now(UTC)
     rows = repository.live_named_for_update(conn, operator_id=operator_id, name=name, at=now)
     for row in rows:
         _revoke(conn, row, now, reason=reason, actor=actor)
     return [row["id"] for row in rows]
-
-
-def forget(key_ids: list[uuid.UUID]) -> None:
-    """After the revocation committed: drop the keys' cache entries and flag their session records."""
-    for key_id in key_ids:
-        store.revoke_key(key_id)
 
 
 def _revoke(

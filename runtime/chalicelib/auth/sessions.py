@@ -1,0 +1,201 @@
+"""Sessions: the token pair a session is handed, its row in PostgreSQL, its audit events, logout.
+
+Authentication (``auth.authentication``) and refresh (``auth.token_refresh``)
+both open a session the same way: a new jti and single-use refresh token
+(:func:`new_session`), the session opened in PostgreSQL only while its key
+and holder are live (:func:`open_in_database`, one transaction on the
+holder's audit chain), the record written to DynamoDB
+(``auth.session_records``), then a signed token (:func:`mint`). PostgreSQL is
+the authority: the guard (``auth.authorization``) reads the session's row on
+every request, so revoking it there (:func:`revoke_in_database`) ends it
+everywhere at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from chalicelib.audit import recorder
+from chalicelib.auth import clock, repository, session_records, signing, tokens
+from chalicelib.auth.session_records import NewSession
+from chalicelib.core import context, db
+from chalicelib.core.context import Role
+from chalicelib.core.settings import get_settings
+
+REFRESH_PREFIX = "rt_"
+# Why a key whose holder is not active is refused (logs, the auth.failed audit detail).
+_HOLDER_INACTIVE = {Role.CUSTOMER: "customer_suspended", Role.OPERATOR: "operator_disabled"}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    token: str
+    expires_at: int
+    refresh_token: str
+    customer_id: uuid.UUID | None
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "token_type": "Bearer",
+            "expires_in": tokens.TTL_SECONDS,
+            "expires_at": datetime.fromtimestamp(self.expires_at, UTC).isoformat().replace("+00:00", "Z"),
+            "refresh_token": self.refresh_token,
+            "customer_id": None if self.customer_id is None else str(self.customer_id),
+        }
+
+
+def hash_refresh(refresh_token: str) -> str:
+    """How a refresh token is stored and looked up: its SHA-256, hex (it is random, so no salt is needed)."""
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def new_session(
+    *,
+    key_id: uuid.UUID,
+    subject: uuid.UUID,
+    role: Role,
+    key_valid_until: int | None,
+    now: int,
+    family: str | None = None,
+) -> tuple[NewSession, str]:
+    """A new session (a new family unless ``family``) and its refresh token, shown once."""
+    refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    jti = uuid.uuid4().hex
+    # A family is named after its first session (see session_records: its item is created lazily).
+    return NewSession(
+        jti=jti,
+        family=family or jti,
+        key_id=key_id,
+        subject=subject,
+        role=role,
+        expires_at=now + tokens.TTL_SECONDS,
+        key_valid_until=key_valid_until,
+        refresh_hash=hash_refresh(refresh_token),
+        refresh_expires_at=now + session_records.REFRESH_TTL,
+    ), refresh_token
+
+
+def mint(new: NewSession, refresh_token: str, now: int) -> TokenPair:
+    """The signed access token of ``new``, with its refresh token."""
+    settings = get_settings()
+    token = tokens.issue(
+        signing.keyring(),
+        subject=new.subject,
+        role=new.role,
+        key_id=new.key_id,
+        jti=new.jti,
+        now=now,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return TokenPair(token=token, expires_at=new.expires_at, refresh_token=refresh_token, customer_id=new.customer_id)
+
+
+def actor(role: Role, subject: uuid.UUID, key_id: uuid.UUID) -> str:
+    """How the audit trail names a key's holder (there is no request principal yet)."""
+    return context.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
+
+
+def holder_transaction(
+    role: Role, subject: uuid.UUID, *, actor: str
+) -> contextlib.AbstractContextManager[psycopg.Connection]:
+    """The holder's unit of work (its tenant's, or an operator's); ``actor`` is who the audit trail names."""
+    customer_id = role.customer_id(subject)
+    if customer_id is not None:
+        return db.tenant_transaction(customer_id, actor=actor)
+    return db.operator_transaction(actor=actor)
+
+
+def audit(
+    role: Role,
+    subject: uuid.UUID,
+    action: str,
+    *,
+    key_id: uuid.UUID | None,
+    actor: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record an authentication event on the right chain (customer's own, or the platform's)."""
+    with holder_transaction(role, subject, actor=actor) as conn:
+        recorder.record(
+            conn,
+            customer_id=role.customer_id(subject),
+            action=action,
+            target_type="api_key",
+            target_id=key_id,
+            detail=detail or {},
+        )
+
+
+def open_in_database(new: NewSession, at: float, *, detail: dict[str, Any] | None = None) -> repository.LiveState:
+    """Open ``new`` in PostgreSQL if its key and holder are live; with ``detail``, also stamp and audit it.
+
+    One transaction on the holder's chain; when refused nothing is written.
+    """
+    with holder_transaction(new.role, new.subject, actor=actor(new.role, new.subject, new.key_id)) as conn:
+        state = repository.open_session(
+            conn,
+            jti=new.jti,
+            role=new.role,
+            subject=new.subject,
+            key_id=new.key_id,
+            expires_at=new.expires_at,
+            now=at,
+        )
+        if detail is not None and state.key_live and state.holder_active:
+            repository.touch_key(conn, new.role, new.key_id)
+            recorder.record(
+                conn,
+                customer_id=new.customer_id,
+                action="auth.succeeded",
+                target_type="api_key",
+                target_id=new.key_id,
+                detail=detail,
+            )
+    return state
+
+
+def holder_inactive(role: Role) -> str:
+    """The refusal reason for a key whose holder is not active: a suspended customer, a disabled operator."""
+    return _HOLDER_INACTIVE[role]
+
+
+def refusal(role: Role, state: repository.LiveState) -> str | None:
+    """Why a live-state check refuses (``None``: it does not)."""
+    if not state.key_live:
+        return "expired_or_revoked"
+    if not state.holder_active:
+        return holder_inactive(role)
+    return None
+
+
+def revoke_in_database(jtis: Iterable[str], now: int) -> None:
+    """Revoke sessions in PostgreSQL: the guard refuses them from the next request on, in every process."""
+    with db.one_statement() as conn:
+        repository.revoke_sessions(conn, jtis, expires_at=now + tokens.TTL_SECONDS)
+
+
+def logout(principal: context.Principal) -> None:
+    """End the caller's session and every session refreshed from the same authentication."""
+    now = int(clock.now())
+    session = session_records.get_session(principal.session_id)
+    revoked = session_records.revoke_session(principal.session_id, session.get("family") if session else None)
+    revoke_in_database(revoked, now)
+    audit(
+        principal.role,
+        principal.subject,
+        "auth.logout",
+        key_id=principal.key_id,
+        actor=context.actor_for(principal),
+        detail={"session_id": principal.session_id},
+    )
