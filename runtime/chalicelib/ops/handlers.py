@@ -12,11 +12,13 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.core.contract import MIGRATE
 from chalicelib.ops import service
 
 bp = Blueprint(__name__)
 
 
-@bp.lambda_function(name="migrate")
+# The stateless stack hands this function, by the contract's name, to the custom resource.
+@bp.lambda_function(name=MIGRATE.name)
 def migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return service.on_migrations_event(event)

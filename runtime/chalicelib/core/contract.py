@@ -1,0 +1,149 @@
+"""The names the runtime and the infrastructure that runs it must agree on, written once.
+
+The runtime reads environment variables (``core.settings``), defines Lambda
+functions (Chalice blueprints), logs in to the database and addresses DynamoDB
+tables; the CDK stacks (``stacks/``), the local stack (``devstack/``) and the
+Lambda harness set those variables, deploy those functions, create those logins
+and tables. Each side imports the names from here instead of retyping them;
+``tests/unit/test_contract.py`` and ``tests/infra`` hold both sides to it.
+
+This module is part of the Lambda package, so it imports nothing but the
+standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Env(StrEnum):
+    """An environment variable the runtime reads. Members are ``str``: ``os.environ.get(Env.STAGE)`` works."""
+
+    STAGE = "STAGE"
+    LOG_LEVEL = "LOG_LEVEL"
+    # Read by Powertools itself (the service dimension of logs, traces and metrics).
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    # Lambda sets AWS_REGION; a laptop or a synth sets AWS_DEFAULT_REGION.
+    AWS_REGION = "AWS_REGION"
+    AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+    # Local only: moto's endpoint and a direct database URL (no proxy, no IAM).
+    AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+    DATABASE_URL = "DATABASE_URL"
+    DB_SECRET_ARN = "DB_SECRET_ARN"
+    DB_HOST = "DB_HOST"
+    DB_PORT = "DB_PORT"
+    DB_NAME = "DB_NAME"
+    DB_APP_USER = "DB_APP_USER"
+    DB_IAM_AUTH = "DB_IAM_AUTH"
+    DB_SSL_ROOT_CERT = "DB_SSL_ROOT_CERT"
+    DB_POOL_MIN = "DB_POOL_MIN"
+    DB_POOL_MAX = "DB_POOL_MAX"
+    # The migrate function only: the login it migrates as and the secret of the app login's password.
+    DB_MASTER_USER = "DB_MASTER_USER"
+    DB_APP_SECRET_ARN = "DB_APP_SECRET_ARN"
+    CACHE_TABLE = "CACHE_TABLE"
+    SESSIONS_TABLE = "SESSIONS_TABLE"
+    METRICS_TABLE = "METRICS_TABLE"
+    JWT_SECRET_ID = "JWT_SECRET_ID"
+    PEPPER_SECRET_ID = "PEPPER_SECRET_ID"
+    JWT_ISSUER = "JWT_ISSUER"
+    JWT_AUDIENCE = "JWT_AUDIENCE"
+    BCRYPT_COST = "BCRYPT_COST"
+    SES_SENDER = "SES_SENDER"
+    INVOICE_GRACE_DAYS = "INVOICE_GRACE_DAYS"
+
+
+class Table(StrEnum):
+    """A DynamoDB table by logical name (``core.tables`` specs, the CDK construct ids, the local names)."""
+
+    CACHE = "cache"  # API-key verification cache
+    SESSIONS = "sessions"  # sessions and refresh tokens
+    METRICS = "metrics"  # rate-limit and quota counters
+
+    @property
+    def variable(self) -> Env:
+        """The variable that carries this table's physical name to the runtime."""
+        return Env(f"{self.value.upper()}_TABLE")
+
+
+# What every deployed function is given (the stateless stack), whatever it does.
+DEPLOYED_ENVIRONMENT: frozenset[Env] = frozenset(
+    {
+        Env.STAGE,
+        Env.LOG_LEVEL,
+        Env.POWERTOOLS_SERVICE_NAME,
+        Env.DB_HOST,
+        Env.DB_NAME,
+        Env.DB_APP_USER,
+        Env.DB_IAM_AUTH,
+        *(table.variable for table in Table),
+        Env.JWT_SECRET_ID,
+        Env.PEPPER_SECRET_ID,
+        Env.JWT_ISSUER,
+        Env.JWT_AUDIENCE,
+        Env.BCRYPT_COST,
+        Env.SES_SENDER,
+        Env.INVOICE_GRACE_DAYS,
+    }
+)
+# Given to the migrate function only: no other function may act as the master login.
+MIGRATE_ONLY_ENVIRONMENT: frozenset[Env] = frozenset({Env.DB_MASTER_USER, Env.DB_APP_SECRET_ARN})
+
+# The database and its two logins (the NOLOGIN roles behind them are the migrations' business: roles.sql).
+DATABASE_NAME = "saas"
+# The cluster's master login: the deploy-time migrate function's, never the API's.
+MASTER_LOGIN = "saas_master"
+# The runtime's login, created by chalicelib/migrations/roles.sql; its password secret carries this username.
+APP_LOGIN = "saas_app_user"
+
+# The stage a laptop and the tests run as; local resource names are derived from it.
+LOCAL_STAGE = "local"
+
+
+def local_table_name(table: Table, stage: str = LOCAL_STAGE) -> str:
+    """The physical name of ``table`` outside the cloud (in the cloud CloudFormation names it)."""
+    return f"saas-{stage}-{table.value}"
+
+
+# What the local stack provisions (in the cloud cdk.json gives each environment's).
+LOCAL_JWT_SECRET_ID = f"saas-{LOCAL_STAGE}/jwt-signing-keys"
+LOCAL_PEPPER_SECRET_ID = f"saas-{LOCAL_STAGE}/api-key-pepper"
+LOCAL_SES_SENDER = "billing@saas.local"
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A Lambda function the runtime defines by ``name`` and the infrastructure finds by ``logical_id``."""
+
+    name: str
+    scheduled: bool = False
+
+    @property
+    def logical_id(self) -> str:
+        """The SAM resource id Chalice gives the function (``chalice.utils.to_cfn_resource_name``)."""
+        return "".join(part[0].upper() + part[1:] for part in re.split(r"[-_]+", self.name) if part)
+
+
+# Chalice's own fixed id for the function behind every API route.
+API_HANDLER = "APIHandler"
+# The on-event handler of the deploy-time migrations custom resource.
+MIGRATE = Function("migrate")
+# Invoked once after the first deploy for the first operator key.
+CREATE_OPERATOR_KEY = Function("create_operator_key")
+BILLING_MONTHLY_RUN = Function("billing_monthly_run", scheduled=True)
+BILLING_DAILY_JOB = Function("billing_daily_job", scheduled=True)
+NOTIFICATIONS_DELIVERY = Function("notifications_delivery", scheduled=True)
+AUDIT_RETENTION_PURGE = Function("audit_retention_purge", scheduled=True)
+
+# Every function besides the API handler; tests/infra checks the Chalice app defines exactly these.
+FUNCTIONS: tuple[Function, ...] = (
+    MIGRATE,
+    CREATE_OPERATOR_KEY,
+    BILLING_MONTHLY_RUN,
+    BILLING_DAILY_JOB,
+    NOTIFICATIONS_DELIVERY,
+    AUDIT_RETENTION_PURGE,
+)
+SCHEDULED_JOBS: tuple[Function, ...] = tuple(function for function in FUNCTIONS if function.scheduled)
