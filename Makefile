@@ -79,15 +79,16 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
 
-# The CDK app for one environment (ENV=dev|staging|prod). Offline: no AWS
-# credentials, no context lookups; cdk-nag (AwsSolutions) fails the synth on
-# any unacknowledged finding, then cfn-lint checks every template.
+# The CDK app (infra.py, what cdk.json's "app" runs) for one environment
+# (ENV=dev|staging|prod). Offline: no AWS credentials, no context lookups, no
+# Node; cdk-nag (AwsSolutions) fails the synth on any unacknowledged finding,
+# then cfn-lint checks every template.
 # NETWORK=file.json gives the environment's vpc block (real network ids kept
 # out of cdk.json; docs/DEPLOYMENT.md, "Network ids") as context saas:network.
 synth: $(STAMP)
 	rm -rf cdk.out
 	CDK_CONTEXT_JSON="$$($(PY) -c 'import json,sys; c={"env": sys.argv[1]}; c.update({"saas:network": json.load(open(sys.argv[2]))} if sys.argv[2] else {}); print(json.dumps(c))' '$(ENV)' '$(NETWORK)')" \
-	  CDK_OUTDIR=cdk.out $(PY) app.py
+	  CDK_OUTDIR=cdk.out $(PY) infra.py
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 	@echo "synthesized $(ENV): $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 

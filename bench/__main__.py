@@ -97,10 +97,8 @@ def run(quick: bool) -> list[Figure]:
             )
         )
 
-        sys.path.insert(0, str(REPO_ROOT / "runtime"))  # the CDK entry point at the root is also app.py
-        from chalice.test import Client
-
         from app import app
+        from chalice.test import Client
 
         n = sizes["samples"]
         with Client(app) as client:

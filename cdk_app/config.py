@@ -84,7 +84,7 @@ class ImportedVpc:
 
     def problems(self) -> list[str]:
         """Malformed ids and endpoint switches (placeholders are reported by :meth:`placeholders`)."""
-        problems = []
+        problems: list[str] = []
         for key, pattern in _NETWORK_IDS.items():
             value = getattr(self, key)
             kind = pattern.pattern[1 : pattern.pattern.index("-")]
@@ -174,7 +174,7 @@ class EnvironmentConfig:
             )
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[str] = []
         if self.name not in ENVIRONMENTS:
             problems.append(f"unknown environment {self.name!r}")
         if self.account is not None and not _ACCOUNT.match(self.account):
@@ -275,7 +275,7 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     """The ``context`` block of ``cdk.json``: defaults for ``cdk.App(context=...)``.
 
     The cdk CLI passes the same values (plus ``-c`` overrides, which win) in
-    ``CDK_CONTEXT_JSON``; reading the file too lets ``python app.py`` and the
+    ``CDK_CONTEXT_JSON``; reading the file too lets ``python infra.py`` and the
     tests synthesize without the CLI.
     """
     return json.loads(path.read_text(encoding="utf-8")).get("context", {})

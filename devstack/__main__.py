@@ -22,10 +22,9 @@ def main() -> int:
     )
     stack.start()
 
-    from devstack.server import local_server
-
-    sys.path.insert(0, str(REPO_ROOT / "runtime"))
     from app import app
+
+    from devstack.server import local_server
 
     server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"

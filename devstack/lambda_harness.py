@@ -37,6 +37,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,12 +55,15 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg import sql
 
+from chalicelib.core import contract
+from chalicelib.core.contract import Env, Table
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DRIVER = HERE / "lambda_driver.py"
 RUNTIME_PROVIDED = HERE / "lambda-runtime-provided.txt"
 ENVIRONMENT = "dev"
-API_FUNCTION = "APIHandler"
+API_FUNCTION = contract.API_HANDLER
 API_TIMEOUT_MS = 29_000
 
 
@@ -118,7 +122,9 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     started = time.monotonic()
-    result = subprocess.run(command, shell=True, cwd=source, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        command, shell=True, cwd=source, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"synth failed ({command}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     synth_seconds = time.monotonic() - started
@@ -149,7 +155,10 @@ def find_interpreter(runtime: str) -> str:
         if not candidate or not os.path.exists(candidate):
             continue
         probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,  # a candidate that fails to run is skipped, not an error
         )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
@@ -290,7 +299,7 @@ class TlsProxy:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
                     log = workdir / "pgbouncer.log"
-                    raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}")
+                    raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -370,11 +379,9 @@ class XrayDaemon:
                 data = self.socket.recv(65535)
             except OSError:
                 return
-            header, _, body = data.partition(b"\n")
-            try:
+            _, _, body = data.partition(b"\n")
+            with contextlib.suppress(ValueError):  # the daemon keeps only segment documents, as X-Ray's would
                 self.documents.append(json.loads(body))
-            except ValueError:
-                pass
 
     def stop(self) -> None:
         self.socket.close()
@@ -387,7 +394,7 @@ class Worker:
     def __init__(self, python: str, runtime_dir: Path, handler: str, env: dict[str, str], log_path: Path) -> None:
         started = time.perf_counter()
         read_fd, write_fd = os.pipe()
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - the worker's stderr for its whole life; stop() closes it
         self.process = subprocess.Popen(
             [python, "-I", "-S", str(DRIVER), handler, str(runtime_dir)],
             env=env,
@@ -714,8 +721,8 @@ class ApiGateway:
 
 
 # ------------------------------------------------------------- the deployment
-MIGRATE = "Migrate"
-OPERATOR_KEY = "CreateOperatorKey"
+MIGRATE = contract.MIGRATE.logical_id
+OPERATOR_KEY = contract.CREATE_OPERATOR_KEY.logical_id
 
 
 @dataclass
@@ -768,26 +775,30 @@ def _provision(aws, variables: dict, migrate_variables: dict) -> dict[str, str]:
     """Tables, secrets and the SES identity — under the names the template gives, where it gives literals."""
     from chalicelib.core.tables import ALL_TABLES
 
-    resolved = {}
+    resolved: dict[str, str] = {}
     dynamodb = aws.client("dynamodb")
     for spec in ALL_TABLES:
         name = f"saas-harness-{spec.logical_name}"
         dynamodb.create_table(**spec.boto3_create_kwargs(name))
-        resolved[f"{spec.logical_name.upper()}_TABLE"] = name
+        resolved[Table(spec.logical_name).variable] = name
     secretsmanager = aws.client("secretsmanager")
     # As CDK creates it: the flat seed Secrets Manager generates, not yet the runtime's document.
     secretsmanager.create_secret(
-        Name=variables["JWT_SECRET_ID"], SecretString=json.dumps({"seed": True, "secret": secrets.token_urlsafe(48)})
+        Name=variables[Env.JWT_SECRET_ID], SecretString=json.dumps({"seed": True, "secret": secrets.token_urlsafe(48)})
     )
-    secretsmanager.create_secret(Name=variables["PEPPER_SECRET_ID"], SecretString=secrets.token_urlsafe(48))
+    secretsmanager.create_secret(Name=variables[Env.PEPPER_SECRET_ID], SecretString=secrets.token_urlsafe(48))
     app_secret = secretsmanager.create_secret(
         Name="saas-dev/harness-app-user",
         SecretString=json.dumps(
-            {"username": migrate_variables["DB_APP_USER"], "password": secrets.token_urlsafe(24), "engine": "postgres"}
+            {
+                "username": migrate_variables[Env.DB_APP_USER],
+                "password": secrets.token_urlsafe(24),
+                "engine": "postgres",
+            }
         ),
     )
-    resolved["DB_APP_SECRET_ARN"] = app_secret["ARN"]
-    aws.client("ses").verify_email_identity(EmailAddress=variables["SES_SENDER"])
+    resolved[Env.DB_APP_SECRET_ARN] = app_secret["ARN"]
+    aws.client("ses").verify_email_identity(EmailAddress=variables[Env.SES_SENDER])
     return resolved
 
 
@@ -813,12 +824,16 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
         migrate_variables = {
             k: v for k, v in package.functions[MIGRATE]["Environment"]["Variables"].items() if isinstance(v, str)
         }
-        master = migrate_variables["DB_MASTER_USER"]
+        master = migrate_variables[Env.DB_MASTER_USER]
         # As on Aurora: the master login owns the database and may create roles; it is no superuser.
         with psycopg.connect(postgres.superuser_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(master)))
-            conn.execute(sql.SQL("ALTER DATABASE saas OWNER TO {}").format(sql.Identifier(master)))
-        proxy = TlsProxy(workdir / "proxy", postgres.port, [master, migrate_variables["DB_APP_USER"]], master)
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(contract.DATABASE_NAME), sql.Identifier(master)
+                )
+            )
+        proxy = TlsProxy(workdir / "proxy", postgres.port, [master, migrate_variables[Env.DB_APP_USER]], master)
         stoppers.append(proxy.stop)
 
         aws = LocalAws(free_port())
@@ -827,11 +842,14 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
         variables = {
             k: v for k, v in package.functions[API_FUNCTION]["Environment"]["Variables"].items() if isinstance(v, str)
         }
-        resolved = _provision(aws, variables, migrate_variables) | {"DB_HOST": "localhost"}
+        resolved = _provision(aws, variables, migrate_variables) | {Env.DB_HOST: "localhost"}
         xray = XrayDaemon()
         stoppers.append(xray.stop)
         cloud = Cloud(
-            aws.endpoint_url, resolved, xray.port, extra={"DB_PORT": str(proxy.port), "DB_SSL_ROOT_CERT": str(proxy.ca)}
+            aws.endpoint_url,
+            resolved,
+            xray.port,
+            extra={Env.DB_PORT: str(proxy.port), Env.DB_SSL_ROOT_CERT: str(proxy.ca)},
         )
         functions = Functions(package, cloud, python, runtime_dir, logs)
         stoppers.append(functions.stop)
@@ -869,8 +887,8 @@ def deployed(source: Path = REPO, *, keep: bool = False) -> Iterator[Deployment]
         for stop in reversed(stoppers):
             try:
                 stop()
-            except Exception:  # noqa: BLE001 - best-effort teardown
-                pass
+            except Exception as exc:  # noqa: BLE001 - one failed stop must not keep the others from running
+                print(f"harness teardown: {stop!r} failed: {exc!r}", file=sys.stderr)
         if keep:
             print(f"harness left in {workdir}")
         else:

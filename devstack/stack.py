@@ -6,10 +6,21 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chalicelib.core.contract import (
+    LOCAL_JWT_SECRET_ID,
+    LOCAL_PEPPER_SECRET_ID,
+    LOCAL_SES_SENDER,
+    LOCAL_STAGE,
+    Env,
+    Table,
+    local_table_name,
+)
 from devstack.aws import LocalAws, provision
 from devstack.postgres import EmbeddedPostgres, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Not the runtime's: the migrations' (privileged) URL, for the tests and the benchmark.
+ADMIN_DATABASE_URL = "ADMIN_DATABASE_URL"
 
 
 @dataclass
@@ -35,36 +46,33 @@ class LocalStack:
         from chalicelib.core.migrations import migrate
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if os.environ.get("DATABASE_URL") and os.environ.get("ADMIN_DATABASE_URL"):
-            app_url, admin_url = os.environ["DATABASE_URL"], os.environ["ADMIN_DATABASE_URL"]
+        if os.environ.get(Env.DATABASE_URL) and os.environ.get(ADMIN_DATABASE_URL):
+            app_url, admin_url = os.environ[Env.DATABASE_URL], os.environ[ADMIN_DATABASE_URL]
         else:
             self.postgres = EmbeddedPostgres(self.state_dir / "pg", self.pg_port or free_port(), self.fast_unsafe)
             self.postgres.start()
             app_url, admin_url = self.postgres.app_url, self.postgres.superuser_url
 
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = os.environ.get(Env.AWS_ENDPOINT_URL)
         if not endpoint:
             self.aws = LocalAws(self.aws_port or free_port())
             self.aws.start()
             endpoint = self.aws.endpoint_url
 
-        stage = "local"
         self.env = {
-            "STAGE": stage,
-            "DATABASE_URL": app_url,
-            "ADMIN_DATABASE_URL": admin_url,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
+            Env.STAGE: LOCAL_STAGE,
+            Env.DATABASE_URL: app_url,
+            ADMIN_DATABASE_URL: admin_url,
+            Env.AWS_ENDPOINT_URL: endpoint,
+            Env.AWS_DEFAULT_REGION: "us-east-1",
+            Env.AWS_REGION: "us-east-1",
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
-            "CACHE_TABLE": f"saas-{stage}-cache",
-            "SESSIONS_TABLE": f"saas-{stage}-sessions",
-            "METRICS_TABLE": f"saas-{stage}-metrics",
-            "JWT_SECRET_ID": f"saas-{stage}/jwt-signing-keys",
-            "PEPPER_SECRET_ID": f"saas-{stage}/api-key-pepper",
-            "SES_SENDER": "billing@saas.local",
-            "BCRYPT_COST": str(self.bcrypt_cost),
+            **{table.variable: local_table_name(table) for table in Table},
+            Env.JWT_SECRET_ID: LOCAL_JWT_SECRET_ID,
+            Env.PEPPER_SECRET_ID: LOCAL_PEPPER_SECRET_ID,
+            Env.SES_SENDER: LOCAL_SES_SENDER,
+            Env.BCRYPT_COST: str(self.bcrypt_cost),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SaaSPlatformLocal",
@@ -72,14 +80,10 @@ class LocalStack:
         os.environ.update(self.env)
         provision(
             self.aws or _external(endpoint),
-            table_names={
-                "cache": self.env["CACHE_TABLE"],
-                "sessions": self.env["SESSIONS_TABLE"],
-                "metrics": self.env["METRICS_TABLE"],
-            },
-            jwt_secret_id=self.env["JWT_SECRET_ID"],
-            pepper_secret_id=self.env["PEPPER_SECRET_ID"],
-            ses_sender=self.env["SES_SENDER"],
+            table_names={table: self.env[table.variable] for table in Table},
+            jwt_secret_id=self.env[Env.JWT_SECRET_ID],
+            pepper_secret_id=self.env[Env.PEPPER_SECRET_ID],
+            ses_sender=self.env[Env.SES_SENDER],
         )
         migrate(admin_url)
 

@@ -1,4 +1,4 @@
-"""Assemble one environment's stacks on an app (shared by ``app.py`` and the tests)."""
+"""Assemble one environment's stacks on an app (shared by ``infra.py`` and the tests)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from stacks.constructs.database import Database
 from stacks.constructs.encryption import EncryptionKey
 from stacks.constructs.network import Network
 from stacks.constructs.tables import Tables
-from stacks.nag import suppress_stateful
 
 
 def removal_policy(config: EnvironmentConfig) -> cdk.RemovalPolicy:
@@ -85,4 +84,3 @@ class StatefulStack(cdk.Stack):
             removal_policy=policy,
         )
         self.tables = Tables(self, "Tables", key=self.encryption.key, removal_policy=policy)
-        suppress_stateful(self, config)

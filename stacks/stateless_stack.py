@@ -14,16 +14,17 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_app.config import EnvironmentConfig
+from chalicelib.core import contract
+from chalicelib.core.contract import APP_LOGIN, DATABASE_NAME, MASTER_LOGIN, Env, Table
 from chalicelib.core.migrations import digest
 from stacks import grants
-from stacks.constructs.api import MIGRATE_FUNCTION, ChaliceApi
+from stacks.constructs.api import ChaliceApi
 from stacks.constructs.app_secrets import AppSecrets
-from stacks.constructs.database import APP_USER, DATABASE_NAME, MASTER_USER, Database
+from stacks.constructs.database import Database
 from stacks.constructs.migrations import DeployMigrations
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.network import Network
 from stacks.constructs.tables import Tables
-from stacks.nag import suppress_stateless
 from stacks.stateful_stack import removal_policy, retention
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -52,24 +53,23 @@ class StatelessStack(cdk.Stack):
         self.add_stack_dependency(cdk.Stack.of(key))
         policy = removal_policy(config)
         proxy_endpoint = database.proxy.endpoint
-        environment = {
-            "STAGE": config.name,
-            "LOG_LEVEL": "INFO",
-            "POWERTOOLS_SERVICE_NAME": "saas-api",
-            "DB_HOST": proxy_endpoint,
-            "DB_NAME": DATABASE_NAME,
-            "DB_APP_USER": APP_USER,
-            "DB_IAM_AUTH": "1",
-            "CACHE_TABLE": tables.tables["cache"].table_name,
-            "SESSIONS_TABLE": tables.tables["sessions"].table_name,
-            "METRICS_TABLE": tables.tables["metrics"].table_name,
-            "JWT_SECRET_ID": config.jwt_secret_name,
-            "PEPPER_SECRET_ID": config.pepper_secret_name,
-            "JWT_ISSUER": config.jwt_issuer,
-            "JWT_AUDIENCE": config.jwt_audience,
-            "BCRYPT_COST": str(config.bcrypt_cost),
-            "SES_SENDER": config.ses_sender,
-            "INVOICE_GRACE_DAYS": str(config.invoice_grace_days),
+        # The variables every function gets (core.contract.DEPLOYED_ENVIRONMENT; tests/infra holds the two equal).
+        environment: dict[str, str] = {
+            Env.STAGE: config.name,
+            Env.LOG_LEVEL: "INFO",
+            Env.POWERTOOLS_SERVICE_NAME: "saas-api",
+            Env.DB_HOST: proxy_endpoint,
+            Env.DB_NAME: DATABASE_NAME,
+            Env.DB_APP_USER: APP_LOGIN,
+            Env.DB_IAM_AUTH: "1",
+            **{table.variable: tables.tables[table].table_name for table in Table},
+            Env.JWT_SECRET_ID: config.jwt_secret_name,
+            Env.PEPPER_SECRET_ID: config.pepper_secret_name,
+            Env.JWT_ISSUER: config.jwt_issuer,
+            Env.JWT_AUDIENCE: config.jwt_audience,
+            Env.BCRYPT_COST: str(config.bcrypt_cost),
+            Env.SES_SENDER: config.ses_sender,
+            Env.INVOICE_GRACE_DAYS: str(config.invoice_grace_days),
         }
         self.api = ChaliceApi(
             self,
@@ -81,8 +81,8 @@ class StatelessStack(cdk.Stack):
             security_group=network.lambda_sg,
             environment=environment,
             migrate_environment={
-                "DB_MASTER_USER": MASTER_USER,
-                "DB_APP_SECRET_ARN": database.app_user_secret.secret_arn,
+                Env.DB_MASTER_USER: MASTER_LOGIN,
+                Env.DB_APP_SECRET_ARN: database.app_user_secret.secret_arn,
             },
             log_retention=retention(config),
             memory_mb=config.lambda_memory_mb,
@@ -99,7 +99,7 @@ class StatelessStack(cdk.Stack):
             grants.table_read_write(api_role, table, tables.specs[logical_name], key)
         grants.secret(api_role, secrets.jwt_secret, key)
         grants.secret(api_role, secrets.pepper_secret, key)
-        database.proxy.grant_connect(api_role, APP_USER)
+        database.proxy.grant_connect(api_role, APP_LOGIN)
         # Only SendEmail: the mailer (notifications/mailer.py) never sends raw MIME.
         api_role.add_to_policy(
             iam.PolicyStatement(
@@ -111,14 +111,14 @@ class StatelessStack(cdk.Stack):
         # The migrate function: the proxy as the master user, the app user's
         # password (to set it), and the JWT secret (first-time shaping).
         migrate_role = self.api.migrate_role
-        database.proxy.grant_connect(migrate_role, MASTER_USER)
+        database.proxy.grant_connect(migrate_role, MASTER_LOGIN)
         grants.secret(migrate_role, database.app_user_secret, key)
         grants.secret(migrate_role, secrets.jwt_secret, key, write=True)
 
         self.migrations = DeployMigrations(
             self,
             "Migrations",
-            handler=self.api.function(MIGRATE_FUNCTION),
+            handler=self.api.function(contract.MIGRATE.logical_id),
             digest=digest(),
             log_retention=retention(config),
             removal_policy=policy,
@@ -145,7 +145,6 @@ class StatelessStack(cdk.Stack):
         for function in self.api.functions:
             # e.g. FunctionCreateOperatorKey: what `aws lambda invoke` needs after a deploy.
             cdk.CfnOutput(self, f"Function{function.logical_id}", value=function.name)
-        suppress_stateless(self, config)
 
     def _api_url(self) -> str:
         return cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + self.api.api_stage + "/")

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -86,8 +85,6 @@ def make_customer(admin_url):
 @pytest.fixture(scope="session")
 def chalice_app(stack):
     """The Chalice application, imported once the stack's environment is exported."""
-    # runtime/ first: the CDK entry point at the repository root is also app.py.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runtime"))
     from app import app
 
     return app

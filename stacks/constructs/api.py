@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -42,11 +41,11 @@ from chalice.cdk import Chalice
 from chalice.cli.factory import CLIFactory
 from constructs import Construct
 
+from chalicelib.core import contract
 from stacks.lambda_python import packaging_for
+from stacks.nag import acknowledge
 
 API_STAGE = "api"
-API_HANDLER = "APIHandler"
-MIGRATE_FUNCTION = "Migrate"
 # API Gateway gives up on an integration after 29 s.
 API_TIMEOUT_SECONDS = 29
 MIGRATE_TIMEOUT_SECONDS = 300
@@ -63,11 +62,9 @@ def _gateway_response(status: int | None, code: str, *, retry_after: int | None 
     headers = {"gatewayresponse.header.X-Request-Id": "context.requestId"}
     if retry_after is not None:
         headers["gatewayresponse.header.Retry-After"] = f"'{retry_after}'"
-    response = {
-        "responseParameters": headers,
-        # $context.error.messageString is API Gateway's message, already a quoted JSON string.
-        "responseTemplates": {"application/json": '{"Code": "%s", "Message": $context.error.messageString}' % code},
-    }
+    # $context.error.messageString is API Gateway's message, already a quoted JSON string.
+    template = '{"Code": "%s", "Message": $context.error.messageString}' % code  # noqa: UP031 - keeps JSON braces
+    response = {"responseParameters": headers, "responseTemplates": {"application/json": template}}
     if status is not None:
         response["statusCode"] = str(status)
     return response
@@ -124,21 +121,6 @@ class AppFunction:
         return self.schedule is not None
 
 
-def _put_first_on_path(source_dir: str) -> None:
-    """Make ``import app`` (what Chalice does) find ``runtime/app.py``, not the CDK ``app.py``.
-
-    Chalice only prepends the project directory when it is absent from
-    ``sys.path``; with ``runtime`` on ``PYTHONPATH`` it is present but behind
-    the repository root, where the CDK entry point is also called ``app.py``.
-    """
-    loaded = sys.modules.get("app")
-    if loaded is not None and os.path.dirname(os.path.abspath(loaded.__file__ or "")) != source_dir:
-        raise RuntimeError(f"a module named 'app' other than {source_dir}/app.py is already imported")
-    while source_dir in sys.path:
-        sys.path.remove(source_dir)
-    sys.path.insert(0, source_dir)
-
-
 class ChaliceApi(Construct):
     """The Chalice app with its roles, VPC placement and API stage settings.
 
@@ -189,7 +171,6 @@ class ChaliceApi(Construct):
         }
         # chalice.cdk names the Chalice stage after the construct's scope, so
         # it is created directly under the stack: the stage is the stack id.
-        _put_first_on_path(source_dir)
         with packaging_for(python_version):
             self.chalice = Chalice(stack, f"{construct_id}Chalice", source_dir=source_dir, stage_config=stage_config)
         self.functions = self._functions(source_dir)
@@ -205,6 +186,12 @@ class ChaliceApi(Construct):
             retention_period=DEAD_LETTER_RETENTION,
             removal_policy=removal_policy,
         )
+        acknowledge(
+            self.job_dead_letters,
+            "SQS3",
+            "This queue is itself the dead-letter queue of the scheduled functions' asynchronous invocations "
+            "(Lambda DeadLetterQueue), which cdk-nag cannot see on SAM functions; it alarms on any visible message.",
+        )
         self.api_role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.job_dead_letters.queue_arn])
         )
@@ -219,7 +206,7 @@ class ChaliceApi(Construct):
         self.log_groups: dict[str, logs.LogGroup] = {}
         for function in self.functions:
             resource = self.chalice.get_resource(function.logical_id)
-            role = self.migrate_role if function.logical_id == MIGRATE_FUNCTION else self.api_role
+            role = self.migrate_role if function.logical_id == contract.MIGRATE.logical_id else self.api_role
             # A log group per function, created (with retention) before the
             # function and named by CloudFormation; the role may write there only.
             log_group = logs.LogGroup(
@@ -236,7 +223,7 @@ class ChaliceApi(Construct):
             # Every statement granted to the role lands in its one DefaultPolicy
             # (grants added later included): the function is created after it.
             resource.add_resource_dependency(role.node.find_child("DefaultPolicy").node.default_child)
-        migrate = self.chalice.get_resource(MIGRATE_FUNCTION)
+        migrate = self.chalice.get_resource(contract.MIGRATE.logical_id)
         migrate.add_property_override("Role", self.migrate_role.role_arn)
         migrate.add_property_override("Timeout", MIGRATE_TIMEOUT_SECONDS)
         for name, value in migrate_environment.items():
@@ -279,6 +266,12 @@ class ChaliceApi(Construct):
                 iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
             ],
         )
+        acknowledge(
+            self.gateway_logs_role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level role API Gateway uses to write execution and access logs; AWS's managed policy "
+            "is the documented, minimal set for it.",
+        )
         account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=self.gateway_logs_role.role_arn)
         account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         rest_api.add_resource_dependency(account)
@@ -307,6 +300,12 @@ class ChaliceApi(Construct):
                 ],
                 resources=["*"],
             )
+        )
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            "IAM5[Resource::*]",
+            "Lambda creates and deletes the VPC network interfaces and sends X-Ray segments with the function's "
+            "role; ec2:*NetworkInterface*/DescribeSubnets and xray:Put* do not support resource-level permissions.",
         )
         return role
 

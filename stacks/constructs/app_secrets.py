@@ -15,6 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.nag import acknowledge
+
 
 class AppSecrets(Construct):
     """Exposes ``jwt_secret`` and ``pepper_secret``, both encrypted with ``key``."""
@@ -54,4 +56,24 @@ class AppSecrets(Construct):
             encryption_key=key,
             removal_policy=removal_policy,
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+        )
+        rotation_reason = (
+            "Rotated by the documented procedure in docs/DEPLOYMENT.md (Rotating secrets), not by a rotation Lambda: "
+            "{why}"
+        )
+        acknowledge(
+            self.jwt_secret,
+            "SMG4",
+            rotation_reason.format(
+                why="a JWT key rotation must keep the previous kid valid for the 24-hour token lifetime, "
+                "which the runtime's {current, previous} document encodes and a generic rotation Lambda cannot."
+            ),
+        )
+        acknowledge(
+            self.pepper_secret,
+            "SMG4",
+            rotation_reason.format(
+                why="the pepper only keys the 4-hour API-key verification cache; rotating it empties the cache, "
+                "so it is rotated deliberately, not on a schedule."
+            ),
         )

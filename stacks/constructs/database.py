@@ -21,10 +21,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-DATABASE_NAME = "saas"
-MASTER_USER = "saas_master"
-# Created by runtime/chalicelib/migrations/roles.sql; the runtime's login.
-APP_USER = "saas_app_user"
+from chalicelib.core.contract import APP_LOGIN, DATABASE_NAME, MASTER_LOGIN
+from stacks.nag import LAMBDA_BASIC, LOG_RETENTION_SINGLETON, acknowledge, stack_singletons
+
 # Characters that need quoting in a libpq conninfo or a shell.
 _EXCLUDED_PASSWORD_CHARS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -73,7 +72,7 @@ class Database(Construct):
             engine=engine,
             parameter_group=parameters,
             credentials=rds.Credentials.from_generated_secret(
-                MASTER_USER, encryption_key=key, exclude_characters=_EXCLUDED_PASSWORD_CHARS
+                MASTER_LOGIN, encryption_key=key, exclude_characters=_EXCLUDED_PASSWORD_CHARS
             ),
             default_database_name=DATABASE_NAME,
             writer=rds.ClusterInstance.serverless_v2(
@@ -111,7 +110,7 @@ class Database(Construct):
         self.app_user_secret: secretsmanager.ISecret = rds.DatabaseSecret(
             self,
             "AppUserSecret",
-            username=APP_USER,
+            username=APP_LOGIN,
             encryption_key=key,
             exclude_characters=_EXCLUDED_PASSWORD_CHARS,
         ).attach(self.cluster)
@@ -165,6 +164,27 @@ class Database(Construct):
             iam_auth=True,
             debug_logging=False,
         )
+        if not deletion_protection:
+            acknowledge(
+                self.cluster,
+                "RDS10",
+                "Deletion protection is off by this environment's configuration (cdk.json deletion_protection), "
+                "so it is disposable; staging and prod enable it (cdk_app.config refuses prod without it).",
+            )
+        # The log exports' and the rotation functions' retention is set by CDK's log-retention function.
+        for function in stack_singletons(self, LOG_RETENTION_SINGLETON):
+            role = function.node.find_child("ServiceRole")
+            acknowledge(
+                role,
+                f"IAM4[{LAMBDA_BASIC}]",
+                "CDK's log-retention helper only writes its own logs; the AWS basic execution policy is exactly that.",
+            )
+            acknowledge(
+                role.node.find_child("DefaultPolicy"),
+                "IAM5[Resource::*]",
+                "CDK's log-retention helper sets retention on the log groups RDS creates for its log exports; "
+                "their names are only known once the cluster exists.",
+            )
 
     def _rotation_log_retention(self, rotation: secretsmanager.SecretRotation, retention: logs.RetentionDays):
         """Retention on the log group of a rotation function (deployed by its SAR application).

@@ -28,6 +28,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import ENDPOINTS, ImportedVpc
+from stacks.nag import AWS_CUSTOM_RESOURCE_SINGLETON, LAMBDA_BASIC, acknowledge, stack_singletons
 
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
@@ -166,6 +167,19 @@ class Network(Construct):
             ),
         )
         self.prefix_list_lookup = lookup
+        acknowledge(
+            lookup.node.find_child("CustomResourcePolicy"),
+            "IAM5[Resource::*]",
+            "ec2:DescribeManagedPrefixLists (the deploy-time lookup of DynamoDB's prefix list id for the functions' "
+            "egress rule) does not support resource-level permissions.",
+        )
+        for function in stack_singletons(self, AWS_CUSTOM_RESOURCE_SINGLETON):
+            acknowledge(
+                function.node.find_child("ServiceRole"),
+                f"IAM4[{LAMBDA_BASIC}]",
+                "CDK's AwsCustomResource function only writes its own logs; "
+                "the AWS basic execution policy is exactly that.",
+            )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
 
     def _group(self, construct_id: str, description: str) -> ec2.SecurityGroup:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
+from chalicelib.core.contract import APP_LOGIN
 from chalicelib.core.tables import ALL_TABLES
 
 
@@ -42,7 +45,7 @@ def test_prod_cluster_is_protected_and_retained(prod):
     _, cluster = _one(prod, "stateful", "AWS::RDS::DBCluster")
     assert cluster["Properties"]["DeletionProtection"] is True
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Retain"
-    for _, table in prod.resources("stateful", "AWS::DynamoDB::Table").items():
+    for table in prod.resources("stateful", "AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Retain"
         assert table["Properties"]["DeletionProtectionEnabled"] is True
 
@@ -84,7 +87,10 @@ def test_db_secrets_rotate_and_use_the_key(each_env):
         "AWS::SecretsManager::Secret",
         {
             "GenerateSecretString": Match.object_like(
-                {"GenerateStringKey": "password", "SecretStringTemplate": '{"username":"saas_app_user"}'}
+                {
+                    "GenerateStringKey": "password",
+                    "SecretStringTemplate": json.dumps({"username": APP_LOGIN}, separators=(",", ":")),
+                }
             )
         },
     )
@@ -146,8 +152,10 @@ def _ingress(env) -> list[tuple[str, str, object]]:
             (props["GroupId"]["Fn::GetAtt"][0], props["SourceSecurityGroupId"]["Fn::GetAtt"][0], props["FromPort"])
         )
     for logical_id, group in env.resources("stateful", "AWS::EC2::SecurityGroup").items():
-        for rule in group["Properties"].get("SecurityGroupIngress", []):
-            rules.append((logical_id, rule.get("CidrIp") or rule.get("SourceSecurityGroupId"), rule.get("FromPort")))
+        rules.extend(
+            (logical_id, rule.get("CidrIp") or rule.get("SourceSecurityGroupId"), rule.get("FromPort"))
+            for rule in group["Properties"].get("SecurityGroupIngress", [])
+        )
     return rules
 
 

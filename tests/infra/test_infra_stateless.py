@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
-
+from chalicelib.core import contract
+from chalicelib.core.contract import Env, Table
 from chalicelib.core.migrations import digest
-from chalicelib.core.settings import Settings
 
-RUNTIME_ENV = {
-    "STAGE",
-    "DB_HOST",
-    "DB_NAME",
-    "DB_APP_USER",
-    "DB_IAM_AUTH",
-    "CACHE_TABLE",
-    "SESSIONS_TABLE",
-    "METRICS_TABLE",
-    "JWT_SECRET_ID",
-    "PEPPER_SECRET_ID",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "BCRYPT_COST",
-    "SES_SENDER",
-    "INVOICE_GRACE_DAYS",
-}
 ENI_AND_XRAY = {
     "ec2:AssignPrivateIpAddresses",
     "ec2:CreateNetworkInterface",
@@ -66,8 +46,17 @@ def test_chalice_resources_are_sam(each_env):
     template = each_env.templates["stateless"]
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
     functions = _functions(each_env)
-    assert {"APIHandler", "Migrate"} <= set(functions)
+    assert {contract.API_HANDLER, contract.MIGRATE.logical_id} <= set(functions)
     assert len(each_env.resources("stateless", "AWS::Serverless::Api")) == 1
+
+
+def test_the_deployed_functions_are_the_contract_functions(dev):
+    """Chalice names each function after the runtime's ``name=``; the contract names the same ones."""
+    functions = _functions(dev)
+    assert set(functions) == {contract.API_HANDLER} | {function.logical_id for function in contract.FUNCTIONS}
+    assert {name for name, function in functions.items() if _scheduled(function)} == {
+        function.logical_id for function in contract.SCHEDULED_JOBS
+    }
 
 
 def test_every_function_runs_in_the_vpc_with_tracing_and_its_own_log_group(each_env):
@@ -80,35 +69,43 @@ def test_every_function_runs_in_the_vpc_with_tracing_and_its_own_log_group(each_
         assert len(vpc["SecurityGroupIds"]) == 1, name
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == each_env.config.log_retention_days
-        assert set(props["Environment"]["Variables"]) >= RUNTIME_ENV, name
+        assert set(props["Environment"]["Variables"]) >= contract.DEPLOYED_ENVIRONMENT, name
         assert props["MemorySize"] == each_env.config.lambda_memory_mb
 
 
 def test_environment_variables_are_ones_the_runtime_reads(each_env):
-    known = {f.name.upper() for f in dataclasses.fields(Settings)} | {"POWERTOOLS_SERVICE_NAME", "LOG_LEVEL"}
+    """The contract's variables (``tests/unit/test_contract.py``: Settings reads each), and the migrate ones apart."""
     for name, function in _functions(each_env).items():
-        unknown = set(function["Properties"]["Environment"]["Variables"]) - known
+        variables = set(function["Properties"]["Environment"]["Variables"])
+        unknown = variables - set(Env)
         assert not unknown, f"{name} sets variables the runtime never reads: {unknown}"
+        expected = contract.DEPLOYED_ENVIRONMENT
+        if name == contract.MIGRATE.logical_id:
+            expected |= contract.MIGRATE_ONLY_ENVIRONMENT
+        assert variables == expected, name
 
 
 def test_runtime_environment_points_at_the_stateful_resources(each_env):
-    variables = _functions(each_env)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    variables = _functions(each_env)[contract.API_HANDLER]["Properties"]["Environment"]["Variables"]
     config = each_env.config
-    assert variables["STAGE"] == config.name
-    assert variables["DB_IAM_AUTH"] == "1"
-    assert "Proxy" in variables["DB_HOST"]["Fn::ImportValue"] and "Endpoint" in variables["DB_HOST"]["Fn::ImportValue"]
-    for table in ("CACHE", "SESSIONS", "METRICS"):
-        assert f"Tables{table.capitalize()}" in variables[f"{table}_TABLE"]["Fn::ImportValue"]
-    assert variables["JWT_SECRET_ID"] == config.jwt_secret_name
-    assert variables["PEPPER_SECRET_ID"] == config.pepper_secret_name
-    assert variables["SES_SENDER"] == config.ses_sender
-    assert variables["BCRYPT_COST"] == str(config.bcrypt_cost)
-    assert "DB_MASTER_USER" not in variables and "DB_APP_SECRET_ARN" not in variables
+    assert variables[Env.STAGE] == config.name
+    assert variables[Env.DB_IAM_AUTH] == "1"
+    proxy = variables[Env.DB_HOST]["Fn::ImportValue"]
+    assert "Proxy" in proxy and "Endpoint" in proxy
+    assert variables[Env.DB_NAME] == contract.DATABASE_NAME
+    assert variables[Env.DB_APP_USER] == contract.APP_LOGIN
+    for table in Table:
+        assert f"Tables{table.capitalize()}" in variables[table.variable]["Fn::ImportValue"]
+    assert variables[Env.JWT_SECRET_ID] == config.jwt_secret_name
+    assert variables[Env.PEPPER_SECRET_ID] == config.pepper_secret_name
+    assert variables[Env.SES_SENDER] == config.ses_sender
+    assert variables[Env.BCRYPT_COST] == str(config.bcrypt_cost)
+    assert not contract.MIGRATE_ONLY_ENVIRONMENT & set(variables)
 
 
 def test_api_timeout_fits_api_gateway_and_jobs_get_longer(each_env):
     functions = _functions(each_env)
-    assert functions["APIHandler"]["Properties"]["Timeout"] <= 29
+    assert functions[contract.API_HANDLER]["Properties"]["Timeout"] <= 29
     for name, function in functions.items():
         if _scheduled(function):
             assert function["Properties"]["Timeout"] == each_env.config.job_timeout_seconds, name
@@ -143,16 +140,17 @@ def test_no_api_gateway_authorizer_or_authorizer_cache(each_env):
 
 def test_migrate_function_has_its_own_role_and_master_login(each_env):
     functions = _functions(each_env)
-    api_role = functions["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
-    migrate_role = functions["Migrate"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    migrate = functions[contract.MIGRATE.logical_id]
+    api_role = functions[contract.API_HANDLER]["Properties"]["Role"]["Fn::GetAtt"][0]
+    migrate_role = migrate["Properties"]["Role"]["Fn::GetAtt"][0]
     assert api_role != migrate_role
     for name, function in functions.items():
-        if name != "Migrate":
+        if name != contract.MIGRATE.logical_id:
             assert function["Properties"]["Role"]["Fn::GetAtt"][0] == api_role, name
-    variables = functions["Migrate"]["Properties"]["Environment"]["Variables"]
-    assert variables["DB_MASTER_USER"] == "saas_master"
-    assert "AppUserSecret" in variables["DB_APP_SECRET_ARN"]["Fn::ImportValue"]
-    assert functions["Migrate"]["Properties"]["Timeout"] == 300
+    variables = migrate["Properties"]["Environment"]["Variables"]
+    assert variables[Env.DB_MASTER_USER] == contract.MASTER_LOGIN
+    assert "AppUserSecret" in variables[Env.DB_APP_SECRET_ARN]["Fn::ImportValue"]
+    assert migrate["Properties"]["Timeout"] == 300
 
 
 def _connect_users(statements: list[dict]) -> set[str]:
@@ -164,8 +162,8 @@ def _connect_users(statements: list[dict]) -> set[str]:
 
 
 def test_database_logins_are_split_between_roles(each_env):
-    assert _connect_users(_statements(each_env, "ApiApiRole")) == {"saas_app_user"}
-    assert _connect_users(_statements(each_env, "ApiMigrateRole")) == {"saas_master"}
+    assert _connect_users(_statements(each_env, "ApiApiRole")) == {contract.APP_LOGIN}
+    assert _connect_users(_statements(each_env, "ApiMigrateRole")) == {contract.MASTER_LOGIN}
 
 
 def test_no_wildcard_resources_except_eni_and_xray(each_env):
@@ -214,7 +212,7 @@ def test_migrations_custom_resource_tracks_the_migration_digest(each_env):
     provider_functions = each_env.resources("stateless", "AWS::Lambda::Function")
     [provider] = [f for k, f in provider_functions.items() if k.startswith("MigrationsProvider")]
     assert provider["Properties"]["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"] == {
-        "Fn::GetAtt": ["Migrate", "Arn"]
+        "Fn::GetAtt": [contract.MIGRATE.logical_id, "Arn"]
     }
     assert any(d.startswith("ApiMigrateRoleDefaultPolicy") for d in resource.get("DependsOn", []))
 
@@ -225,9 +223,11 @@ def _alarm_metrics(env) -> list[tuple[str, dict]]:
         props = alarm["Properties"]
         if "MetricName" in props:
             found.append((props["MetricName"], props))
-        for query in props.get("Metrics", []):
-            if "MetricStat" in query:
-                found.append((query["MetricStat"]["Metric"]["MetricName"], props))
+        found.extend(
+            (query["MetricStat"]["Metric"]["MetricName"], props)
+            for query in props.get("Metrics", [])
+            if "MetricStat" in query
+        )
     return found
 
 
@@ -290,16 +290,13 @@ def test_dashboard_shows_the_alarmed_metrics(each_env):
 
 
 def test_billing_schedules_run_monthly_and_daily(dev):
-    """Once the billing blueprint is merged: the monthly run (1st, 02:00 UTC) and a daily job."""
-    from pathlib import Path
-
-    if not (Path(__file__).resolve().parents[2] / "runtime" / "chalicelib" / "billing").is_dir():
-        pytest.skip("the billing blueprint is not merged on this branch yet")
-    expressions = [
-        event["Properties"]["Schedule"]
-        for function in _functions(dev).values()
+    """The monthly run (1st, 02:00 UTC) and a daily job."""
+    schedules = {
+        name: event["Properties"]["Schedule"]
+        for name, function in _functions(dev).items()
         for event in (function["Properties"].get("Events") or {}).values()
         if event.get("Type") == "Schedule"
-    ]
-    assert "cron(0 2 1 * ? *)" in expressions
-    assert any(e.startswith("cron(") and e.split()[2] == "*" for e in expressions), expressions
+    }
+    assert schedules[contract.BILLING_MONTHLY_RUN.logical_id] == "cron(0 2 1 * ? *)"
+    daily = schedules[contract.BILLING_DAILY_JOB.logical_id]
+    assert daily.startswith("cron(") and daily.split()[2] == "*", daily

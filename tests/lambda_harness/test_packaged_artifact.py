@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from chalicelib.core import contract
+from chalicelib.core.contract import Env
 from devstack.lambda_harness import REPO, custom_resource_event, scheduled_event
 from tests.audit_support import age_newest_event
 
@@ -63,7 +65,7 @@ def last_month() -> tuple[str, datetime]:
 # ----------------------------------------------------------- the package
 def test_c7_the_package_runs_on_its_own_sdk_pair_and_nothing_from_the_developer_machine(deployment):
     """Only the task root and the runtime's libraries are importable; boto3 and botocore are one vendored pair."""
-    ready = deployment.functions.spawn("APIHandler").ready
+    ready = deployment.functions.spawn(contract.API_HANDLER).ready
     task_root = str(deployment.package.task_root)
     assert ready["sys_path"][0] == task_root
     forbidden = [
@@ -101,25 +103,29 @@ def test_the_migrations_custom_resource_migrates_a_new_database_and_shapes_the_j
     applied = deployment.migrate_result["Data"]["Applied"].split(",")
     assert applied == [m.path.name for m in discover(deployment.package.task_root / "chalicelib" / "migrations")]
     secret = json.loads(
-        deployment.aws.client("secretsmanager").get_secret_value(SecretId=deployment.variables["JWT_SECRET_ID"])[
+        deployment.aws.client("secretsmanager").get_secret_value(SecretId=deployment.variables[Env.JWT_SECRET_ID])[
             "SecretString"
         ]
     )
     assert secret["current"]["kid"] == seed_kid(secret["current"]["secret"])
     # The app login's password was set (as a verifier) from its secret.
     with psycopg.connect(deployment.admin_url) as conn:
-        stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'saas_app_user'").fetchone()[0]
+        [stored] = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (contract.APP_LOGIN,)
+        ).fetchone()
     assert stored.startswith("SCRAM-SHA-256$")
 
 
 def test_the_custom_resource_update_is_idempotent_and_delete_keeps_the_schema(deployment):
     digest = deployment.migrate_result["Data"]["Digest"]
     update = deployment.functions.invoke(
-        "Migrate", custom_resource_event("Update", {"MigrationsDigest": digest}, "saas-database-migrations")
+        contract.MIGRATE.logical_id,
+        custom_resource_event("Update", {"MigrationsDigest": digest}, "saas-database-migrations"),
     )
     assert update["result"]["Data"]["Applied"] == "none", update
     delete = deployment.functions.invoke(
-        "Migrate", custom_resource_event("Delete", {"MigrationsDigest": digest}, "saas-database-migrations")
+        contract.MIGRATE.logical_id,
+        custom_resource_event("Delete", {"MigrationsDigest": digest}, "saas-database-migrations"),
     )
     assert delete["result"] == {"PhysicalResourceId": "saas-database-migrations"}
     assert deployment.request("GET", "/health")[0] == 200
@@ -230,9 +236,7 @@ def test_c9_api_gateway_answers_unknown_routes_itself_in_the_contract_shape(depl
 
 
 # ------------------------------------------------------------ scheduled jobs
-@pytest.mark.parametrize(
-    "job", ["BillingMonthlyRun", "BillingDailyJob", "NotificationsDelivery", "AuditRetentionPurge"]
-)
+@pytest.mark.parametrize("job", [job.logical_id for job in contract.SCHEDULED_JOBS])
 def test_each_scheduled_job_runs_on_the_event_eventbridge_sends(deployment, job):
     assert job in deployment.package.scheduled()
     answer = deployment.functions.invoke(job, scheduled_event(f"Saas-dev-Stateless-{job}"))
@@ -247,7 +251,7 @@ def test_c11_the_audit_retention_purge_runs_on_its_schedule_and_deletes_only_exp
             (customer["id"],),
         )
     age_newest_event(deployment.admin_url, customer["id"], years=8)  # the trigger dates every event "now"
-    answer = deployment.functions.invoke("AuditRetentionPurge", scheduled_event("purge"))
+    answer = deployment.functions.invoke(contract.AUDIT_RETENTION_PURGE.logical_id, scheduled_event("purge"))
     assert answer.get("result", {}).get("purged", 0) >= 1, answer
     with psycopg.connect(deployment.admin_url) as conn:
         actions = [
@@ -270,7 +274,7 @@ def test_the_delivery_job_sends_the_queued_invoice_email_through_ses(deployment)
         "POST", "/admin/billing-runs", token=operator, body={"period": period, "finalize": True}
     )
     assert status == 200
-    answer = deployment.functions.invoke("NotificationsDelivery", scheduled_event("delivery"))
+    answer = deployment.functions.invoke(contract.NOTIFICATIONS_DELIVERY.logical_id, scheduled_event("delivery"))
     assert "error" not in answer, answer
     status, _, notes = deployment.request("GET", "/notifications", token=customer["token"])
     assert status == 200
