@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import Field
@@ -29,14 +30,62 @@ def test_missing_cursor_is_none():
     assert pagination.decode_cursor("", 2) is None
 
 
+def _rows(n, *, day=False):
+    start = date(2026, 10, 31) if day else datetime(2026, 10, 31, tzinfo=UTC)
+    return [{"at": start - timedelta(days=i), "id": uuid.UUID(int=n - i)} for i in range(n)]
+
+
+def test_a_keyset_page_fetches_one_more_row_than_it_shows_and_continues_after_the_last_one():
+    rows, calls = _rows(5), []
+
+    def fetch(limit, after):
+        calls.append((limit, after))
+        below = [r for r in rows if after is None or (r["at"], r["id"]) < after]
+        return below[:limit]
+
+    items, cursor = pagination.keyset_page(PageQuery(limit=2), fetch, sort="at")
+    assert items == rows[:2] and calls == [(3, None)]
+    assert pagination.decode_keyset(cursor) == (rows[1]["at"], rows[1]["id"])
+    items, cursor = pagination.keyset_page(PageQuery(limit=3, cursor=cursor), fetch, sort="at")
+    assert items == rows[2:5] and cursor is None  # a full last page says so
+    assert calls[-1] == (4, (rows[1]["at"], rows[1]["id"]))
+
+
+def test_a_date_keyed_page_round_trips_its_cursor():
+    rows = _rows(3, day=True)
+    items, cursor = pagination.keyset_page(
+        PageQuery(limit=1), lambda limit, after: rows[:limit], sort="at", by_date=True
+    )
+    assert items == rows[:1]
+    assert pagination.decode_keyset(cursor, by_date=True) == (date(2026, 10, 31), rows[0]["id"])
+
+
+@pytest.mark.parametrize(
+    ("values", "by_date"),
+    [
+        (("2026-01-01T00:00:00", str(uuid.UUID(int=1))), False),  # no zone
+        (("yesterday", str(uuid.UUID(int=1))), False),
+        (("2026-01-01T00:00:00+00:00", "not-a-uuid"), False),
+        (("2026-01-01T00:00:00+00:00", str(uuid.UUID(int=1))), True),  # a timestamp where a date is expected
+    ],
+)
+def test_a_keyset_cursor_of_the_wrong_shape_is_400(values, by_date):
+    with pytest.raises(errors.BadRequest):
+        pagination.decode_keyset(pagination.encode_cursor(*values), by_date=by_date)
+
+
 @pytest.mark.parametrize("raw", ["0", "101", "-1", "abc", "1.5"])
 def test_limit_outside_1_to_100_is_400(raw):
-    with pytest.raises(errors.BadRequest):
-        http.page_limit({"limit": raw})
+    with pytest.raises(errors.BadRequest, match="limit"):
+        http.parse_model(PageQuery, {"limit": raw})
+
+
+@pytest.mark.parametrize("raw", ["1", "100"])
+def test_limit_inside_1_to_100_is_taken(raw):
+    assert http.parse_model(PageQuery, {"limit": raw}).limit == int(raw)
 
 
 def test_limit_defaults_to_50():
-    assert http.page_limit({}) == 50
     assert PageQuery.model_validate({}).limit == 50
 
 

@@ -8,7 +8,9 @@ Every route in the application is registered through ``route``, which
 2. parses and validates the JSON body and the query string against the
    route's Pydantic models (malformed → 400; semantic checks are the
    services' job and raise 422);
-3. calls the view with ``body=``/``query=`` when declared;
+3. calls the view with ``body=``/``query=`` when declared, and serializes what
+   it returns through the route's response model (:func:`serialize`): one
+   shape per resource, whatever the view built it from;
 4. translates any :class:`DomainError` into Chalice's native error shape;
 5. retries the guards, and separately the view, once on a fresh connection
    when the database connection is lost before anything was committed
@@ -49,11 +51,9 @@ from chalicelib.core.text import is_storable
 Auth = Literal["customer", "operator", "any"] | None
 Guard = Callable[[Any, "RouteSpec"], None]
 
-DEFAULT_LIMIT = 50
 # A lost database connection that a retry could not save: come back in a second (a failover
 # takes longer, and the client's next 503 says so again).
 RETRY_AFTER_S = 1
-MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,8 @@ def route(
                 )
             finally:
                 context.reset_principal(principal_token)
+            if response is not None and not isinstance(result, Response):
+                result = serialize(response, result)
             if status != 200 and not isinstance(result, Response):
                 return Response(body=result if result is not None else "", status_code=status)
             return result
@@ -165,6 +167,21 @@ def route(
         return wrapped
 
     return decorator
+
+
+def serialize(model: type[BaseModel], result: Any) -> Any:
+    """``result`` as the JSON document ``model`` describes (a ``Response`` is the view's own answer).
+
+    A view returns an instance of its response model, or plain data (a row, a
+    dict, an object with the fields as attributes) that is validated with it:
+    fields the model does not declare are never shown. A mismatch is a bug in
+    the view, not the client's fault: it is raised (a 500), never hidden.
+    """
+    if isinstance(result, Response):
+        return result
+    if not isinstance(result, model):
+        result = model.model_validate(result, from_attributes=True)
+    return result.model_dump(mode="json")
 
 
 def _run_guards(request: Any, spec: RouteSpec) -> None:
@@ -235,29 +252,15 @@ def path_uuid(value: str) -> uuid.UUID:
         raise NotFound("Not found") from exc
 
 
-def page_limit(params: dict[str, str]) -> int:
-    """``limit`` query parameter: 1-100, default 50, anything else is 400."""
-    raw = params.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer between 1 and 100") from exc
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest("limit must be an integer between 1 and 100")
-    return limit
-
-
 __all__ = [
     "REGISTRY",
     "RouteSpec",
     "Unauthorized",
     "add_guard",
     "json_body",
-    "page_limit",
     "parse_model",
     "path_uuid",
     "query_params",
     "route",
+    "serialize",
 ]
