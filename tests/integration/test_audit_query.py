@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from chalicelib.audit import query
+from chalicelib.audit import service
 from chalicelib.audit.models import AuditEventQuery
 from chalicelib.audit.recorder import record
 from chalicelib.core import db
@@ -33,7 +33,7 @@ def test_events_page_newest_first_and_every_event_once(make_customer):
     _record(customer, 5)
     seen, cursor = [], None
     while True:
-        page = query.list_events(customer, AuditEventQuery(limit=2, cursor=cursor))
+        page = service.list_events(customer, AuditEventQuery(limit=2, cursor=cursor))
         seen += [(e.target_id, e.detail["i"]) for e in page.items]
         cursor = page.next_cursor
         if cursor is None:
@@ -44,7 +44,7 @@ def test_events_page_newest_first_and_every_event_once(make_customer):
 def test_an_event_has_the_contract_fields(make_customer):
     customer = make_customer()
     _record(customer, 1)
-    event = query.list_events(customer, AuditEventQuery()).items[0].model_dump(mode="json")
+    event = service.list_events(customer, AuditEventQuery()).items[0].model_dump(mode="json")
     assert {"id", "occurred_at", "actor", "action", "target_type", "target_id", "detail"} <= set(event)
     assert event["action"] == "thing.done" and event["actor"] == "system" and event["occurred_at"].endswith("Z")
     assert "hash" not in event and "prev_hash" not in event and "chain_seq" not in event
@@ -59,18 +59,18 @@ def test_only_the_tenants_own_trail_is_visible(make_customer, admin_url):
             "INSERT INTO audit_events (customer_id, actor, action, target_type) "
             "VALUES (NULL, 'system', 'platform.thing', 'platform')"
         )
-    events = query.list_events(mine, AuditEventQuery(limit=100)).items
+    events = service.list_events(mine, AuditEventQuery(limit=100)).items
     assert [e.action for e in events] == ["mine.done"]
 
 
 def test_a_malformed_cursor_is_a_bad_request(make_customer):
     with pytest.raises(BadRequest):
-        query.list_events(make_customer(), AuditEventQuery(cursor="%%%"))
+        service.list_events(make_customer(), AuditEventQuery(cursor="%%%"))
 
 
 def test_a_cursor_past_the_end_is_an_empty_page(make_customer):
     customer = make_customer()
     _record(customer, 1)
     cursor = encode_keyset(datetime(2000, 1, 1, tzinfo=UTC), uuid.uuid4())
-    page = query.list_events(customer, AuditEventQuery(cursor=cursor))
+    page = service.list_events(customer, AuditEventQuery(cursor=cursor))
     assert page.items == [] and page.next_cursor is None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
-from chalicelib.core.models import PageQuery, ResponseModel
+from chalicelib.core.models import PageQuery, ResponseModel, UtcTimestamp
 
 
 class AuditEventQuery(PageQuery):
@@ -17,7 +16,7 @@ class AuditEventQuery(PageQuery):
 
 class AuditEvent(ResponseModel):
     id: uuid.UUID
-    occurred_at: datetime
+    occurred_at: UtcTimestamp
     actor: str
     action: str
     target_type: str
@@ -46,4 +45,4 @@ class AuditChainHead(ResponseModel):
         "it covers that event and, through each previous hash, every "
         "earlier one. Null when the chain is empty"
     )
-    as_of: datetime = Field(description="When the head was read (the database's clock, UTC)")
+    as_of: UtcTimestamp = Field(description="When the head was read (the database's clock, UTC)")
