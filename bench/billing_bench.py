@@ -147,7 +147,7 @@ def measure_billing_run(
         params={"period": period, "finalize": False, "invoices_before": existing},
         detail={
             "invoices_created": first.invoices_created,
-            "total_cents": first.as_json()["total_cents"],
+            "total_cents": first.model_dump(mode="json")["total_cents"],
             "rerun_unchanged_s": round(rerun_s, 3),
             "finalize_run_s": round(finalize_s, 3),
             "invoices_finalized": finalized.invoices_finalized,

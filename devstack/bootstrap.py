@@ -61,7 +61,7 @@ def demo_customer_key() -> str:
         existing = repository.find_by_email(conn, DEMO_EMAIL)
     if existing is None:
         created = service.onboard(OnboardBody(name="Demo Co", email=DEMO_EMAIL, tier="growth"))
-        return created["api_key"]["key"]
+        return created.api_key["key"]
     with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
         previous = [
             row["id"]
@@ -69,7 +69,7 @@ def demo_customer_key() -> str:
                 _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}
             ).fetchall()
         ]
-        key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None)["key"]
+        key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None).key
     # The previous start's key goes, as the operator's does: revoked (audited, its tokens dead at once)
     # through the same path as DELETE /api-keys/{id}, so local keys do not pile up past the tier's limit.
     for key_id in previous:

@@ -10,6 +10,7 @@ from chalicelib.billing import service as billing
 from chalicelib.core.errors import BadRequest, NotFound
 from chalicelib.core.periods import Period
 from chalicelib.invoices import service as invoices
+from chalicelib.invoices.models import InvoicesQuery
 from tests.billing_support import EARLY_START, after, fresh_period, ingest
 
 
@@ -29,13 +30,13 @@ def billed(make_customer):
 
 def test_another_tenants_invoice_is_not_found(billed):
     a, b, _ = billed
-    a_invoice = invoices.list_invoices(a, limit=1, cursor=None, status=None).items[0]
+    a_invoice = invoices.list_invoices(a, InvoicesQuery(limit=1)).items[0]
     assert invoices.get_invoice(a, a_invoice.id).id == a_invoice.id
     with pytest.raises(NotFound):
         invoices.get_invoice(b, a_invoice.id)
     with pytest.raises(NotFound):
         invoices.get_invoice(a, uuid.uuid4())
-    b_ids = {item.id for item in invoices.list_invoices(b, limit=100, cursor=None, status=None).items}
+    b_ids = {item.id for item in invoices.list_invoices(b, InvoicesQuery(limit=100)).items}
     assert a_invoice.id not in b_ids and len(b_ids) == 3
 
 
@@ -43,28 +44,28 @@ def test_invoices_are_listed_newest_period_first_with_cursors_and_a_status_filte
     a, _, periods = billed
     seen, cursor = [], None
     while True:
-        page = invoices.list_invoices(a, limit=1, cursor=cursor, status=None)
+        page = invoices.list_invoices(a, InvoicesQuery(limit=1, cursor=cursor))
         seen += [item.period for item in page.items]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     assert seen == [p.first_day for p in reversed(periods)]
-    finalized = invoices.list_invoices(a, limit=50, cursor=None, status="finalized").items
+    finalized = invoices.list_invoices(a, InvoicesQuery(status="finalized")).items
     assert [item.period for item in finalized] == [periods[2].first_day]
-    drafts = invoices.list_invoices(a, limit=50, cursor=None, status="draft").items
+    drafts = invoices.list_invoices(a, InvoicesQuery(status="draft")).items
     assert len(drafts) == 2
     for bad in ("garbage", "WyJub3QtYS1kYXRlIiwieCJd"):
         with pytest.raises(BadRequest):
-            invoices.list_invoices(a, limit=1, cursor=bad, status=None)
+            invoices.list_invoices(a, InvoicesQuery(limit=1, cursor=bad))
 
 
 def test_an_invoice_reads_as_cents_and_decimal_strings(billed):
     a, _, periods = billed
-    page = invoices.list_invoices(a, limit=50, cursor=None, status="draft").as_json()
+    page = invoices.list_invoices(a, InvoicesQuery(status="draft")).model_dump(mode="json")
     summary = next(item for item in page["items"] if item["period"] == periods[0].label)
     assert summary["total_cents"] == 243000 and summary["currency"] == "USD"
     assert summary["number"].startswith(f"INV-{periods[0].year}-") and summary["finalized_at"] is None
-    detail = invoices.get_invoice(a, uuid.UUID(summary["id"])).detail_json()
+    detail = invoices.get_invoice(a, uuid.UUID(summary["id"])).model_dump(mode="json")
     assert (detail["subtotal_cents"], detail["discount_cents"], detail["tax_cents"], detail["total_cents"]) == (
         225000,
         0,
@@ -80,5 +81,6 @@ def test_an_invoice_reads_as_cents_and_decimal_strings(billed):
     }
     assert detail["lines"][1]["metric"] == "api_calls" and detail["lines"][1]["quantity"] == "50000"
     assert detail["lines"][1]["unit_price"] == "0.002" and detail["lines"][1]["amount_cents"] == 10000
-    finalized = invoices.list_invoices(a, limit=1, cursor=None, status="finalized").as_json()["items"][0]
+    finalized = invoices.list_invoices(a, InvoicesQuery(limit=1, status="finalized")).model_dump(mode="json")
+    finalized = finalized["items"][0]
     assert finalized["finalized_at"].endswith("Z") and finalized["due_at"].endswith("Z")

@@ -65,7 +65,7 @@ def test_monthly_usage_reports_used_included_and_billable(make_customer):
             event("compliance_scans", D(3), when=at(PERIOD.next())),
         ],
     )
-    usage = metering.usage_for_period(cid, PERIOD.label).as_json()
+    usage = metering.usage_for_period(cid, PERIOD.label).model_dump(mode="json")
     assert usage == {
         "period": "2026-03",
         "metrics": [

@@ -14,6 +14,7 @@ from chalicelib.core import aws, db
 from chalicelib.core.errors import BadRequest, Unprocessable
 from chalicelib.notifications import mailer
 from chalicelib.notifications import service as notifications
+from chalicelib.notifications.models import NotificationsQuery
 from tests.billing_support import EARLY_START, after, fresh_period, ingest, invoices_of, moto_ses_messages
 
 
@@ -232,13 +233,13 @@ def test_delivery_records_are_listed_newest_first_per_tenant_with_cursors(make_c
     queue(b)
     seen, cursor = [], None
     while True:
-        page = notifications.list_notifications(a, limit=2, cursor=cursor)
+        page = notifications.list_notifications(a, NotificationsQuery(limit=2, cursor=cursor))
         seen += [item.id for item in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == list(reversed(ids))
-    item = notifications.list_notifications(a, limit=1, cursor=None).as_json()["items"][0]
+    item = notifications.list_notifications(a, NotificationsQuery(limit=1)).model_dump(mode="json")["items"][0]
     assert set(item) >= {
         "id",
         "channel",
@@ -251,10 +252,10 @@ def test_delivery_records_are_listed_newest_first_per_tenant_with_cursors(make_c
         "error",
     }
     assert item["status"] == "queued" and item["channel"] == "email" and item["created_at"].endswith("Z")
-    assert len(notifications.list_notifications(b, limit=50, cursor=None).items) == 1
+    assert len(notifications.list_notifications(b, NotificationsQuery()).items) == 1
     for bad in ("garbage", "W10", "WyJ4IiwieSJd"):  # not base64 JSON / wrong arity / not a timestamp+uuid
         with pytest.raises(BadRequest):
-            notifications.list_notifications(a, limit=2, cursor=bad)
+            notifications.list_notifications(a, NotificationsQuery(limit=2, cursor=bad))
 
 
 def test_a_failed_invoice_email_does_not_touch_the_invoice(make_customer, admin_conn, ses_spy):

@@ -12,8 +12,7 @@ from pydantic import Field, StrictBool
 
 from chalicelib.billing.pricing import Line, PricedInvoice
 from chalicelib.catalog.prices import Plan
-from chalicelib.core.models import RequestModel, ResponseModel
-from chalicelib.core.money import cents
+from chalicelib.core.models import Cents, RequestModel, ResponseModel
 
 Action = Literal["create", "recompute", "keep", "frozen"]
 
@@ -23,17 +22,19 @@ class BillingRunRequest(RequestModel):
     finalize: StrictBool = Field(default=False, description="Freeze the invoices and queue their e-mails")
 
 
+# A customer the run could not price (and therefore did not invoice), and why.
 class SetAsideResponse(ResponseModel):
-    customer_id: str
+    customer_id: uuid.UUID
     reason: str
 
 
+# What a run did: the API's answer, and also the ``billing_run.finished`` audit event's detail and log line.
 class BillingRunResponse(ResponseModel):
     period: str
     invoices_created: int
     invoices_existing: int
-    total_cents: int = Field(description="Sum of the period's invoice totals after the run")
-    run_id: str
+    total_cents: Cents = Field(description="Sum of the period's invoice totals after the run")
+    run_id: uuid.UUID
     finalize: bool
     invoices_recomputed: int = Field(description="Drafts whose amounts changed (late usage)")
     invoices_finalized: int
@@ -44,6 +45,11 @@ class BillingRunResponse(ResponseModel):
         " BillingCustomersSetAside metric; every other customer is billed",
     )
     set_aside: list[SetAsideResponse] = Field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        """The same sum in dollars, as ``billing_runs`` stores it (exact: every invoice total is whole cents)."""
+        return Decimal(self.total_cents).scaleb(-2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,44 +126,6 @@ class FinalizedInvoice:
     customer_id: uuid.UUID
     number: str
     due_at: Any
-
-
-@dataclass(frozen=True, slots=True)
-class SetAside:
-    """A customer the run could not price (and therefore did not invoice), and why."""
-
-    customer_id: uuid.UUID
-    reason: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"customer_id": str(self.customer_id), "reason": self.reason}
-
-
-@dataclass(frozen=True, slots=True)
-class BillingRunResult:
-    run_id: uuid.UUID
-    period: str
-    finalize: bool
-    invoices_created: int
-    invoices_existing: int
-    invoices_recomputed: int
-    invoices_finalized: int
-    total: Decimal
-    set_aside: tuple[SetAside, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "period": self.period,
-            "invoices_created": self.invoices_created,
-            "invoices_existing": self.invoices_existing,
-            "total_cents": cents(self.total),
-            "run_id": str(self.run_id),
-            "finalize": self.finalize,
-            "invoices_recomputed": self.invoices_recomputed,
-            "invoices_finalized": self.invoices_finalized,
-            "customers_set_aside": len(self.set_aside),
-            "set_aside": [s.as_json() for s in self.set_aside],
-        }
 
 
 @dataclass(frozen=True, slots=True)

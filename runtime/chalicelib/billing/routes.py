@@ -28,8 +28,8 @@ DAILY_JOB = "billing_daily_job"
     tags=("billing",),
     errors=(400, 401, 403, 409, 422),
 )
-def create_billing_run(body: BillingRunRequest) -> dict:
-    return service.run(body.period, finalize=body.finalize).as_json()
+def create_billing_run(body: BillingRunRequest) -> BillingRunResponse:
+    return service.run(body.period, finalize=body.finalize)
 
 
 @bp.schedule(
@@ -38,9 +38,9 @@ def create_billing_run(body: BillingRunRequest) -> dict:
     description="1st of each month, 02:00 UTC: bill the previous month as drafts",
 )
 def monthly_billing_run(event: Any) -> dict:
-    result = service.bill_previous_month()
-    logger.info("monthly billing run done", extra=result.as_json())
-    return result.as_json()
+    result = service.bill_previous_month().model_dump(mode="json")
+    logger.info("monthly billing run done", extra=result)
+    return result
 
 
 @bp.schedule(

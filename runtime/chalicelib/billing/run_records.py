@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import run_repository
-from chalicelib.billing.models import AbandonedRun, BillingRunResult, SetAside
+from chalicelib.billing.models import AbandonedRun, BillingRunResponse, SetAsideResponse
 from chalicelib.core import db
 from chalicelib.core.observability import SERVICE, logger
 from chalicelib.core.observability import metrics as powertools_metrics
@@ -56,7 +56,7 @@ def abandon_dead_runs(period: Period, run_id: uuid.UUID, actor: str) -> None:
         )
 
 
-def set_aside(items: Sequence[SetAside], period: Period, run_id: uuid.UUID, actor: str) -> None:
+def set_aside(items: Sequence[SetAsideResponse], period: Period, run_id: uuid.UUID, actor: str) -> None:
     """Audit and log each customer the run could not price, and emit the alarm metric (also 0)."""
     if items:
         with db.operator_transaction(actor=actor) as conn:
@@ -84,7 +84,7 @@ def set_aside(items: Sequence[SetAside], period: Period, run_id: uuid.UUID, acto
         pass
 
 
-def finished(result: BillingRunResult, actor: str) -> None:
+def finished(result: BillingRunResponse, actor: str) -> None:
     with db.operator_transaction(actor=actor) as conn:
         run_repository.finish_run(
             conn,
@@ -99,9 +99,9 @@ def finished(result: BillingRunResult, actor: str) -> None:
             action="billing_run.finished",
             target_type="billing_run",
             target_id=result.run_id,
-            detail=result.as_json(),
+            detail=result.model_dump(mode="json"),
         )
-    logger.info("billing run finished", extra=result.as_json())
+    logger.info("billing run finished", extra=result.model_dump(mode="json"))
 
 
 def failed(run_id: uuid.UUID, period: Period, error: Exception, actor: str) -> None:
@@ -135,7 +135,7 @@ def _abandoned_entry(run: AbandonedRun, period: Period, found_by: uuid.UUID) -> 
     )
 
 
-def _set_aside_entry(item: SetAside, period: Period, run_id: uuid.UUID) -> AuditEntry:
+def _set_aside_entry(item: SetAsideResponse, period: Period, run_id: uuid.UUID) -> AuditEntry:
     # The platform chain: what to do about it is the operators' business.
     return AuditEntry(
         customer_id=None,

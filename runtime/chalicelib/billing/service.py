@@ -48,12 +48,12 @@ from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import invoice_email, repository, run_records, run_repository
 from chalicelib.billing.models import (
-    BillingRunResult,
+    BillingRunResponse,
     CustomerUsage,
     DailyReport,
     ExistingInvoice,
     PlannedInvoice,
-    SetAside,
+    SetAsideResponse,
 )
 from chalicelib.billing.pricing import AmountOutOfRange, price_invoice
 from chalicelib.core import context, db
@@ -80,7 +80,7 @@ class _Counts:
 
 def run(
     period: Period | str, *, finalize: bool, now: datetime | None = None, actor: str | None = None
-) -> BillingRunResult:
+) -> BillingRunResponse:
     """Bill ``period`` for every customer; idempotent, safe to run concurrently.
 
     Raises
@@ -108,7 +108,7 @@ def run(
     return result
 
 
-def bill_previous_month(now: datetime | None = None) -> BillingRunResult:
+def bill_previous_month(now: datetime | None = None) -> BillingRunResponse:
     """The monthly job (1st, 02:00 UTC): bill last month as drafts."""
     now = now or utc_now()
     return run(Period.containing(now).previous(), finalize=False, now=now, actor=recorder.SYSTEM_BILLING)
@@ -141,7 +141,9 @@ def daily(now: datetime | None = None) -> DailyReport:
     return DailyReport(tuple(finalized), delivery.sent, delivery.failed)
 
 
-def _bill(locks: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str) -> BillingRunResult:
+def _bill(
+    locks: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str
+) -> BillingRunResponse:
     counts = _Counts()
     run_repository.lock_period(locks, "run", period.first_day)
     if finalize:
@@ -150,12 +152,12 @@ def _bill(locks: psycopg.Connection, period: Period, finalize: bool, run_id: uui
     customers = repository.usage_by_customer(locks, period.first_day, period.last_day)
     existing = repository.existing_invoices(locks, period.first_day)
     planned: list[PlannedInvoice] = []
-    set_aside: list[SetAside] = []
+    set_aside: list[SetAsideResponse] = []
     for customer in customers:
         try:
             plan = _plan(customer, existing.get(customer.customer_id), period)
         except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
-            set_aside.append(SetAside(customer.customer_id, str(exc)))
+            set_aside.append(SetAsideResponse(customer_id=customer.customer_id, reason=str(exc)))
             continue
         if plan is not None:
             planned.append(plan)
@@ -164,7 +166,7 @@ def _bill(locks: psycopg.Connection, period: Period, finalize: bool, run_id: uui
         with db.operator_transaction(actor=actor) as conn:
             _write_chunk(conn, chunk, period, run_id, finalize, counts)
     run_records.set_aside(set_aside, period, run_id, actor)
-    return BillingRunResult(
+    return BillingRunResponse(
         run_id=run_id,
         period=period.label,
         finalize=finalize,
@@ -172,8 +174,9 @@ def _bill(locks: psycopg.Connection, period: Period, finalize: bool, run_id: uui
         invoices_existing=len(planned) - counts.created,
         invoices_recomputed=counts.recomputed,
         invoices_finalized=counts.finalized,
-        total=sum((p.total for p in planned), Decimal("0.00")),
-        set_aside=tuple(set_aside),
+        total_cents=sum((p.total for p in planned), Decimal("0.00")),  # dollars in, cents kept (core.models.Cents)
+        customers_set_aside=len(set_aside),
+        set_aside=set_aside,
     )
 
 

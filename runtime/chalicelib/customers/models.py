@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.core.models import PageQuery, RequestModel, ResponseModel
+from chalicelib.core.models import DecimalString, PageQuery, RequestModel, ResponseModel, UtcTimestamp
 from chalicelib.core.text import EMAIL_MAX_LENGTH, EMAIL_MIN_LENGTH, EMAIL_PATTERN
-from chalicelib.keys.models import timestamp
 
 _TIER = r"^[a-z][a-z0-9_]{0,39}$"
 _RATE = r"^\d{1,2}(\.\d{1,4})?$"
@@ -37,15 +37,15 @@ class CustomerListQuery(PageQuery):
 
 
 class CustomerResponse(ResponseModel):
-    id: str
+    id: uuid.UUID
     name: str
     email: str
-    tier: str
+    tier: str = Field(validation_alias="tier_code")
     status: str
-    tax_rate: str
-    billing_start_date: str
-    created_at: str
-    updated_at: str
+    tax_rate: DecimalString
+    billing_start_date: date
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class MeResponse(CustomerResponse):
@@ -60,18 +60,4 @@ class CustomerPage(ResponseModel):
 
 class OnboardResponse(ResponseModel):
     customer: CustomerResponse
-    api_key: dict
-
-
-def present(row: dict) -> dict:
-    return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "email": row["email"],
-        "tier": row["tier_code"],
-        "status": row["status"],
-        "tax_rate": format(row["tax_rate"].normalize(), "f"),
-        "billing_start_date": row["billing_start_date"].isoformat(),
-        "created_at": timestamp(row["created_at"]),
-        "updated_at": timestamp(row["updated_at"]),
-    }
+    api_key: dict  # the first key as POST /api-keys shows it (the full key, once); built by keys.service

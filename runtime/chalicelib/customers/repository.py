@@ -7,13 +7,14 @@ operator reads and writes run in ``operator_transaction``.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.pagination import Keyset
 
 INSERT = """
 INSERT INTO customers (name, email, tier_code, tax_rate, billing_start_date)
@@ -25,10 +26,13 @@ GET = "SELECT * FROM customers WHERE id = %(id)s"
 GET_FOR_UPDATE = "SELECT * FROM customers WHERE id = %(id)s FOR UPDATE"
 # RLS leaves exactly the caller's row inside tenant_transaction.
 GET_OWN = "SELECT * FROM customers"
-LIST_FIRST = "SELECT * FROM customers ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
-LIST_AFTER = """
-SELECT * FROM customers WHERE (created_at, id) < (%(created_at)s, %(id)s)
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+# Newest first: a keyset page (core.pagination).
+LIST_PAGE = """
+SELECT * FROM customers
+ WHERE %(after_created_at)s::timestamptz IS NULL
+    OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY created_at DESC, id DESC
+ LIMIT %(limit)s
 """
 UPDATE = """
 UPDATE customers SET
@@ -100,10 +104,12 @@ def get_own(conn: psycopg.Connection) -> dict | None:
     return conn.execute(GET_OWN).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
-    if after is None:
-        return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
-    return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+    """Up to ``limit`` customers older than ``after`` (created_at, id), newest first."""
+    after_created_at, after_id = after or (None, None)
+    return conn.execute(
+        LIST_PAGE, {"after_created_at": after_created_at, "after_id": after_id, "limit": limit}
+    ).fetchall()
 
 
 FIND_BY_EMAIL = "SELECT * FROM customers WHERE lower(email) = lower(%(email)s)"

@@ -29,7 +29,7 @@ bp = Blueprint(__name__)
     tags=("customers",),
     errors=(401, 403),
 )
-def me() -> dict:
+def me() -> MeResponse:
     return service.me(current_customer_id())
 
 
@@ -45,7 +45,7 @@ def me() -> dict:
     tags=("admin",),
     errors=(400, 401, 403, 409, 422),
 )
-def onboard(body: OnboardBody) -> dict:
+def onboard(body: OnboardBody) -> OnboardResponse:
     return service.onboard(body)
 
 
@@ -59,7 +59,7 @@ def onboard(body: OnboardBody) -> dict:
     tags=("admin",),
     errors=(400, 401, 403),
 )
-def list_customers(query: CustomerListQuery) -> dict:
+def list_customers(query: CustomerListQuery) -> CustomerPage:
     return service.list_customers(query)
 
 
@@ -72,7 +72,7 @@ def list_customers(query: CustomerListQuery) -> dict:
     tags=("admin",),
     errors=(401, 403, 404),
 )
-def get_customer(customer_id: str) -> dict:
+def get_customer(customer_id: str) -> CustomerResponse:
     return service.get(path_uuid(customer_id))
 
 
@@ -87,5 +87,5 @@ def get_customer(customer_id: str) -> dict:
     tags=("admin",),
     errors=(400, 401, 403, 404, 409, 422),
 )
-def change_customer(customer_id: str, body: PatchCustomerBody) -> dict:
+def change_customer(customer_id: str, body: PatchCustomerBody) -> CustomerResponse:
     return service.change(path_uuid(customer_id), body)

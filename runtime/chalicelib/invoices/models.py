@@ -1,20 +1,39 @@
-"""Shapes of invoices as customers read them: amounts in integer cents, quantities as decimal strings."""
+"""Shapes of invoices as customers read them: amounts in integer cents, quantities as decimal strings.
+
+They validate the stored rows, whose columns say ``total`` (dollars) where the
+contract says ``total_cents``, and a period's first day where it says ``"2026-10"``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
-from chalicelib.core.models import PageQuery, ResponseModel
-from chalicelib.core.money import cents, plain
-from chalicelib.notifications.models import iso_utc
+from chalicelib.core.errors import Unprocessable
+from chalicelib.core.models import Cents, DecimalString, PageQuery, ResponseModel, UtcTimestamp
+from chalicelib.core.periods import Period, parse_period
 
 InvoiceStatus = Literal["draft", "finalized", "paid", "void"]
+
+
+def _first_day(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_period(value).first_day
+    except Unprocessable as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _label(first_day: date) -> str:
+    return Period.of(first_day).label
+
+
+# An invoice's period: stored as its first day, shown as YYYY-MM.
+Month = Annotated[date, BeforeValidator(_first_day), PlainSerializer(_label, return_type=str, when_used="json")]
 
 
 class InvoicesQuery(PageQuery):
@@ -27,100 +46,33 @@ class InvoicesQuery(PageQuery):
 
 
 class InvoiceSummaryResponse(ResponseModel):
-    id: str
+    id: uuid.UUID
     number: str
-    customer_id: str
-    period: str
+    customer_id: uuid.UUID
+    period: Month
     status: InvoiceStatus
     currency: str
-    total_cents: int
-    created_at: str
-    finalized_at: str | None
-    due_at: str | None
+    total_cents: Cents = Field(validation_alias="total")
+    created_at: UtcTimestamp
+    finalized_at: UtcTimestamp | None
+    due_at: UtcTimestamp | None
 
 
 class InvoiceLineResponse(ResponseModel):
     description: str
-    metric: str | None
-    quantity: str
-    unit_price: str
-    amount_cents: int
+    metric: str | None = Field(validation_alias="metric_code")
+    quantity: DecimalString
+    unit_price: DecimalString
+    amount_cents: Cents = Field(validation_alias="amount")
 
 
 class InvoiceResponse(InvoiceSummaryResponse):
-    subtotal_cents: int
-    discount_cents: int
-    tax_cents: int
+    subtotal_cents: Cents = Field(validation_alias="subtotal")
+    discount_cents: Cents = Field(validation_alias="discount")
+    tax_cents: Cents = Field(validation_alias="tax")
     lines: list[InvoiceLineResponse]
 
 
 class InvoicePageResponse(ResponseModel):
     items: list[InvoiceSummaryResponse]
     next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceLine:
-    description: str
-    metric_code: str | None
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "description": self.description,
-            "metric": self.metric_code,
-            "quantity": plain(self.quantity),
-            "unit_price": plain(self.unit_price),
-            "amount_cents": cents(self.amount),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    id: uuid.UUID
-    number: str
-    customer_id: uuid.UUID
-    period: date
-    status: str
-    currency: str
-    subtotal: Decimal
-    discount: Decimal
-    tax: Decimal
-    total: Decimal
-    created_at: datetime
-    finalized_at: datetime | None
-    due_at: datetime | None
-    lines: tuple[InvoiceLine, ...] = ()
-
-    def summary_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "number": self.number,
-            "customer_id": str(self.customer_id),
-            "period": self.period.strftime("%Y-%m"),
-            "status": self.status,
-            "currency": self.currency,
-            "total_cents": cents(self.total),
-            "created_at": iso_utc(self.created_at),
-            "finalized_at": iso_utc(self.finalized_at),
-            "due_at": iso_utc(self.due_at),
-        }
-
-    def detail_json(self) -> dict[str, Any]:
-        return self.summary_json() | {
-            "subtotal_cents": cents(self.subtotal),
-            "discount_cents": cents(self.discount),
-            "tax_cents": cents(self.tax),
-            "lines": [line.as_json() for line in self.lines],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class InvoicePage:
-    items: tuple[Invoice, ...]
-    next_cursor: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"items": [item.summary_json() for item in self.items], "next_cursor": self.next_cursor}

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
-from datetime import date
+from typing import Any
 
 import psycopg
 
-from chalicelib.invoices.models import Invoice, InvoiceLine
+from chalicelib.core.pagination import Keyset
 
-# Newest period first, keyset-paginated on (period, id): served by invoices_customer_idx.
-LIST_FIRST = """
+# Newest period first: a keyset page (core.pagination) on invoices_customer_idx.
+LIST_PAGE = """
 SELECT id, number, customer_id, period, status, currency, subtotal, discount, tax, total, created_at,
        finalized_at, due_at
   FROM invoices
  WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
- ORDER BY period DESC, id DESC LIMIT %(limit)s
-"""
-LIST_AFTER = """
-SELECT id, number, customer_id, period, status, currency, subtotal, discount, tax, total, created_at,
-       finalized_at, due_at
-  FROM invoices
- WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
-   AND (period, id) < (%(period)s, %(id)s)
- ORDER BY period DESC, id DESC LIMIT %(limit)s
+   AND (%(after_period)s::date IS NULL OR (period, id) < (%(after_period)s::date, %(after_id)s::uuid))
+ ORDER BY period DESC, id DESC
+ LIMIT %(limit)s
 """
 
 GET = """
@@ -40,20 +33,18 @@ SELECT description, metric_code, quantity, unit_price, amount
 
 
 def list_page(
-    conn: psycopg.Connection, *, limit: int, status: str | None, after: tuple[date, uuid.UUID] | None
-) -> list[Invoice]:
-    if after is None:
-        rows = conn.execute(LIST_FIRST, {"limit": limit, "status": status}).fetchall()
-    else:
-        rows = conn.execute(
-            LIST_AFTER, {"limit": limit, "status": status, "period": after[0], "id": after[1]}
-        ).fetchall()
-    return [Invoice(**row) for row in rows]
+    conn: psycopg.Connection, *, limit: int, status: str | None, after: Keyset | None
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` of the tenant's invoices (of ``status``, if given) older than ``after`` (period, id)."""
+    after_period, after_id = after or (None, None)
+    return conn.execute(
+        LIST_PAGE, {"status": status, "after_period": after_period, "after_id": after_id, "limit": limit}
+    ).fetchall()
 
 
-def get_with_lines(conn: psycopg.Connection, invoice_id: uuid.UUID) -> Invoice | None:
+def get_with_lines(conn: psycopg.Connection, invoice_id: uuid.UUID) -> dict[str, Any] | None:
+    """The invoice with its ``lines`` in order; ``None`` when it is not the tenant's."""
     row = conn.execute(GET, {"id": invoice_id}).fetchone()
     if row is None:
         return None
-    lines = tuple(InvoiceLine(**line) for line in conn.execute(LINES, {"id": invoice_id}))
-    return replace(Invoice(**row), lines=lines)
+    return {**row, "lines": conn.execute(LINES, {"id": invoice_id}).fetchall()}

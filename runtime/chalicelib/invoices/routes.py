@@ -22,10 +22,8 @@ bp = Blueprint(__name__)
     tags=("invoices",),
     errors=(400, 401, 403, 429),
 )
-def list_invoices(query: InvoicesQuery) -> dict:
-    return service.list_invoices(
-        current_customer_id(), limit=query.limit, cursor=query.cursor, status=query.status
-    ).as_json()
+def list_invoices(query: InvoicesQuery) -> InvoicePageResponse:
+    return service.list_invoices(current_customer_id(), query)
 
 
 @route(
@@ -37,5 +35,5 @@ def list_invoices(query: InvoicesQuery) -> dict:
     tags=("invoices",),
     errors=(401, 403, 404, 429),
 )
-def get_invoice(invoice_id: str) -> dict:
-    return service.get_invoice(current_customer_id(), path_uuid(invoice_id)).detail_json()
+def get_invoice(invoice_id: str) -> InvoiceResponse:
+    return service.get_invoice(current_customer_id(), path_uuid(invoice_id))

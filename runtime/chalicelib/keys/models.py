@@ -1,12 +1,13 @@
-"""Request/response shapes for ``/api-keys``, and how a key row is presented."""
+"""Request/response shapes for ``/api-keys``: a key as the API shows it (never its hash)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from typing import Any
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import AwareDatetime, Field, StrictInt, model_validator
 
-from chalicelib.core.models import PageQuery, RequestModel, ResponseModel
+from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, UtcTimestamp
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 DEFAULT_OVERLAP_SECONDS = 24 * 3600
@@ -26,13 +27,21 @@ class KeyListQuery(PageQuery):
 
 
 class ApiKeyResponse(ResponseModel):
-    id: str
+    id: uuid.UUID
     name: str
     prefix: str
-    created_at: str
-    expires_at: str | None
-    revoked_at: str | None = None
-    last_used_at: str | None
+    created_at: UtcTimestamp
+    expires_at: UtcTimestamp | None
+    revoked_at: UtcTimestamp | None = None
+    last_used_at: UtcTimestamp | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shown_prefix(cls, row: Any) -> Any:
+        # A stored key has its prefix (sk_live_/sk_test_) and public id apart; the API shows them as one.
+        if isinstance(row, dict) and "public_id" in row:
+            return {**row, "prefix": f"{row['prefix']}{row['public_id']}"}
+        return row
 
 
 class NewApiKeyResponse(ApiKeyResponse):
@@ -42,26 +51,3 @@ class NewApiKeyResponse(ApiKeyResponse):
 class ApiKeyPage(ResponseModel):
     items: list[ApiKeyResponse]
     next_cursor: str | None
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def present(row: dict, *, key: str | None = None) -> dict:
-    """A key row as the API shows it; ``key`` (the full key) only at creation."""
-    out = {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "prefix": f"{row['prefix']}{row['public_id']}",
-        "created_at": timestamp(row["created_at"]),
-        "expires_at": timestamp(row["expires_at"]),
-        "revoked_at": timestamp(row["revoked_at"]),
-        "last_used_at": timestamp(row["last_used_at"]),
-    }
-    if key is not None:
-        out["key"] = key
-    return out

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.pagination import Keyset
 
 INSERT = """
 INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash, expires_at, rotated_from)
@@ -18,11 +19,14 @@ RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revo
 """
 GET = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s"
 GET_FOR_UPDATE = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s FOR UPDATE"
-LIST_FIRST = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
-LIST_AFTER = """
-SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys
- WHERE (created_at, id) < (%(created_at)s, %(id)s)
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+# Newest first: a keyset page (core.pagination) on api_keys_customer_idx.
+LIST_PAGE = """
+SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+  FROM api_keys
+ WHERE %(after_created_at)s::timestamptz IS NULL
+    OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY created_at DESC, id DESC
+ LIMIT %(limit)s
 """
 COUNT_LIVE = """
 SELECT count(*) AS n FROM api_keys
@@ -72,10 +76,12 @@ def get(conn: psycopg.Connection, key_id: uuid.UUID, *, for_update: bool = False
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": key_id}).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
-    if after is None:
-        return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
-    return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+    """Up to ``limit`` of the tenant's keys older than ``after`` (created_at, id), newest first."""
+    after_created_at, after_id = after or (None, None)
+    return conn.execute(
+        LIST_PAGE, {"after_created_at": after_created_at, "after_id": after_id, "limit": limit}
+    ).fetchall()
 
 
 def lock_tenant_keys(conn: psycopg.Connection, customer_id: uuid.UUID) -> None:

@@ -24,7 +24,7 @@ bp = Blueprint(__name__)
     tags=("api-keys",),
     errors=(400, 401, 403, 409, 422),
 )
-def create_key(body: CreateKeyBody) -> dict:
+def create_key(body: CreateKeyBody) -> NewApiKeyResponse:
     return service.create(current_customer_id(), body)
 
 
@@ -38,7 +38,7 @@ def create_key(body: CreateKeyBody) -> dict:
     tags=("api-keys",),
     errors=(400, 401, 403),
 )
-def list_keys(query: KeyListQuery) -> dict:
+def list_keys(query: KeyListQuery) -> ApiKeyPage:
     return service.list_keys(current_customer_id(), query)
 
 
@@ -68,5 +68,5 @@ def revoke_key(key_id: str) -> None:
     tags=("api-keys",),
     errors=(400, 401, 403, 404, 409),
 )
-def rotate_key(key_id: str, body: RotateKeyBody) -> dict:
+def rotate_key(key_id: str, body: RotateKeyBody) -> NewApiKeyResponse:
     return service.rotate(current_customer_id(), path_uuid(key_id), body.overlap_seconds)

@@ -1,17 +1,13 @@
-"""Shapes of usage metering: request models (Pydantic) and results (frozen dataclasses)."""
+"""Shapes of usage metering: the batch a client sends, and what ingesting and reading a month return."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema, model_validator
 
-from chalicelib.catalog.prices import billable_units
 from chalicelib.core.errors import PayloadTooLarge
-from chalicelib.core.models import RequestModel, ResponseModel, Timestamp
-from chalicelib.core.money import plain
+from chalicelib.core.models import DecimalString, RequestModel, ResponseModel, Timestamp
 
 MAX_BATCH = 1000
 
@@ -63,52 +59,11 @@ class IngestResponse(ResponseModel):
 
 class MetricUsageResponse(ResponseModel):
     metric: str
-    quantity: str = Field(description="Used this month (decimal string)")
-    included: str = Field(description="Included in the tier (decimal string)")
-    billable: str = Field(description="max(0, quantity - included) (decimal string)")
+    quantity: DecimalString = Field(description="Used this month (decimal string)")
+    included: DecimalString = Field(description="Included in the tier (decimal string)")
+    billable: DecimalString = Field(description="max(0, quantity - included) (decimal string)")
 
 
 class UsageResponse(ResponseModel):
     period: str
     metrics: list[MetricUsageResponse]
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    accepted: int
-    duplicates: int
-
-    def as_json(self) -> dict[str, int]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates}
-
-
-@dataclass(frozen=True, slots=True)
-class MetricUsage:
-    metric: str
-    quantity: Decimal
-    included: Decimal
-
-    @property
-    def billable(self) -> Decimal:
-        return billable_units(self.quantity, self.included)
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodUsage:
-    period: str
-    metrics: tuple[MetricUsage, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        """Quantities as decimal strings, as the contract says."""
-        return {
-            "period": self.period,
-            "metrics": [
-                {
-                    "metric": m.metric,
-                    "quantity": plain(m.quantity),
-                    "included": plain(m.included),
-                    "billable": plain(m.billable),
-                }
-                for m in self.metrics
-            ],
-        }

@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core.errors import Unprocessable
-from chalicelib.metering.models import MetricUsage
 
 INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
 
@@ -71,6 +71,6 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
     return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])
 
 
-def monthly_usage(conn: psycopg.Connection, period_start: date) -> list[MetricUsage]:
-    rows = conn.execute(MONTHLY_USAGE, {"period": period_start}).fetchall()
-    return [MetricUsage(row["metric"], row["quantity"], row["included"]) for row in rows]
+def monthly_usage(conn: psycopg.Connection, period_start: date) -> list[dict[str, Any]]:
+    """Per metric of the tenant's tier: ``metric``, used ``quantity`` in the month and ``included`` units."""
+    return conn.execute(MONTHLY_USAGE, {"period": period_start}).fetchall()

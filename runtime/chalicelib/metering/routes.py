@@ -30,8 +30,8 @@ bp = Blueprint(__name__)
     tags=("metering",),
     errors=(400, 401, 403, 413, 422, 429),
 )
-def ingest_usage(body: MetricsBatch) -> dict:
-    return service.ingest(current_customer_id(), body.events).as_json()
+def ingest_usage(body: MetricsBatch) -> IngestResponse:
+    return service.ingest(current_customer_id(), body.events)
 
 
 @route(
@@ -45,5 +45,5 @@ def ingest_usage(body: MetricsBatch) -> dict:
     tags=("metering",),
     errors=(400, 401, 403, 422, 429),
 )
-def monthly_usage(query: UsageQuery) -> dict:
-    return service.usage_for_period(current_customer_id(), query.period).as_json()
+def monthly_usage(query: UsageQuery) -> UsageResponse:
+    return service.usage_for_period(current_customer_id(), query.period)

@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.audit import recorder
+from chalicelib.catalog.prices import billable_units
 from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.text import is_identifier
 from chalicelib.metering import repository
-from chalicelib.metering.models import IngestResult, PeriodUsage, UsageEventIn
+from chalicelib.metering.models import IngestResponse, MetricUsageResponse, UsageEventIn, UsageResponse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Billing periods start in 1970; older timestamps are typos, and a far-away
@@ -47,7 +48,7 @@ _REASONS = {
 }
 
 
-def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datetime | None = None) -> IngestResult:
+def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datetime | None = None) -> IngestResponse:
     """Record the events of a parsed batch (``MetricsBatch``: 1-1000 events) for ``customer_id``, all or nothing.
 
     Returns how many were new and how many were duplicates (of an event in
@@ -64,7 +65,7 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
             raise Unprocessable(
                 f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})"
             )
-        result = IngestResult(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
+        result = IngestResponse(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
         # Last in the transaction: the chain's lock is held only until the commit that follows.
         recorder.record(
             conn,
@@ -76,12 +77,16 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
     return result
 
 
-def usage_for_period(customer_id: uuid.UUID, period: str | None, *, now: datetime | None = None) -> PeriodUsage:
+def usage_for_period(customer_id: uuid.UUID, period: str | None, *, now: datetime | None = None) -> UsageResponse:
     """Used, included and billable quantity per metric for one month (default: the current one)."""
     month = parse_period(period) if period is not None else Period.containing(now or utc_now())
     with db.tenant_transaction(customer_id) as conn:
-        metrics = repository.monthly_usage(conn, month.first_day)
-    return PeriodUsage(period=month.label, metrics=tuple(metrics))
+        rows = repository.monthly_usage(conn, month.first_day)
+    metrics = [
+        MetricUsageResponse.model_validate({**row, "billable": billable_units(row["quantity"], row["included"])})
+        for row in rows
+    ]
+    return UsageResponse(period=month.label, metrics=metrics)
 
 
 def parse_quantity(value: object) -> Decimal:

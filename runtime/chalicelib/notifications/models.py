@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from chalicelib.core.models import PageQuery, ResponseModel
+from chalicelib.core.models import PageQuery, ResponseModel, UtcTimestamp
 
 
+# A delivery record as its customer reads it (never the e-mail's body).
 class NotificationResponse(ResponseModel):
-    id: str
+    id: uuid.UUID
     channel: Literal["email"]
     template: str
     recipient: str
     status: Literal["queued", "sent", "failed"]
     subject: str
-    created_at: str
-    sent_at: str | None
+    created_at: UtcTimestamp
+    sent_at: UtcTimestamp | None
     error: str | None
     related_type: str | None = None
-    related_id: str | None = None
+    related_id: uuid.UUID | None = None
     attempts: int = 0
 
 
@@ -47,39 +47,6 @@ class EmailMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification:
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    channel: str
-    template: str
-    recipient: str
-    status: str
-    subject: str
-    related_type: str | None
-    related_id: uuid.UUID | None
-    attempts: int
-    error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "channel": self.channel,
-            "template": self.template,
-            "recipient": self.recipient,
-            "status": self.status,
-            "subject": self.subject,
-            "related_type": self.related_type,
-            "related_id": None if self.related_id is None else str(self.related_id),
-            "attempts": self.attempts,
-            "created_at": iso_utc(self.created_at),
-            "sent_at": iso_utc(self.sent_at),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class OutgoingEmail:
     """A claimed notification, as the mailer needs it."""
 
@@ -101,21 +68,5 @@ class DeliveryReport:
     deferred: int = 0  # SES could not serve: still queued, sent by a later run (the rest of this run waits too)
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationPage:
-    items: tuple[Notification, ...]
-    next_cursor: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"items": [item.as_json() for item in self.items], "next_cursor": self.next_cursor}
-
-
 class NotificationsQuery(PageQuery):
     pass
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``: ``2026-10-31T23:59:59.123456Z``."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
-from chalicelib.notifications.models import EmailMessage, Notification, OutgoingEmail
+from chalicelib.core.pagination import Keyset
+from chalicelib.notifications.models import EmailMessage, OutgoingEmail
 
 QUEUE_MANY = """
 INSERT INTO notifications (customer_id, channel, template, recipient, subject, text_body, html_body,
@@ -73,19 +75,15 @@ UPDATE notifications
  WHERE id = %(id)s
 """
 
-# Newest first, keyset-paginated on (created_at, id): served by notifications_customer_idx.
-LIST_FIRST = """
+# Newest first: a keyset page (core.pagination) on notifications_customer_idx.
+LIST_PAGE = """
 SELECT id, customer_id, channel, template, recipient, status, subject, related_type, related_id, attempts,
        error, created_at, sent_at
   FROM notifications
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
-"""
-LIST_AFTER = """
-SELECT id, customer_id, channel, template, recipient, status, subject, related_type, related_id, attempts,
-       error, created_at, sent_at
-  FROM notifications
- WHERE (created_at, id) < (%(created_at)s, %(id)s)
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+ WHERE %(after_created_at)s::timestamptz IS NULL
+    OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY created_at DESC, id DESC
+ LIMIT %(limit)s
 """
 
 
@@ -158,9 +156,9 @@ def mark_deferred(conn: psycopg.Connection, notification_id: uuid.UUID, error: s
     conn.execute(MARK_DEFERRED, {"id": notification_id, "error": error})
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[Notification]:
-    if after is None:
-        rows = conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
-    else:
-        rows = conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
-    return [Notification(**row) for row in rows]
+def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
+    """Up to ``limit`` of the tenant's notifications older than ``after`` (created_at, id), newest first."""
+    after_created_at, after_id = after or (None, None)
+    return conn.execute(
+        LIST_PAGE, {"after_created_at": after_created_at, "after_id": after_id, "limit": limit}
+    ).fetchall()

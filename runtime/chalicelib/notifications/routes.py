@@ -25,8 +25,8 @@ bp = Blueprint(__name__)
     tags=("notifications",),
     errors=(400, 401, 403, 429),
 )
-def list_notifications(query: NotificationsQuery) -> dict:
-    return service.list_notifications(current_customer_id(), limit=query.limit, cursor=query.cursor).as_json()
+def list_notifications(query: NotificationsQuery) -> NotificationPageResponse:
+    return service.list_notifications(current_customer_id(), query)
 
 
 DELIVERY_JOB = "notifications_delivery"

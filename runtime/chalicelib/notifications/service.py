@@ -46,10 +46,16 @@ from chalicelib.audit import recorder
 from chalicelib.core import db
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import dependency_degraded, logger
-from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.pagination import keyset_page
 from chalicelib.core.text import is_email_address, is_identifier, is_storable
 from chalicelib.notifications import mailer, repository
-from chalicelib.notifications.models import DeliveryReport, EmailMessage, NotificationPage
+from chalicelib.notifications.models import (
+    DeliveryReport,
+    EmailMessage,
+    NotificationPageResponse,
+    NotificationResponse,
+    NotificationsQuery,
+)
 
 MAX_ATTEMPTS = 5
 # How long a claimed e-mail is left to its deliverer: far above one SES call (seconds at worst).
@@ -252,14 +258,15 @@ def _not_sent(
     return "failed"
 
 
-def list_notifications(customer_id: uuid.UUID, *, limit: int, cursor: str | None) -> NotificationPage:
+def list_notifications(customer_id: uuid.UUID, query: NotificationsQuery) -> NotificationPageResponse:
     """The tenant's delivery records, newest first."""
-    after = decode_keyset(cursor)
     with db.tenant_transaction(customer_id) as conn:
-        rows = repository.list_page(conn, limit=limit + 1, after=after)
-    items = tuple(rows[:limit])
-    next_cursor = encode_keyset(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return NotificationPage(items=items, next_cursor=next_cursor)
+        rows, next_cursor = keyset_page(
+            query, lambda limit, after: repository.list_page(conn, limit=limit, after=after)
+        )
+    return NotificationPageResponse(
+        items=[NotificationResponse.model_validate(row) for row in rows], next_cursor=next_cursor
+    )
 
 
 def _sent_action(related_type: str | None) -> str:

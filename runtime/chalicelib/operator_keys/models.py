@@ -1,12 +1,14 @@
-"""Request/response shapes for ``/admin/operator-keys``, and how a key row is presented."""
+"""Request/response shapes for ``/admin/operator-keys``: a key as the API shows it (never its hash)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import uuid
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from chalicelib.auth.key_format import OPERATOR_PREFIX
-from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, Timestamp
-from chalicelib.keys.models import timestamp
+from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, Timestamp, UtcTimestamp
 
 
 class CreateOperatorKeyBody(RequestModel):
@@ -21,14 +23,22 @@ class OperatorKeyListQuery(PageQuery):
 
 
 class OperatorKeyResponse(ResponseModel):
-    id: str
-    operator_id: str = Field(description="The operator the key authenticates as")
+    id: uuid.UUID
+    operator_id: uuid.UUID = Field(description="The operator the key authenticates as")
     name: str
     prefix: str = Field(description="op_ and the key's public id: identifies the key, is no secret")
-    created_at: str
-    expires_at: str | None
-    revoked_at: str | None
-    last_used_at: str | None
+    created_at: UtcTimestamp
+    expires_at: UtcTimestamp | None
+    revoked_at: UtcTimestamp | None
+    last_used_at: UtcTimestamp | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shown_prefix(cls, row: Any) -> Any:
+        # A stored operator key keeps only its public id; every one is shown with the op_ prefix.
+        if isinstance(row, dict) and "public_id" in row:
+            return {**row, "prefix": f"{OPERATOR_PREFIX}{row['public_id']}"}
+        return row
 
 
 class NewOperatorKeyResponse(OperatorKeyResponse):
@@ -38,20 +48,3 @@ class NewOperatorKeyResponse(OperatorKeyResponse):
 class OperatorKeyPage(ResponseModel):
     items: list[OperatorKeyResponse]
     next_cursor: str | None
-
-
-def present(row: dict, *, key: str | None = None) -> dict:
-    """A key row as the API shows it (never its hash); ``key`` (the full key) only at creation."""
-    out = {
-        "id": str(row["id"]),
-        "operator_id": str(row["operator_id"]),
-        "name": row["name"],
-        "prefix": f"{OPERATOR_PREFIX}{row['public_id']}",
-        "created_at": timestamp(row["created_at"]),
-        "expires_at": timestamp(row["expires_at"]),
-        "revoked_at": timestamp(row["revoked_at"]),
-        "last_used_at": timestamp(row["last_used_at"]),
-    }
-    if key is not None:
-        out["key"] = key
-    return out

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.pagination import Keyset
 
 INSERT = """
 INSERT INTO operator_api_keys (operator_id, name, public_id, secret_hash, expires_at)
@@ -24,14 +25,13 @@ GET_FOR_UPDATE = """
 SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at FROM operator_api_keys
  WHERE id = %(id)s FOR UPDATE
 """
-LIST_FIRST = """
+# Newest first: a keyset page (core.pagination) on operator_api_keys_created_idx.
+LIST_PAGE = """
 SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at FROM operator_api_keys
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
-"""
-LIST_AFTER = """
-SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, last_used_at FROM operator_api_keys
- WHERE (created_at, id) < (%(created_at)s, %(id)s)
- ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+ WHERE %(after_created_at)s::timestamptz IS NULL
+    OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY created_at DESC, id DESC
+ LIMIT %(limit)s
 """
 # Revoking now never postpones an earlier revocation.
 REVOKE = """
@@ -73,10 +73,12 @@ def get_for_update(conn: psycopg.Connection, key_id: uuid.UUID) -> dict | None:
     return conn.execute(GET_FOR_UPDATE, {"id": key_id}).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
-    if after is None:
-        return conn.execute(LIST_FIRST, {"limit": limit}).fetchall()
-    return conn.execute(LIST_AFTER, {"limit": limit, "created_at": after[0], "id": after[1]}).fetchall()
+def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+    """Up to ``limit`` operator keys older than ``after`` (created_at, id), newest first."""
+    after_created_at, after_id = after or (None, None)
+    return conn.execute(
+        LIST_PAGE, {"after_created_at": after_created_at, "after_id": after_id, "limit": limit}
+    ).fetchall()
 
 
 def revoke(conn: psycopg.Connection, key_id: uuid.UUID, at: datetime) -> dict | None:

@@ -29,7 +29,7 @@ bp = Blueprint(__name__)
     tags=("admin",),
     errors=(400, 401, 403, 409, 422),
 )
-def create_key(body: CreateOperatorKeyBody) -> dict:
+def create_key(body: CreateOperatorKeyBody) -> NewOperatorKeyResponse:
     return service.create(current_principal().subject, body)
 
 
@@ -43,7 +43,7 @@ def create_key(body: CreateOperatorKeyBody) -> dict:
     tags=("admin",),
     errors=(400, 401, 403),
 )
-def list_keys(query: OperatorKeyListQuery) -> dict:
+def list_keys(query: OperatorKeyListQuery) -> OperatorKeyPage:
     return service.list_keys(query)
 
 

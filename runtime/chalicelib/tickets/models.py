@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.core.models import PageQuery, RequestModel, ResponseModel
+from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, UtcTimestamp
 
 Priority = Literal["low", "normal", "high", "urgent"]
 TicketStatus = Literal["open", "closed"]
@@ -49,7 +48,7 @@ class Comment(ResponseModel):
     ticket_id: uuid.UUID
     author: str
     body: str
-    created_at: datetime
+    created_at: UtcTimestamp
 
 
 class Ticket(ResponseModel):
@@ -60,9 +59,9 @@ class Ticket(ResponseModel):
     priority: Priority
     status: TicketStatus
     created_by: str
-    created_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    closed_at: UtcTimestamp | None
 
 
 class TicketDetail(Ticket):

@@ -9,10 +9,11 @@ WITH CHECK verifies it).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import psycopg
+
+from chalicelib.core.pagination import Keyset
 
 INSERT_TICKET = """
 INSERT INTO support_tickets (customer_id, subject, body, priority, created_by)
@@ -20,7 +21,7 @@ VALUES (%(customer_id)s, %(subject)s, %(body)s, %(priority)s, %(created_by)s)
 RETURNING id, customer_id, subject, body, priority, status, created_by, created_at, updated_at, closed_at
 """
 
-# Keyset pagination, newest first, on the (customer_id, created_at DESC, id DESC) index.
+# Newest first: a keyset page (core.pagination) on the (customer_id, created_at DESC, id DESC) index.
 LIST_TICKETS = """
 SELECT id, customer_id, subject, body, priority, status, created_by, created_at, updated_at, closed_at
   FROM support_tickets
@@ -74,10 +75,10 @@ def insert_ticket(
 
 
 def list_tickets(
-    conn: psycopg.Connection, *, limit: int, status: str | None = None, after: tuple[datetime, uuid.UUID] | None = None
+    conn: psycopg.Connection, *, limit: int, status: str | None = None, after: Keyset | None = None
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` tickets older than ``after`` (created_at, id), newest first."""
-    after_created_at, after_id = after if after is not None else (None, None)
+    after_created_at, after_id = after or (None, None)
     return conn.execute(
         LIST_TICKETS, {"status": status, "after_created_at": after_created_at, "after_id": after_id, "limit": limit}
     ).fetchall()

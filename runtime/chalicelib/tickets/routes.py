@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.core.context import current_customer_id
@@ -35,8 +33,8 @@ TAGS = ("support",)
     summary="Open a support ticket (the customer is e-mailed a confirmation)",
     tags=TAGS,
 )
-def create_ticket(body: TicketCreate) -> dict[str, Any]:
-    return service.create_ticket(current_customer_id(), body).model_dump(mode="json")
+def create_ticket(body: TicketCreate) -> Ticket:
+    return service.create_ticket(current_customer_id(), body)
 
 
 @route(
@@ -48,8 +46,8 @@ def create_ticket(body: TicketCreate) -> dict[str, Any]:
     summary="The customer's support tickets, newest first",
     tags=TAGS,
 )
-def list_tickets(query: TicketListQuery) -> dict[str, Any]:
-    return service.list_tickets(current_customer_id(), query).model_dump(mode="json")
+def list_tickets(query: TicketListQuery) -> TicketPage:
+    return service.list_tickets(current_customer_id(), query)
 
 
 @route(
@@ -60,8 +58,8 @@ def list_tickets(query: TicketListQuery) -> dict[str, Any]:
     summary="One support ticket with its comments",
     tags=TAGS,
 )
-def get_ticket(id: str) -> dict[str, Any]:
-    return service.get_ticket(current_customer_id(), path_uuid(id)).model_dump(mode="json")
+def get_ticket(id: str) -> TicketDetail:
+    return service.get_ticket(current_customer_id(), path_uuid(id))
 
 
 @route(
@@ -76,8 +74,8 @@ def get_ticket(id: str) -> dict[str, Any]:
     tags=TAGS,
     errors=(409,),
 )
-def add_comment(id: str, body: CommentCreate) -> dict[str, Any]:
-    return service.add_comment(current_customer_id(), path_uuid(id), body).model_dump(mode="json")
+def add_comment(id: str, body: CommentCreate) -> Comment:
+    return service.add_comment(current_customer_id(), path_uuid(id), body)
 
 
 @route(
@@ -90,5 +88,5 @@ def add_comment(id: str, body: CommentCreate) -> dict[str, Any]:
     summary='Close a support ticket (body {"status": "closed"})',
     tags=TAGS,
 )
-def update_ticket(id: str, body: TicketUpdate) -> dict[str, Any]:
-    return service.close_ticket(current_customer_id(), path_uuid(id)).model_dump(mode="json")
+def update_ticket(id: str, body: TicketUpdate) -> Ticket:
+    return service.close_ticket(current_customer_id(), path_uuid(id))

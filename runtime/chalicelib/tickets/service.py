@@ -16,7 +16,7 @@ from chalicelib.audit import recorder
 from chalicelib.core import context, db
 from chalicelib.core.errors import Conflict, NotFound, Unprocessable
 from chalicelib.core.observability import logger
-from chalicelib.core.pagination import decode_keyset, encode_keyset
+from chalicelib.core.pagination import keyset_page
 from chalicelib.notifications import service as notifications
 from chalicelib.tickets import repository
 from chalicelib.tickets.models import (
@@ -95,12 +95,11 @@ def _queue_confirmation(conn: psycopg.Connection, customer_id: uuid.UUID, ticket
 
 def list_tickets(customer_id: uuid.UUID, query: TicketListQuery) -> TicketPage:
     """The customer's tickets, newest first, ``query.limit`` at a time."""
-    after = decode_keyset(query.cursor)
     with db.tenant_transaction(customer_id) as conn:
-        rows = repository.list_tickets(conn, limit=query.limit + 1, status=query.status, after=after)
-    items, more = rows[: query.limit], len(rows) > query.limit
-    next_cursor = encode_keyset(items[-1]["created_at"], items[-1]["id"]) if more else None
-    return TicketPage(items=[Ticket.model_validate(row) for row in items], next_cursor=next_cursor)
+        rows, next_cursor = keyset_page(
+            query, lambda limit, after: repository.list_tickets(conn, limit=limit, status=query.status, after=after)
+        )
+    return TicketPage(items=[Ticket.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 def get_ticket(customer_id: uuid.UUID, ticket_id: uuid.UUID) -> TicketDetail:
