@@ -62,6 +62,14 @@ def test_the_table_specs_are_the_contract_tables():
         assert table.variable in Env
 
 
+def test_the_migration_runner_sets_the_password_of_the_contract_login():
+    """roles.sql creates the login and the runner sets its password; the stacks grant and name it by the contract."""
+    from chalicelib.core import migrations
+
+    assert migrations.APP_LOGIN == contract.APP_LOGIN
+    assert f"CREATE ROLE {contract.APP_LOGIN} LOGIN" in (migrations.MIGRATIONS_DIR / "roles.sql").read_text()
+
+
 def test_deployed_variables_are_contract_variables_and_the_migrate_ones_are_apart():
     assert contract.DEPLOYED_ENVIRONMENT.issubset(Env)
     assert contract.MIGRATE_ONLY_ENVIRONMENT.issubset(Env)
