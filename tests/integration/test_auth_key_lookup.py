@@ -40,5 +40,7 @@ def test_operator_keys_are_found_by_their_own_function(app_url, stack):
 
     created = create_operator_key(email="lookup-op@saas.local")
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
-        row = conn.execute("SELECT * FROM auth_find_operator_key(%s)", (key_format.parse(created.key).public_id,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM auth_find_operator_key(%s)", (key_format.parse(created.key).public_id,)
+        ).fetchone()
     assert row["operator_id"] == created.operator_id and row["operator_disabled"] is False

@@ -31,7 +31,8 @@ def _iso_string(value: Any) -> Any:
     # JSON carries timestamps as ISO 8601 strings (the document says so);
     # Pydantic alone would also take a number as Unix seconds.
     if not isinstance(value, (str, datetime)):
-        raise ValueError("timestamp must be an ISO 8601 string with a zone")
+        # ValueError, not TypeError: Pydantic makes a ValueError a validation error (422), a TypeError a 500.
+        raise ValueError("timestamp must be an ISO 8601 string with a zone")  # noqa: TRY004
     return value
 
 
