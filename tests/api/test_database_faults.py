@@ -43,6 +43,13 @@ def _waiting_backend(admin_conn, timeout: float = 10.0) -> int:
     raise AssertionError("the request never reached the database lock")
 
 
+def _terminate(admin_conn, pid: int) -> None:
+    """Terminate ``pid`` and wait until PostgreSQL has removed it (until then it still shows as waiting)."""
+    admin_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    while admin_conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        time.sleep(0.01)
+
+
 def _in_background(chalice_app, method: str, path: str, headers: dict, body: dict) -> tuple[threading.Thread, dict]:
     outcome: dict = {}
 
@@ -87,7 +94,7 @@ def test_a_connection_killed_mid_transaction_is_retried_once_and_counts_once(
     try:
         thread, outcome = _in_background(chalice_app, "post", "/metrics", customer.headers, _batch("kill-once", 5))
         first = _waiting_backend(admin_conn)
-        admin_conn.execute("SELECT pg_terminate_backend(%s)", (first,))
+        _terminate(admin_conn, first)
         # The retry runs on a fresh connection and waits on the same lock again.
         second = _waiting_backend(admin_conn)
         assert second != first
@@ -109,10 +116,7 @@ def test_a_second_loss_is_a_503_with_retry_after_and_the_client_retry_counts_onc
     try:
         thread, outcome = _in_background(chalice_app, "post", "/metrics", customer.headers, batch)
         for _ in range(2):
-            pid = _waiting_backend(admin_conn)
-            admin_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            while admin_conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
-                time.sleep(0.01)
+            _terminate(admin_conn, _waiting_backend(admin_conn))
         thread.join(30)
     finally:
         _release_freeze_lock(admin_conn, period)
