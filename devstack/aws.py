@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -65,6 +66,18 @@ class _Outages:
         return application
 
 
+class _UntracedRequestHandler(MotoRequestHandler):
+    """moto's request handler, run with no tracer in its thread.
+
+    A coverage run (the runtime tests, ``--cov``) measures the runtime, not the AWS
+    stand-in: tracing moto's request threads nearly doubled the suite's CPU time.
+    """
+
+    def handle(self) -> None:
+        sys.settrace(None)
+        super().handle()
+
+
 class _FaultableMotoServer(ThreadedMotoServer):
     """moto's threaded server with :class:`_Outages` in front of its WSGI application."""
 
@@ -74,7 +87,7 @@ class _FaultableMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app = self._outages.wrap(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_UntracedRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
 
