@@ -119,7 +119,7 @@ def test_counting_is_atomic_under_concurrency(stack):
 
 def _item(customer, day="2030-03-01"):
     return aws.client("dynamodb").get_item(
-        TableName=get_settings().metrics_table,
+        TableName=get_settings().rate_limit_table,
         ConsistentRead=True,
         Key={"pk": {"S": f"{customer}#day#{day}"}, "sk": {"S": "limits"}},
     )["Item"]
@@ -139,7 +139,7 @@ def test_one_item_per_customer_and_day_holds_the_counters_and_expires(make_custo
         {"N": str(window_start)},
     )
     assert int(item["expires_at"]["N"]) > T0 + 12 * 3600  # after the day is over
-    ttl = aws.client("dynamodb").describe_time_to_live(TableName=get_settings().metrics_table)
+    ttl = aws.client("dynamodb").describe_time_to_live(TableName=get_settings().rate_limit_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
 
@@ -206,7 +206,7 @@ def test_a_container_whose_clock_is_behind_counts_in_the_newer_window(make_custo
 def test_an_unreachable_counter_table_lets_requests_through(make_customer, limiter, monkeypatch):
     _, set_limits = limiter
     set_limits(per_second=1, burst=1, daily_quota=1)
-    monkeypatch.setattr(repository, "get_settings", lambda: SimpleNamespace(metrics_table="no-such-table"))
+    monkeypatch.setattr(repository, "get_settings", lambda: SimpleNamespace(rate_limit_table="no-such-table"))
     assert _hits(make_customer(), 3) == (3, [])
 
 

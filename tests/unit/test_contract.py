@@ -50,8 +50,8 @@ def test_settings_read_every_variable_of_the_contract(clean_environment, variabl
 def test_without_variables_the_runtime_addresses_the_local_stack(clean_environment):
     settings = get_settings()
     assert settings.stage == contract.LOCAL_STAGE
-    assert (settings.cache_table, settings.sessions_table, settings.metrics_table) == tuple(
-        contract.local_table_name(table) for table in (Table.CACHE, Table.SESSIONS, Table.METRICS)
+    assert (settings.cache_table, settings.sessions_table, settings.rate_limit_table) == tuple(
+        contract.local_table_name(table) for table in (Table.CACHE, Table.SESSIONS, Table.RATE_LIMITS)
     )
     assert (settings.db_name, settings.db_app_user) == (contract.DATABASE_NAME, contract.APP_LOGIN)
 

@@ -45,7 +45,7 @@ class Env(StrEnum):
     DB_APP_SECRET_ARN = "DB_APP_SECRET_ARN"
     CACHE_TABLE = "CACHE_TABLE"
     SESSIONS_TABLE = "SESSIONS_TABLE"
-    METRICS_TABLE = "METRICS_TABLE"
+    RATE_LIMIT_TABLE = "RATE_LIMIT_TABLE"
     JWT_SECRET_ID = "JWT_SECRET_ID"
     PEPPER_SECRET_ID = "PEPPER_SECRET_ID"
     JWT_ISSUER = "JWT_ISSUER"
@@ -60,11 +60,15 @@ class Table(StrEnum):
 
     CACHE = "cache"  # API-key verification cache
     SESSIONS = "sessions"  # sessions and refresh tokens
-    METRICS = "metrics"  # rate-limit and quota counters
+    # Rate-limit and quota counters. The logical name predates the rename (it was "the metrics
+    # table"); it stays, because it is the CloudFormation id of a deployed table.
+    RATE_LIMITS = "metrics"
 
     @property
     def variable(self) -> Env:
         """The variable that carries this table's physical name to the runtime."""
+        if self is Table.RATE_LIMITS:
+            return Env.RATE_LIMIT_TABLE
         return Env(f"{self.value.upper()}_TABLE")
 
 

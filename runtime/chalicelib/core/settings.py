@@ -45,7 +45,7 @@ class Settings:
     db_pool_max: int
     cache_table: str
     sessions_table: str
-    metrics_table: str
+    rate_limit_table: str
     jwt_secret_id: str
     pepper_secret_id: str
     jwt_issuer: str
@@ -88,7 +88,7 @@ def get_settings() -> Settings:
         db_pool_max=_int(Env.DB_POOL_MAX, 10),
         cache_table=env.get(Table.CACHE.variable, local_table_name(Table.CACHE)),
         sessions_table=env.get(Table.SESSIONS.variable, local_table_name(Table.SESSIONS)),
-        metrics_table=env.get(Table.METRICS.variable, local_table_name(Table.METRICS)),
+        rate_limit_table=env.get(Table.RATE_LIMITS.variable, local_table_name(Table.RATE_LIMITS)),
         jwt_secret_id=env.get(Env.JWT_SECRET_ID, LOCAL_JWT_SECRET_ID),
         pepper_secret_id=env.get(Env.PEPPER_SECRET_ID, LOCAL_PEPPER_SECRET_ID),
         jwt_issuer=env.get(Env.JWT_ISSUER, "https://api.saas.local"),

@@ -71,6 +71,7 @@ SESSIONS = TableSpec(
     indexes=(IndexSpec(name="by_key", partition_key="key_id", sort_key="pk"),),
 )
 # Rate-limit and quota counters: pk = "<customer>#<window>", sk = counter kind.
-METRICS = TableSpec(logical_name="metrics", partition_key="pk", sort_key="sk")
+# (Its logical name is "metrics" for the deployed table's sake: see contract.Table.RATE_LIMITS.)
+RATE_LIMITS = TableSpec(logical_name="metrics", partition_key="pk", sort_key="sk")
 
-ALL_TABLES: tuple[TableSpec, ...] = (CACHE, SESSIONS, METRICS)
+ALL_TABLES: tuple[TableSpec, ...] = (CACHE, SESSIONS, RATE_LIMITS)

@@ -15,8 +15,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def _counters_table() -> str:
-    # The settings field (and METRICS_TABLE) predate the name: this "metrics" table holds rate-limit counters only.
-    return get_settings().metrics_table
+    return get_settings().rate_limit_table
 
 
 def conditional_update(
