@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from bench import auth_bench, billing_bench, lambda_bench, ratelimit_bench, rls_bench
-from bench.data import create_customers, create_events, create_invoices
+from bench.data import count, create_customers, create_events, create_invoices
 from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
 
@@ -85,7 +85,7 @@ def run(quick: bool) -> list[Figure]:
         figures.append(billing_bench.measure_billing_run(admin, generate=False, period=PERIOD))
         create_invoices(admin, customers, sizes["invoices_per_customer"], seed="bench")
         with psycopg.connect(admin, autocommit=True) as conn:
-            invoice_count = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
+            invoice_count = count(conn, "SELECT count(*) FROM invoices")
             # Settle the freshly written population (hint bits, visibility map, statistics)
             # so autovacuum does not start in the middle of the latency samples.
             conn.execute("VACUUM ANALYZE")

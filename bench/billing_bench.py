@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from bench.auth_bench import _authenticate
-from bench.data import create_customers, create_events
+from bench.data import count, create_customers, create_events
 from bench.harness import Figure, sample_ms, summarize
 
 INGEST_TARGET = ">= 20000"
@@ -123,11 +123,9 @@ def measure_billing_run(
         seed_billing_data(admin_url, n_customers, n_events, period=period, seed=seed)
     month = parse_period(period)
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        customers = conn.execute(
-            "SELECT count(*) FROM customers WHERE billing_start_date <= %s", (month.last_day,)
-        ).fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM usage_events WHERE period = %s", (month.first_day,)).fetchone()[0]
-        existing = conn.execute("SELECT count(*) FROM invoices WHERE period = %s", (month.first_day,)).fetchone()[0]
+        customers = count(conn, "SELECT count(*) FROM customers WHERE billing_start_date <= %s", (month.last_day,))
+        events = count(conn, "SELECT count(*) FROM usage_events WHERE period = %s", (month.first_day,))
+        existing = count(conn, "SELECT count(*) FROM invoices WHERE period = %s", (month.first_day,))
     now = month.ends_at + timedelta(days=1)
 
     def timed(finalize: bool) -> tuple[float, Any]:

@@ -7,6 +7,8 @@ measure the same shapes of data.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import LiteralString
 
 import psycopg
 
@@ -49,6 +51,13 @@ SELECT c.id, 'BENCH-' || %(seed)s || '-' || row_number() OVER (),
   FROM customers c CROSS JOIN generate_series(0, %(per_customer)s - 1) AS g
  WHERE c.id = ANY(%(customers)s::uuid[])
 """
+
+
+def count(conn: psycopg.Connection, query: LiteralString, params: Sequence[object] = ()) -> int:
+    """What a ``SELECT count(*) ...`` returns: always exactly one row."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, "count(*) returns one row"
+    return int(row[0])
 
 
 def create_customers(admin_url: str, n: int, *, seed: str, billing_start: str = "2020-01-01") -> list[uuid.UUID]:

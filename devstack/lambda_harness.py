@@ -136,9 +136,9 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
     keys = {props["CodeUri"]["Key"] for props in functions.values()}
     assert len(keys) == 1, f"expected one code asset for every function, got {keys}"
     assets = json.loads(next(outdir.glob("*-Stateless.assets.json")).read_text())["files"]
-    source = assets[keys.pop().removesuffix(".zip")]["source"]
+    asset = assets[keys.pop().removesuffix(".zip")]["source"]
     task_root = workdir / "task"
-    with zipfile.ZipFile(outdir / source["path"]) as archive:
+    with zipfile.ZipFile(outdir / asset["path"]) as archive:
         archive.extractall(task_root)
     runtimes = {props["Runtime"] for props in functions.values()}
     assert len(runtimes) == 1, f"functions disagree on the runtime: {runtimes}"
@@ -404,6 +404,8 @@ class Worker:
             cwd=env["LAMBDA_TASK_ROOT"],
         )
         os.close(write_fd)
+        assert self.process.stdin is not None  # stdin=PIPE
+        self._in = self.process.stdin
         self._out = os.fdopen(read_fd, "r")
         ready = self._read()
         if not ready.get("ready"):
@@ -420,17 +422,17 @@ class Worker:
 
     def invoke(self, event: dict, *, timeout_ms: int = API_TIMEOUT_MS) -> dict:
         with self.lock:
-            self.process.stdin.write(
+            self._in.write(
                 (
                     json.dumps({"event": event, "timeout_ms": timeout_ms, "request_id": str(uuid.uuid4())}) + "\n"
                 ).encode()
             )
-            self.process.stdin.flush()
+            self._in.flush()
             return self._read()
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self._in.close()
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
@@ -597,6 +599,7 @@ class ApiGateway:
         request_id = str(uuid.uuid4())
         content_type = next((v for n, v in headers if n.lower() == "content-type"), None)
         binary = self._is_binary(content_type)
+        payload: str | None
         if body and binary:
             payload, encoded = base64.b64encode(body).decode(), True
         else:

@@ -64,7 +64,7 @@ def _gateway_response(status: int | None, code: str, *, retry_after: int | None 
         headers["gatewayresponse.header.Retry-After"] = f"'{retry_after}'"
     # $context.error.messageString is API Gateway's message, already a quoted JSON string.
     template = '{"Code": "%s", "Message": $context.error.messageString}' % code  # noqa: UP031 - keeps JSON braces
-    response = {"responseParameters": headers, "responseTemplates": {"application/json": template}}
+    response: dict[str, object] = {"responseParameters": headers, "responseTemplates": {"application/json": template}}
     if status is not None:
         response["statusCode"] = str(status)
     return response
@@ -328,7 +328,7 @@ class ChaliceApi(Construct):
             if isinstance(source, ScheduledEventConfig)
         }
         found = [
-            AppFunction(child.node.id, schedules.get(child.handler), child.ref)
+            AppFunction(child.node.id, schedules.get(child.handler) if child.handler else None, child.ref)
             for child in self.chalice.sam_template.node.children
             if isinstance(child, sam.CfnFunction)
         ]

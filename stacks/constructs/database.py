@@ -106,6 +106,7 @@ class Database(Construct):
             removal_policy=removal_policy,
             copy_tags_to_snapshot=True,
         )
+        assert self.cluster.secret is not None, "generated credentials: the cluster made a secret"
         self.master_secret: secretsmanager.ISecret = self.cluster.secret
         self.app_user_secret: secretsmanager.ISecret = rds.DatabaseSecret(
             self,
@@ -194,6 +195,7 @@ class Database(Construct):
         logged (and so created the group) yet.
         """
         application = rotation.node.default_child
+        assert isinstance(application, cdk.CfnResource), "a SecretRotation's default child is its SAR application"
         function_arn = application.get_att("Outputs.RotationLambdaARN").to_string()
         return logs.LogRetention(
             self,

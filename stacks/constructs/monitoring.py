@@ -12,6 +12,7 @@ sustained pinning is a regression).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -91,7 +92,7 @@ class Monitoring(Construct):
         api_5xx_rate_percent: float,
         functions: tuple[AppFunction, ...],
         job_dead_letters: sqs.IQueue,
-        tables: dict[str, dynamodb.ITable],
+        tables: Mapping[str, dynamodb.ITable],
         cluster: rds.IDatabaseCluster,
         proxy_name: str,
     ) -> None:
@@ -165,7 +166,7 @@ class Monitoring(Construct):
                 statistic="Sum",
                 period=FIVE_MINUTES,
             )
-            if function.scheduled:
+            if function.schedule is not None:  # a scheduled job
                 # One failed run is one failed billing job: alarm at once.
                 self._alarm(
                     f"JobFailure{function.logical_id}",

@@ -104,6 +104,7 @@ class Network(Construct):
         existing_groups: dict[str, ec2.ISecurityGroup] = {}
         for service, (construct_name, aws_service) in _INTERFACE_SERVICES.items():
             switch = switches[service]
+            target: ec2.ISecurityGroup
             if switch is True:
                 self.endpoints[service] = self.vpc.add_interface_endpoint(
                     construct_name,
@@ -116,6 +117,7 @@ class Network(Construct):
                 target = self.endpoint_sg
             else:
                 # The VPC already has this endpoint (with private DNS): reach it through its group.
+                assert isinstance(switch, str), "the config admits true or a group id for an interface endpoint"
                 if switch not in existing_groups:
                     existing_groups[switch] = ec2.SecurityGroup.from_security_group_id(
                         self, f"Existing{construct_name}Group", switch, allow_all_outbound=False, mutable=True
