@@ -8,6 +8,7 @@ from chalice import Blueprint, Cron
 
 from chalicelib.audit import service
 from chalicelib.audit.models import AuditChainHead, AuditEventPage, AuditEventQuery
+from chalicelib.core import contract
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
@@ -41,7 +42,7 @@ def audit_chain_head() -> AuditChainHead:
     return service.chain_head(current_customer_id())
 
 
-RETENTION_JOB = "audit_retention_purge"
+RETENTION_JOB = contract.AUDIT_RETENTION_PURGE.name
 
 
 @bp.schedule(

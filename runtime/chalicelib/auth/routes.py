@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.auth import authentication, bootstrap, sessions, token_refresh
 from chalicelib.auth.models import AuthenticateBody, RefreshBody, TokenResponse
-from chalicelib.core import context
+from chalicelib.core import context, contract
 from chalicelib.core.http import route
 
 bp = Blueprint(__name__)
@@ -60,7 +60,7 @@ def logout() -> None:
     sessions.logout(context.current_principal())
 
 
-@bp.lambda_function(name="create_operator_key")
+@bp.lambda_function(name=contract.CREATE_OPERATOR_KEY.name)
 def create_operator_key(event: dict, context_: object) -> dict:
     """Invoked once after a deploy: ``{"email": "...", "name": "..."}`` → a new operator key (shown once)."""
     created = bootstrap.create_operator_key(email=str(event.get("email", "")), name=str(event.get("name", "")))

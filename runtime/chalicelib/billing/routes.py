@@ -8,13 +8,14 @@ from chalice import Blueprint, Cron
 
 from chalicelib.billing import service
 from chalicelib.billing.models import BillingRunRequest, BillingRunResponse
+from chalicelib.core import contract
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
 
 bp = Blueprint(__name__)
 
-MONTHLY_RUN = "billing_monthly_run"
-DAILY_JOB = "billing_daily_job"
+MONTHLY_RUN = contract.BILLING_MONTHLY_RUN.name
+DAILY_JOB = contract.BILLING_DAILY_JOB.name
 
 
 @route(

@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from chalicelib.core import contract
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary, fixed: every runner of this schema contends for the same lock.
@@ -69,7 +71,8 @@ def digest(directory: Path = MIGRATIONS_DIR) -> str:
     return h.hexdigest()
 
 
-APP_LOGIN = "saas_app_user"
+# The runtime's login (roles.sql creates it; the contract names it for the stacks too).
+APP_LOGIN = contract.APP_LOGIN
 
 
 def set_password(conn: psycopg.Connection, role: str, password: str) -> None:

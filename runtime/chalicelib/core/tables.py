@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chalicelib.core.contract import Table
+
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
@@ -62,16 +64,16 @@ class TableSpec:
 
 
 # Key-verification cache: pk = HMAC(pepper, api key); entries expire after 4 h.
-CACHE = TableSpec(logical_name="cache", partition_key="pk")
+CACHE = TableSpec(logical_name=Table.CACHE.value, partition_key="pk")
 # Sessions and refresh tokens: pk = "session#<jti>" / "refresh#<hash>"; the
 # by_key index finds every session minted from one API key, for revocation.
 SESSIONS = TableSpec(
-    logical_name="sessions",
+    logical_name=Table.SESSIONS.value,
     partition_key="pk",
     indexes=(IndexSpec(name="by_key", partition_key="key_id", sort_key="pk"),),
 )
 # Rate-limit and quota counters: pk = "<customer>#<window>", sk = counter kind.
 # (Its logical name is "metrics" for the deployed table's sake: see contract.Table.RATE_LIMITS.)
-RATE_LIMITS = TableSpec(logical_name="metrics", partition_key="pk", sort_key="sk")
+RATE_LIMITS = TableSpec(logical_name=Table.RATE_LIMITS.value, partition_key="pk", sort_key="sk")
 
 ALL_TABLES: tuple[TableSpec, ...] = (CACHE, SESSIONS, RATE_LIMITS)

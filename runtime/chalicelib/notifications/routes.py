@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
+from chalicelib.core import contract
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
@@ -29,7 +30,7 @@ def list_notifications(query: NotificationsQuery) -> NotificationPageResponse:
     return service.list_notifications(current_customer_id(), query)
 
 
-DELIVERY_JOB = "notifications_delivery"
+DELIVERY_JOB = contract.NOTIFICATIONS_DELIVERY.name
 DELIVERY_BUDGET_S = 240
 
 
