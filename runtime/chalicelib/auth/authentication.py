@@ -32,7 +32,7 @@ from chalicelib.auth import (
     throttle,
     verification_cache,
 )
-from chalicelib.auth.sessions import TokenPair
+from chalicelib.auth.models import TokenResponse
 from chalicelib.auth.verification_cache import VerifiedKey
 from chalicelib.core import db, errors
 from chalicelib.core.observability import logger
@@ -44,7 +44,7 @@ PURGE_BATCH = 1000
 _background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="auth-audit")
 
 
-def authenticate(raw_key: str | None, *, client_address: str | None = None) -> TokenPair:
+def authenticate(raw_key: str | None, *, client_address: str | None = None) -> TokenResponse:
     """Exchange an API key for a token pair (see the module docstring for the cost).
 
     ``client_address`` is the caller's address as API Gateway saw it (not a
@@ -65,7 +65,7 @@ def authenticate(raw_key: str | None, *, client_address: str | None = None) -> T
     return _verify_with_bcrypt(parsed, digest, at, scope)
 
 
-def _verify_with_bcrypt(parsed: key_format.ParsedKey, digest: str, at: float, scope: str) -> TokenPair:
+def _verify_with_bcrypt(parsed: key_format.ParsedKey, digest: str, at: float, scope: str) -> TokenResponse:
     now = int(at)
     failures, retry_after = throttle.failures(scope, now)
     if failures >= throttle.MAX_FAILURES:
@@ -107,7 +107,7 @@ def _valid_until(stored: repository.StoredKey) -> int | None:
 
 def _open(
     parsed: key_format.ParsedKey, verified: VerifiedKey, *, at: float, digest: str, fill: bool, scope: str
-) -> TokenPair:
+) -> TokenResponse:
     """Open a session for ``verified`` (just checked with bcrypt when ``fill``, else from the cache)."""
     now = int(at)
     new, refresh_token = sessions.new_session(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Literal
+
 from pydantic import Field
 
-from chalicelib.core.models import RequestModel, ResponseModel
+from chalicelib.core.models import RequestModel, ResponseModel, UtcTimestamp
 
 
 class AuthenticateBody(RequestModel):
@@ -17,9 +20,11 @@ class RefreshBody(RequestModel):
 
 
 class TokenResponse(ResponseModel):
+    """A token pair: what authentication and refresh answer (and what the services return)."""
+
     token: str
-    token_type: str
+    token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
-    expires_at: str
+    expires_at: UtcTimestamp
     refresh_token: str
-    customer_id: str | None
+    customer_id: uuid.UUID | None

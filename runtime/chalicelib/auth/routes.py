@@ -23,12 +23,12 @@ bp = Blueprint(__name__)
     tags=("auth",),
     errors=(400, 401, 403, 429),
 )
-def authenticate(body: AuthenticateBody) -> dict:
+def authenticate(body: AuthenticateBody) -> TokenResponse:
     request = bp.current_request
     api_key = body.api_key or request.headers.get("x-api-key")
     # API Gateway's view of the caller's address (X-Forwarded-For is client-controlled).
     client_address = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    return authentication.authenticate(api_key, client_address=client_address).as_response()
+    return authentication.authenticate(api_key, client_address=client_address)
 
 
 @route(
@@ -42,8 +42,8 @@ def authenticate(body: AuthenticateBody) -> dict:
     tags=("auth",),
     errors=(400, 401, 403),
 )
-def refresh(body: RefreshBody) -> dict:
-    return token_refresh.refresh(body.refresh_token).as_response()
+def refresh(body: RefreshBody) -> TokenResponse:
+    return token_refresh.refresh(body.refresh_token)
 
 
 @route(

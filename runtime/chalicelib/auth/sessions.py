@@ -18,7 +18,6 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ import psycopg
 
 from chalicelib.audit import recorder
 from chalicelib.auth import clock, repository, session_records, signing, tokens
+from chalicelib.auth.models import TokenResponse
 from chalicelib.auth.session_records import NewSession
 from chalicelib.core import context, db
 from chalicelib.core.context import Role
@@ -34,24 +34,6 @@ from chalicelib.core.settings import get_settings
 REFRESH_PREFIX = "rt_"
 # Why a key whose holder is not active is refused (logs, the auth.failed audit detail).
 _HOLDER_INACTIVE = {Role.CUSTOMER: "customer_suspended", Role.OPERATOR: "operator_disabled"}
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    token: str
-    expires_at: int
-    refresh_token: str
-    customer_id: uuid.UUID | None
-
-    def as_response(self) -> dict[str, Any]:
-        return {
-            "token": self.token,
-            "token_type": "Bearer",
-            "expires_in": tokens.TTL_SECONDS,
-            "expires_at": datetime.fromtimestamp(self.expires_at, UTC).isoformat().replace("+00:00", "Z"),
-            "refresh_token": self.refresh_token,
-            "customer_id": None if self.customer_id is None else str(self.customer_id),
-        }
 
 
 def hash_refresh(refresh_token: str) -> str:
@@ -85,7 +67,7 @@ def new_session(
     ), refresh_token
 
 
-def mint(new: NewSession, refresh_token: str, now: int) -> TokenPair:
+def mint(new: NewSession, refresh_token: str, now: int) -> TokenResponse:
     """The signed access token of ``new``, with its refresh token."""
     settings = get_settings()
     token = tokens.issue(
@@ -98,7 +80,13 @@ def mint(new: NewSession, refresh_token: str, now: int) -> TokenPair:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    return TokenPair(token=token, expires_at=new.expires_at, refresh_token=refresh_token, customer_id=new.customer_id)
+    return TokenResponse(
+        token=token,
+        expires_in=tokens.TTL_SECONDS,
+        expires_at=datetime.fromtimestamp(new.expires_at, UTC),
+        refresh_token=refresh_token,
+        customer_id=new.customer_id,
+    )
 
 
 def actor(role: Role, subject: uuid.UUID, key_id: uuid.UUID) -> str:

@@ -15,7 +15,7 @@ import uuid
 
 from chalicelib.audit import recorder
 from chalicelib.auth import clock, repository, session_records, sessions, tokens
-from chalicelib.auth.sessions import TokenPair
+from chalicelib.auth.models import TokenResponse
 from chalicelib.core import db, errors
 from chalicelib.core.context import Role
 from chalicelib.core.observability import logger
@@ -23,7 +23,7 @@ from chalicelib.core.observability import logger
 _INVALID = "Invalid refresh token"
 
 
-def refresh(refresh_token: str) -> TokenPair:
+def refresh(refresh_token: str) -> TokenResponse:
     """Single-use rotation; presenting a used token again revokes the whole family."""
     if not refresh_token.startswith(sessions.REFRESH_PREFIX) or len(refresh_token) > 100:
         raise errors.Unauthorized(_INVALID)
