@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from chalicelib.core import context
 
 # How the trail names who acted; their home is core.context (core.db hands them to the database).
 from chalicelib.core.context import actor_for, current_actor  # noqa: F401
+from chalicelib.core.db import Connection
 
 # No occurred_at, no actor: the audit trigger sets both (see the module docstring).
 _INSERT = """
@@ -35,14 +35,14 @@ _SET_ACTOR = "SELECT set_config('app.actor', %s, true)"
 SYSTEM_BILLING = "system:billing"
 
 
-def _act_as(conn: psycopg.Connection, actor: str | None) -> None:
+def _act_as(conn: Connection, actor: str | None) -> None:
     """Name a different actor for the rest of ``conn``'s transaction (prefer the transaction's ``actor=``)."""
     if actor is not None:
         conn.execute(_SET_ACTOR, (actor,))
 
 
 def record(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     customer_id: uuid.UUID | None,
     action: str,
@@ -88,7 +88,7 @@ class AuditEntry:
     detail: dict[str, Any] | None = None
 
 
-def record_many(conn: psycopg.Connection, entries: Sequence[AuditEntry], *, actor: str | None = None) -> None:
+def record_many(conn: Connection, entries: Sequence[AuditEntry], *, actor: str | None = None) -> None:
     """Append many events in one statement (a billing run audits thousands of invoices), in order."""
     if not entries:
         return

@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
-
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 # Newest first: a keyset page (core.pagination) on the (customer_id, occurred_at DESC, id DESC) index.
@@ -37,7 +36,7 @@ SELECT head.id AS last_event_id, head.chain_seq, encode(head.hash, 'hex') AS las
 PURGE_EXPIRED = "SELECT purge_expired_audit_events() AS purged"
 
 
-def list_events(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
+def list_events(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` events older than ``after`` (occurred_at, id), newest first."""
     after_occurred_at, after_id = after or (None, None)
     return conn.execute(
@@ -45,11 +44,11 @@ def list_events(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -
     ).fetchall()
 
 
-def chain_head(conn: psycopg.Connection, customer_id: uuid.UUID) -> dict[str, Any]:
+def chain_head(conn: Connection, customer_id: uuid.UUID) -> dict[str, Any]:
     """The newest link of ``customer_id``'s chain (``chain_seq`` and the rest null when it has none)."""
     return conn.execute(CHAIN_HEAD, {"customer_id": customer_id}).fetchone()
 
 
-def purge_expired(conn: psycopg.Connection) -> int:
+def purge_expired(conn: Connection) -> int:
     """Delete the events past the 7-year retention; how many went."""
     return conn.execute(PURGE_EXPIRED).fetchone()["purged"]

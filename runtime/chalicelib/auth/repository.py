@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
-
 from chalicelib.core.context import Role
+from chalicelib.core.db import Connection
 
 FIND_CUSTOMER_KEY = """
 SELECT key_id, customer_id, secret_hash, expires_at, revoked_at, customer_status
@@ -66,7 +65,7 @@ class StoredKey:
         return self.role.customer_id(self.subject)
 
 
-def find_customer_key(conn: psycopg.Connection, public_id: str) -> StoredKey | None:
+def find_customer_key(conn: Connection, public_id: str) -> StoredKey | None:
     row = conn.execute(FIND_CUSTOMER_KEY, {"public_id": public_id}).fetchone()
     if row is None:
         return None
@@ -81,7 +80,7 @@ def find_customer_key(conn: psycopg.Connection, public_id: str) -> StoredKey | N
     )
 
 
-def find_operator_key(conn: psycopg.Connection, public_id: str) -> StoredKey | None:
+def find_operator_key(conn: Connection, public_id: str) -> StoredKey | None:
     row = conn.execute(FIND_OPERATOR_KEY, {"public_id": public_id}).fetchone()
     if row is None:
         return None
@@ -110,7 +109,7 @@ def _at(epoch: float) -> datetime:
 
 
 def request_state(
-    conn: psycopg.Connection, *, role: Role, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
+    conn: Connection, *, role: Role, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
 ) -> LiveState:
     row = conn.execute(
         REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)}
@@ -119,7 +118,7 @@ def request_state(
 
 
 def open_session(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     jti: str,
     role: Role,
@@ -143,25 +142,25 @@ def open_session(
     return LiveState(key_live=row["key_live"], holder_active=row["holder_active"])
 
 
-def revoke_sessions(conn: psycopg.Connection, jtis: Iterable[str], *, expires_at: int) -> None:
+def revoke_sessions(conn: Connection, jtis: Iterable[str], *, expires_at: int) -> None:
     """Revoke sessions by jti (a jti not recorded yet is remembered as revoked until ``expires_at``)."""
     jtis = sorted(set(jtis))
     if jtis:
         conn.execute(REVOKE_SESSIONS, {"jtis": jtis, "expires_at": _at(expires_at)})
 
 
-def purge_sessions(conn: psycopg.Connection, limit: int) -> int:
+def purge_sessions(conn: Connection, limit: int) -> int:
     return conn.execute(PURGE_SESSIONS, {"limit": limit}).fetchone()["purged"]
 
 
-def sessions_valid_from(conn: psycopg.Connection, customer_id: uuid.UUID) -> datetime | None:
+def sessions_valid_from(conn: Connection, customer_id: uuid.UUID) -> datetime | None:
     row = conn.execute(SESSIONS_VALID_FROM, {"customer_id": customer_id}).fetchone()
     return None if row is None else row["sessions_valid_from"]
 
 
-def touch_key(conn: psycopg.Connection, role: Role, key_id: uuid.UUID) -> None:
+def touch_key(conn: Connection, role: Role, key_id: uuid.UUID) -> None:
     conn.execute(TOUCH_KEY[role], {"key_id": key_id})
 
 
-def upsert_operator(conn: psycopg.Connection, *, name: str, email: str) -> uuid.UUID:
+def upsert_operator(conn: Connection, *, name: str, email: str) -> uuid.UUID:
     return conn.execute(UPSERT_OPERATOR, {"name": name, "email": email}).fetchone()["id"]

@@ -21,14 +21,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.auth import clock, repository, session_records, signing, tokens
 from chalicelib.auth.models import TokenResponse
 from chalicelib.auth.session_records import NewSession
 from chalicelib.core import context, db
 from chalicelib.core.context import Role
+from chalicelib.core.db import Connection
 from chalicelib.core.settings import get_settings
 
 REFRESH_PREFIX = "rt_"
@@ -94,9 +93,7 @@ def actor(role: Role, subject: uuid.UUID, key_id: uuid.UUID) -> str:
     return context.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
 
 
-def holder_transaction(
-    role: Role, subject: uuid.UUID, *, actor: str
-) -> contextlib.AbstractContextManager[psycopg.Connection]:
+def holder_transaction(role: Role, subject: uuid.UUID, *, actor: str) -> contextlib.AbstractContextManager[Connection]:
     """The holder's unit of work (its tenant's, or an operator's); ``actor`` is who the audit trail names."""
     customer_id = role.customer_id(subject)
     if customer_id is not None:

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.billing.models import CustomerUsage, ExistingInvoice, FinalizedInvoice, PlannedInvoice
 from chalicelib.billing.pricing import Line
 from chalicelib.catalog.prices import MetricRate, Plan
+from chalicelib.core.db import Connection
 from chalicelib.core.errors import Conflict
 
 # The run's one aggregation: usage of the period per (customer, metric),
@@ -110,7 +110,7 @@ SELECT DISTINCT period FROM invoices WHERE status = 'draft' AND created_at <= %(
 """
 
 
-def usage_by_customer(conn: psycopg.Connection, period_start: date, last_day: date) -> list[CustomerUsage]:
+def usage_by_customer(conn: Connection, period_start: date, last_day: date) -> list[CustomerUsage]:
     rows = conn.execute(USAGE_BY_CUSTOMER, {"period": period_start, "last_day": last_day}).fetchall()
     customers: list[CustomerUsage] = []
     rates: list[MetricRate] = []
@@ -135,7 +135,7 @@ def usage_by_customer(conn: psycopg.Connection, period_start: date, last_day: da
     return customers
 
 
-def existing_invoices(conn: psycopg.Connection, period_start: date) -> dict[uuid.UUID, ExistingInvoice]:
+def existing_invoices(conn: Connection, period_start: date) -> dict[uuid.UUID, ExistingInvoice]:
     lines: dict[uuid.UUID, list[Line]] = {}
     for row in conn.execute(EXISTING_DRAFT_LINES, {"period": period_start}):
         lines.setdefault(row["invoice_id"], []).append(
@@ -147,7 +147,7 @@ def existing_invoices(conn: psycopg.Connection, period_start: date) -> dict[uuid
     }
 
 
-def allocate_numbers(conn: psycopg.Connection, year: int, customer_ids: Sequence[uuid.UUID]) -> list[str]:
+def allocate_numbers(conn: Connection, year: int, customer_ids: Sequence[uuid.UUID]) -> list[str]:
     """The next number ``INV-<year>-NNNNNN`` of each customer's own gap-free sequence, in the order given.
 
     A customer has at most one invoice per period, so it appears at most once.
@@ -160,7 +160,7 @@ def allocate_numbers(conn: psycopg.Connection, year: int, customer_ids: Sequence
 
 
 def insert_invoices(
-    conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, period_start: date, run_id: uuid.UUID
+    conn: Connection, planned: Sequence[PlannedInvoice], *, period_start: date, run_id: uuid.UUID
 ) -> None:
     if not planned:
         return
@@ -176,7 +176,7 @@ def insert_invoices(
         raise Conflict("An invoice for this customer and period (or number) already exists") from exc
 
 
-def update_drafts(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, run_id: uuid.UUID) -> None:
+def update_drafts(conn: Connection, planned: Sequence[PlannedInvoice], *, run_id: uuid.UUID) -> None:
     if not planned:
         return
     updated = conn.execute(UPDATE_DRAFTS, _amount_columns(planned) | {"run_id": run_id}).rowcount
@@ -184,7 +184,7 @@ def update_drafts(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *
         raise Conflict("An invoice changed status while the billing run was recomputing it")
 
 
-def replace_lines(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *, clear: Sequence[uuid.UUID]) -> None:
+def replace_lines(conn: Connection, planned: Sequence[PlannedInvoice], *, clear: Sequence[uuid.UUID]) -> None:
     """Delete the lines of ``clear`` (recomputed drafts), then insert every planned invoice's lines."""
     if clear:
         conn.execute(DELETE_LINES, {"ids": list(clear)})
@@ -215,14 +215,14 @@ def replace_lines(conn: psycopg.Connection, planned: Sequence[PlannedInvoice], *
         conn.execute(INSERT_LINES, columns)
 
 
-def finalize(conn: psycopg.Connection, invoice_ids: Sequence[uuid.UUID], *, terms_days: int) -> list[FinalizedInvoice]:
+def finalize(conn: Connection, invoice_ids: Sequence[uuid.UUID], *, terms_days: int) -> list[FinalizedInvoice]:
     if not invoice_ids:
         return []
     rows = conn.execute(FINALIZE, {"ids": list(invoice_ids), "terms_days": terms_days}).fetchall()
     return [FinalizedInvoice(**row) for row in rows]
 
 
-def periods_with_due_drafts(conn: psycopg.Connection, cutoff: datetime) -> list[date]:
+def periods_with_due_drafts(conn: Connection, cutoff: datetime) -> list[date]:
     return [row["period"] for row in conn.execute(PERIODS_WITH_DUE_DRAFTS, {"cutoff": cutoff})]
 
 

@@ -13,9 +13,8 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-import psycopg
-
 from chalicelib.billing.models import AbandonedRun
+from chalicelib.core.db import Connection
 
 LOCK_PERIOD = "SELECT pg_advisory_xact_lock(billing_period_lock_key(%(purpose)s, %(period)s))"
 
@@ -58,23 +57,21 @@ UPDATE billing_runs SET status = 'failed', finished_at = clock_timestamp(), erro
 """
 
 
-def lock_period(conn: psycopg.Connection, purpose: str, period_start: date) -> None:
+def lock_period(conn: Connection, purpose: str, period_start: date) -> None:
     """Take the period's ``run`` or ``freeze`` lock until the transaction ends (see migration 0020)."""
     conn.execute(LOCK_PERIOD, {"purpose": purpose, "period": period_start})
 
 
-def lock_run(conn: psycopg.Connection, run_id: uuid.UUID) -> None:
+def lock_run(conn: Connection, run_id: uuid.UUID) -> None:
     """Take run ``run_id``'s own lock until the transaction ends: while it is held, the run is alive."""
     conn.execute(LOCK_RUN, {"id": run_id})
 
 
-def insert_run(
-    conn: psycopg.Connection, run_id: uuid.UUID, *, period_start: date, finalize: bool, started_by: str
-) -> None:
+def insert_run(conn: Connection, run_id: uuid.UUID, *, period_start: date, finalize: bool, started_by: str) -> None:
     conn.execute(INSERT_RUN, {"id": run_id, "period": period_start, "finalize": finalize, "started_by": started_by})
 
 
-def abandon_dead_runs(conn: psycopg.Connection, period_start: date, *, found_by: uuid.UUID) -> list[AbandonedRun]:
+def abandon_dead_runs(conn: Connection, period_start: date, *, found_by: uuid.UUID) -> list[AbandonedRun]:
     """Mark ``abandoned`` the period's runs still ``running`` whose own lock is free (their process is gone)."""
     dead = [row["id"] for row in conn.execute(DEAD_RUNS, {"period": period_start, "id": found_by})]
     if not dead:
@@ -83,9 +80,9 @@ def abandon_dead_runs(conn: psycopg.Connection, period_start: date, *, found_by:
     return [AbandonedRun(**row) for row in conn.execute(ABANDON_RUNS, {"ids": dead, "error": error})]
 
 
-def finish_run(conn: psycopg.Connection, run_id: uuid.UUID, *, created: int, existing: int, total: Decimal) -> None:
+def finish_run(conn: Connection, run_id: uuid.UUID, *, created: int, existing: int, total: Decimal) -> None:
     conn.execute(FINISH_RUN, {"id": run_id, "created": created, "existing": existing, "total": total})
 
 
-def fail_run(conn: psycopg.Connection, run_id: uuid.UUID, error: str) -> None:
+def fail_run(conn: Connection, run_id: uuid.UUID, error: str) -> None:
     conn.execute(FAIL_RUN, {"id": run_id, "error": error[:2000]})

@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import invoice_email, repository, run_records, run_repository
@@ -57,6 +55,7 @@ from chalicelib.billing.models import (
 )
 from chalicelib.billing.pricing import AmountOutOfRange, price_invoice
 from chalicelib.core import context, db
+from chalicelib.core.db import Connection
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.money import cents
 from chalicelib.core.observability import logger
@@ -141,9 +140,7 @@ def daily(now: datetime | None = None) -> DailyReport:
     return DailyReport(tuple(finalized), delivery.sent, delivery.failed)
 
 
-def _bill(
-    locks: psycopg.Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str
-) -> BillingRunResponse:
+def _bill(locks: Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str) -> BillingRunResponse:
     counts = _Counts()
     run_repository.lock_period(locks, "run", period.first_day)
     if finalize:
@@ -181,7 +178,7 @@ def _bill(
 
 
 def _write_chunk(
-    conn: psycopg.Connection,
+    conn: Connection,
     chunk: Sequence[PlannedInvoice],
     period: Period,
     run_id: uuid.UUID,

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from chalicelib.core import context
@@ -42,6 +42,10 @@ from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
 OPERATOR_ROLE = "saas_operator"
+
+# What every unit of work hands out: rows are dicts (``row_factory=dict_row``), which is
+# what repositories index by column name. Annotate with this, not a bare psycopg.Connection.
+Connection = psycopg.Connection[DictRow]
 
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
@@ -226,7 +230,7 @@ def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any
 
 
 @contextlib.contextmanager
-def _unit(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+def _unit(conn: Connection) -> Iterator[Connection]:
     """``conn``'s transaction, recording a commit (or a death during ``COMMIT``) for the attempt."""
     body_done = False
     try:
@@ -243,7 +247,7 @@ def _unit(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 
 @contextlib.contextmanager
-def tenant_transaction(customer_id: uuid.UUID | str, *, actor: str | None = None) -> Iterator[psycopg.Connection]:
+def tenant_transaction(customer_id: uuid.UUID | str, *, actor: str | None = None) -> Iterator[Connection]:
     """A transaction in which row-level security confines every statement to ``customer_id``.
 
     ``actor`` names who acts in the audit trail; by default the current principal (``context.current_actor``).
@@ -258,7 +262,7 @@ def tenant_transaction(customer_id: uuid.UUID | str, *, actor: str | None = None
 
 
 @contextlib.contextmanager
-def operator_transaction(*, actor: str | None = None) -> Iterator[psycopg.Connection]:
+def operator_transaction(*, actor: str | None = None) -> Iterator[Connection]:
     """A cross-tenant transaction as the ``saas_operator`` role (operator routes and jobs only).
 
     ``actor`` as in :func:`tenant_transaction` (a job passes its own name, e.g. ``system:billing``).
@@ -272,7 +276,7 @@ def operator_transaction(*, actor: str | None = None) -> Iterator[psycopg.Connec
 
 
 @contextlib.contextmanager
-def one_statement() -> Iterator[psycopg.Connection]:
+def one_statement() -> Iterator[Connection]:
     """A connection for exactly ONE statement on non-tenant state (it commits on its own, autocommit).
 
     No ``BEGIN``/``COMMIT`` round trips: for hot single reads or writes through
@@ -286,7 +290,7 @@ def one_statement() -> Iterator[psycopg.Connection]:
 
 
 @contextlib.contextmanager
-def plain_transaction(*, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+def plain_transaction(*, timeout: float | None = None) -> Iterator[Connection]:
     """A transaction with no tenant and no operator role: only non-tenant tables are visible."""
     with get_pool().connection(timeout=timeout) as conn, _unit(conn):
         yield conn

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -57,7 +58,7 @@ def _translate(exc: psycopg.Error) -> errors.DomainError:
 
 
 def insert(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     name: str,
     email: str,
@@ -80,7 +81,7 @@ def insert(
 
 
 def update(
-    conn: psycopg.Connection,
+    conn: Connection,
     customer_id: uuid.UUID,
     *,
     tier: str | None,
@@ -96,15 +97,15 @@ def update(
         raise _translate(exc) from exc
 
 
-def get(conn: psycopg.Connection, customer_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+def get(conn: Connection, customer_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": customer_id}).fetchone()
 
 
-def get_own(conn: psycopg.Connection) -> dict | None:
+def get_own(conn: Connection) -> dict | None:
     return conn.execute(GET_OWN).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
     """Up to ``limit`` customers older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -115,5 +116,5 @@ def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> 
 FIND_BY_EMAIL = "SELECT * FROM customers WHERE lower(email) = lower(%(email)s)"
 
 
-def find_by_email(conn: psycopg.Connection, email: str) -> dict | None:
+def find_by_email(conn: Connection, email: str) -> dict | None:
     return conn.execute(FIND_BY_EMAIL, {"email": email}).fetchone()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
-
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 # Newest period first: a keyset page (core.pagination) on invoices_customer_idx.
@@ -32,9 +31,7 @@ SELECT description, metric_code, quantity, unit_price, amount
 """
 
 
-def list_page(
-    conn: psycopg.Connection, *, limit: int, status: str | None, after: Keyset | None
-) -> list[dict[str, Any]]:
+def list_page(conn: Connection, *, limit: int, status: str | None, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` of the tenant's invoices (of ``status``, if given) older than ``after`` (period, id)."""
     after_period, after_id = after or (None, None)
     return conn.execute(
@@ -42,7 +39,7 @@ def list_page(
     ).fetchall()
 
 
-def get_with_lines(conn: psycopg.Connection, invoice_id: uuid.UUID) -> dict[str, Any] | None:
+def get_with_lines(conn: Connection, invoice_id: uuid.UUID) -> dict[str, Any] | None:
     """The invoice with its ``lines`` in order; ``None`` when it is not the tenant's."""
     row = conn.execute(GET, {"id": invoice_id}).fetchone()
     if row is None:

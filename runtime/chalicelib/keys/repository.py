@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -47,7 +47,7 @@ UPDATE api_keys SET revoked_at = least(coalesce(revoked_at, 'infinity'), %(at)s)
 
 
 def insert(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     customer_id: uuid.UUID,
     name: str,
@@ -72,11 +72,11 @@ def insert(
         raise errors.Conflict("Key id collision; try again") from exc
 
 
-def get(conn: psycopg.Connection, key_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+def get(conn: Connection, key_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": key_id}).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
     """Up to ``limit`` of the tenant's keys older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -84,17 +84,17 @@ def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> 
     ).fetchall()
 
 
-def lock_tenant_keys(conn: psycopg.Connection, customer_id: uuid.UUID) -> None:
+def lock_tenant_keys(conn: Connection, customer_id: uuid.UUID) -> None:
     conn.execute(LOCK_TENANT_KEYS, {"customer_id": customer_id})
 
 
-def count_live(conn: psycopg.Connection) -> int:
+def count_live(conn: Connection) -> int:
     return conn.execute(COUNT_LIVE).fetchone()["n"]
 
 
-def ids_of_customer(conn: psycopg.Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:
+def ids_of_customer(conn: Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:
     return [row["id"] for row in conn.execute(IDS_OF_CUSTOMER, {"customer_id": customer_id}).fetchall()]
 
 
-def revoke(conn: psycopg.Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
+def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
     return conn.execute(REVOKE, {"id": key_id, "at": at}).fetchone()

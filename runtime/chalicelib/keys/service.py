@@ -19,14 +19,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.auth import key_format
 from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog.features import MAX_API_KEYS
 from chalicelib.core import db, errors
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
 from chalicelib.keys import repository
@@ -40,7 +39,7 @@ def new_key() -> key_format.NewKey:
 
 
 def issue_key(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     customer_id: uuid.UUID,
     name: str,
@@ -79,7 +78,7 @@ def create(customer_id: uuid.UUID, body: CreateKeyBody) -> NewApiKeyResponse:
         return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=expires_at, new=new)
 
 
-def _claim_slot(conn: psycopg.Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:
+def _claim_slot(conn: Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:
     """Take the tenant's key lock, then refuse (409) when one more live key would pass the tier's limit.
 
     ``freed``: live keys this same change ends now (a rotation without overlap).

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from psycopg import errors as pg_errors
 
+from chalicelib.core.db import Connection
 from chalicelib.core.errors import Unprocessable
 
 INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
@@ -44,7 +44,7 @@ class BatchOutcome:
     error_reason: str | None
 
 
-def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
+def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
     """Insert a batch for the connection's tenant in one round trip; nothing is written on error.
 
     The batch travels as one JSON text parameter (quantities and timestamps as
@@ -71,6 +71,6 @@ def insert_batch(conn: psycopg.Connection, batch: BatchColumns) -> BatchOutcome:
     return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])
 
 
-def monthly_usage(conn: psycopg.Connection, period_start: date) -> list[dict[str, Any]]:
+def monthly_usage(conn: Connection, period_start: date) -> list[dict[str, Any]]:
     """Per metric of the tenant's tier: ``metric``, used ``quantity`` in the month and ``included`` units."""
     return conn.execute(MONTHLY_USAGE, {"period": period_start}).fetchall()

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 from chalicelib.notifications.models import EmailMessage, OutgoingEmail
 
@@ -87,7 +86,7 @@ SELECT id, customer_id, channel, template, recipient, status, subject, related_t
 """
 
 
-def queue_many(conn: psycopg.Connection, messages: Sequence[EmailMessage]) -> list[uuid.UUID]:
+def queue_many(conn: Connection, messages: Sequence[EmailMessage]) -> list[uuid.UUID]:
     """Insert the messages whose key is new; returns the ids of the rows created."""
     if not messages:
         return []
@@ -108,13 +107,13 @@ def queue_many(conn: psycopg.Connection, messages: Sequence[EmailMessage]) -> li
     return [row["id"] for row in rows]
 
 
-def id_for_key(conn: psycopg.Connection, customer_id: uuid.UUID, key: str) -> uuid.UUID | None:
+def id_for_key(conn: Connection, customer_id: uuid.UUID, key: str) -> uuid.UUID | None:
     row = conn.execute(ID_FOR_KEY, {"customer_id": customer_id, "key": key}).fetchone()
     return None if row is None else row["id"]
 
 
 def pending_ids(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     statuses: Sequence[str],
     max_attempts: int,
@@ -135,28 +134,28 @@ def pending_ids(
     return [row["id"] for row in rows]
 
 
-def database_now(conn: psycopg.Connection) -> datetime:
+def database_now(conn: Connection) -> datetime:
     return conn.execute(DATABASE_NOW).fetchone()["now"]
 
 
-def claim(conn: psycopg.Connection, notification_id: uuid.UUID, *, lease_s: int) -> OutgoingEmail | None:
+def claim(conn: Connection, notification_id: uuid.UUID, *, lease_s: int) -> OutgoingEmail | None:
     row = conn.execute(CLAIM, {"id": notification_id, "lease_s": lease_s}).fetchone()
     return None if row is None else OutgoingEmail(**row)
 
 
-def mark_sent(conn: psycopg.Connection, notification_id: uuid.UUID, message_id: str | None) -> None:
+def mark_sent(conn: Connection, notification_id: uuid.UUID, message_id: str | None) -> None:
     conn.execute(MARK_SENT, {"id": notification_id, "message_id": message_id})
 
 
-def mark_failed(conn: psycopg.Connection, notification_id: uuid.UUID, error: str) -> None:
+def mark_failed(conn: Connection, notification_id: uuid.UUID, error: str) -> None:
     conn.execute(MARK_FAILED, {"id": notification_id, "error": error})
 
 
-def mark_deferred(conn: psycopg.Connection, notification_id: uuid.UUID, error: str) -> None:
+def mark_deferred(conn: Connection, notification_id: uuid.UUID, error: str) -> None:
     conn.execute(MARK_DEFERRED, {"id": notification_id, "error": error})
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` of the tenant's notifications older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(

@@ -40,10 +40,9 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.core import db
+from chalicelib.core.db import Connection
 from chalicelib.core.errors import Unprocessable
 from chalicelib.core.observability import dependency_degraded, logger
 from chalicelib.core.pagination import keyset_page
@@ -64,7 +63,7 @@ DEFAULT_BATCH_SIZE = 500
 
 
 def queue_email(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     customer_id: uuid.UUID,
     template: str,
@@ -119,7 +118,7 @@ def queue_email(
     return existing
 
 
-def queue_emails(conn: psycopg.Connection, messages: Sequence[EmailMessage], *, strict: bool = True) -> int:
+def queue_emails(conn: Connection, messages: Sequence[EmailMessage], *, strict: bool = True) -> int:
     """Queue many e-mails in one statement (the billing run queues thousands); returns how many were new.
 
     With ``strict=False`` a message that cannot be sent (say, a malformed
@@ -274,7 +273,7 @@ def _sent_action(related_type: str | None) -> str:
 
 
 @contextlib.contextmanager
-def _transaction(customer_id: uuid.UUID | None) -> Iterator[psycopg.Connection]:
+def _transaction(customer_id: uuid.UUID | None) -> Iterator[Connection]:
     if customer_id is None:
         with db.operator_transaction() as conn:
             yield conn

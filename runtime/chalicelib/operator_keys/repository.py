@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -48,7 +48,7 @@ SELECT id, operator_id, name, public_id, created_at, expires_at, revoked_at, las
 
 
 def insert(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     operator_id: uuid.UUID,
     name: str,
@@ -69,11 +69,11 @@ def insert(
         raise errors.Conflict("Key id collision; try again") from exc
 
 
-def get_for_update(conn: psycopg.Connection, key_id: uuid.UUID) -> dict | None:
+def get_for_update(conn: Connection, key_id: uuid.UUID) -> dict | None:
     return conn.execute(GET_FOR_UPDATE, {"id": key_id}).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
     """Up to ``limit`` operator keys older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -81,9 +81,9 @@ def list_page(conn: psycopg.Connection, *, limit: int, after: Keyset | None) -> 
     ).fetchall()
 
 
-def revoke(conn: psycopg.Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
+def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
     return conn.execute(REVOKE, {"id": key_id, "at": at}).fetchone()
 
 
-def live_named_for_update(conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, at: datetime) -> list[dict]:
+def live_named_for_update(conn: Connection, *, operator_id: uuid.UUID, name: str, at: datetime) -> list[dict]:
     return conn.execute(LIVE_NAMED_FOR_UPDATE, {"operator_id": operator_id, "name": name, "at": at}).fetchall()

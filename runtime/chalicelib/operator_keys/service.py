@@ -21,12 +21,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.auth import key_format
 from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.core import db, errors
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
 from chalicelib.operator_keys import repository
@@ -47,7 +46,7 @@ def new_key() -> key_format.NewKey:
 
 
 def issue_key(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     operator_id: uuid.UUID,
     name: str,
@@ -113,7 +112,7 @@ def revoke(key_id: uuid.UUID) -> None:
 
 
 def revoke_named(
-    conn: psycopg.Connection, *, operator_id: uuid.UUID, name: str, reason: str, actor: str | None = None
+    conn: Connection, *, operator_id: uuid.UUID, name: str, reason: str, actor: str | None = None
 ) -> list[uuid.UUID]:
     """Revoke, on ``conn``, the live keys ``operator_id`` holds under ``name``; return their ids.
 
@@ -127,9 +126,7 @@ def revoke_named(
     return [row["id"] for row in rows]
 
 
-def _revoke(
-    conn: psycopg.Connection, row: dict, now: datetime, *, reason: str | None = None, actor: str | None = None
-) -> None:
+def _revoke(conn: Connection, row: dict, now: datetime, *, reason: str | None = None, actor: str | None = None) -> None:
     repository.revoke(conn, row["id"], now)
     detail = {"operator_id": str(row["operator_id"]), "public_id": row["public_id"]}
     if reason is not None:

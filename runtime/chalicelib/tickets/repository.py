@@ -11,8 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
-
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import Keyset
 
 INSERT_TICKET = """
@@ -66,7 +65,7 @@ CUSTOMER_EMAIL = "SELECT email FROM customers WHERE id = %(id)s"
 
 
 def insert_ticket(
-    conn: psycopg.Connection, *, customer_id: uuid.UUID, subject: str, body: str, priority: str, created_by: str
+    conn: Connection, *, customer_id: uuid.UUID, subject: str, body: str, priority: str, created_by: str
 ) -> dict[str, Any]:
     return conn.execute(
         INSERT_TICKET,
@@ -75,7 +74,7 @@ def insert_ticket(
 
 
 def list_tickets(
-    conn: psycopg.Connection, *, limit: int, status: str | None = None, after: Keyset | None = None
+    conn: Connection, *, limit: int, status: str | None = None, after: Keyset | None = None
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` tickets older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
@@ -84,36 +83,36 @@ def list_tickets(
     ).fetchall()
 
 
-def get_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
+def get_ticket(conn: Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
     return conn.execute(GET_TICKET, {"id": ticket_id}).fetchone()
 
 
-def lock_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
+def lock_ticket(conn: Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
     """The ticket's id, owner and status, row-locked until commit (``None``: no such ticket here)."""
     return conn.execute(LOCK_TICKET, {"id": ticket_id}).fetchone()
 
 
-def touch_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> None:
+def touch_ticket(conn: Connection, ticket_id: uuid.UUID) -> None:
     conn.execute(TOUCH_TICKET, {"id": ticket_id})
 
 
-def close_ticket(conn: psycopg.Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
+def close_ticket(conn: Connection, ticket_id: uuid.UUID) -> dict[str, Any] | None:
     """Close an open ticket; ``None`` when it is not open (or not visible)."""
     return conn.execute(CLOSE_TICKET, {"id": ticket_id}).fetchone()
 
 
 def insert_comment(
-    conn: psycopg.Connection, *, ticket_id: uuid.UUID, customer_id: uuid.UUID, author: str, body: str
+    conn: Connection, *, ticket_id: uuid.UUID, customer_id: uuid.UUID, author: str, body: str
 ) -> dict[str, Any]:
     return conn.execute(
         INSERT_COMMENT, {"ticket_id": ticket_id, "customer_id": customer_id, "author": author, "body": body}
     ).fetchone()
 
 
-def list_comments(conn: psycopg.Connection, ticket_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_comments(conn: Connection, ticket_id: uuid.UUID) -> list[dict[str, Any]]:
     return conn.execute(LIST_COMMENTS, {"ticket_id": ticket_id}).fetchall()
 
 
-def customer_email(conn: psycopg.Connection, customer_id: uuid.UUID) -> str | None:
+def customer_email(conn: Connection, customer_id: uuid.UUID) -> str | None:
     row = conn.execute(CUSTOMER_EMAIL, {"id": customer_id}).fetchone()
     return row["email"] if row else None

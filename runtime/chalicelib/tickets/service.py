@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
-
 from chalicelib.audit import recorder
 from chalicelib.core import context, db
+from chalicelib.core.db import Connection
 from chalicelib.core.errors import Conflict, NotFound, Unprocessable
 from chalicelib.core.observability import logger
 from chalicelib.core.pagination import keyset_page
@@ -66,7 +65,7 @@ def create_ticket(customer_id: uuid.UUID, request: TicketCreate) -> Ticket:
     return Ticket.model_validate(row)
 
 
-def _queue_confirmation(conn: psycopg.Connection, customer_id: uuid.UUID, ticket: dict[str, Any]) -> None:
+def _queue_confirmation(conn: Connection, customer_id: uuid.UUID, ticket: dict[str, Any]) -> None:
     """Queue the "we received your ticket" e-mail to the customer's address, in the ticket's transaction.
 
     The notifications job delivers it (every few minutes) and records the
