@@ -64,9 +64,7 @@ def demo_customer_key() -> str:
         return created.api_key["key"]
     with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
         previous = [
-            # core.db's connections make dict rows, but are annotated as plain psycopg.Connection (tuple rows)
-            # until runtime/chalicelib is strictly typed; warn_unused_ignores flags this line when they are.
-            row["id"]  # type: ignore[call-overload]
+            row["id"]
             for row in conn.execute(
                 _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}
             ).fetchall()
