@@ -47,11 +47,11 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("p
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
-def set_principal(principal: Principal | None) -> contextvars.Token:
+def set_principal(principal: Principal | None) -> contextvars.Token[Principal | None]:
     return _principal.set(principal)
 
 
-def reset_principal(token: contextvars.Token) -> None:
+def reset_principal(token: contextvars.Token[Principal | None]) -> None:
     _principal.reset(token)
 
 
@@ -88,11 +88,11 @@ def current_customer_id() -> uuid.UUID:
     return principal.customer_id
 
 
-def set_request_id(request_id: str) -> contextvars.Token:
+def set_request_id(request_id: str) -> contextvars.Token[str | None]:
     return _request_id.set(request_id)
 
 
-def reset_request_id(token: contextvars.Token) -> None:
+def reset_request_id(token: contextvars.Token[str | None]) -> None:
     _request_id.reset(token)
 
 

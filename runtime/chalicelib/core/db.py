@@ -47,7 +47,7 @@ OPERATOR_ROLE = "saas_operator"
 # what repositories index by column name. Annotate with this, not a bare psycopg.Connection.
 Connection = psycopg.Connection[DictRow]
 
-_pool: ConnectionPool | None = None
+_pool: ConnectionPool[Connection] | None = None
 _pool_lock = threading.Lock()
 
 
@@ -56,9 +56,10 @@ def iam_auth_token(user: str) -> str:
     from chalicelib.core import aws
 
     settings = get_settings()
-    return aws.client("rds").generate_db_auth_token(
+    token: str = aws.client("rds").generate_db_auth_token(
         DBHostname=settings.db_host, Port=settings.db_port, DBUsername=user, Region=settings.region
     )
+    return token
 
 
 def tls_kwargs() -> dict[str, str]:
@@ -110,6 +111,8 @@ def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
     # Manager (cached by Powertools), the host is the RDS Proxy endpoint.
     from aws_lambda_powertools.utilities import parameters
 
+    if not settings.db_secret_arn:
+        raise RuntimeError("no database configured: set DATABASE_URL, DB_IAM_AUTH or DB_SECRET_ARN")
     secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
     kwargs |= {
         "host": settings.db_host or secret.get("host"),
@@ -125,10 +128,15 @@ def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
 
 def make_pool(
     conninfo: str, kwargs: dict[str, Any] | Callable[[], dict[str, Any]], *, min_size: int, max_size: int
-) -> ConnectionPool:
-    """A pool whose connections carry no session state (see module docstring)."""
+) -> ConnectionPool[Connection]:
+    """A pool whose connections carry no session state (see module docstring).
+
+    ``connection_class`` is for the type checker (psycopg's documented way to type a pool of dict-row
+    connections); at run time it is psycopg.Connection, and ``kwargs`` carries ``row_factory=dict_row``.
+    """
     return ConnectionPool(
         conninfo,
+        connection_class=Connection,
         kwargs=kwargs,
         min_size=min_size,
         max_size=max_size,
@@ -144,7 +152,7 @@ def connection_kwargs() -> dict[str, Any]:
     return kwargs() if callable(kwargs) else kwargs
 
 
-def get_pool() -> ConnectionPool:
+def get_pool() -> ConnectionPool[Connection]:
     """The process-wide pool, opened on first use (importing the app never connects)."""
     global _pool  # noqa: PLW0603 - one pool per process, kept by a warm Lambda container between requests
     if _pool is None:
@@ -156,7 +164,7 @@ def get_pool() -> ConnectionPool:
     return _pool
 
 
-def use_pool(pool: ConnectionPool | None) -> ConnectionPool | None:
+def use_pool(pool: ConnectionPool[Connection] | None) -> ConnectionPool[Connection] | None:
     """Swap the process-wide pool (tests and the benchmark); returns the previous one."""
     global _pool
     with _pool_lock:
@@ -227,6 +235,17 @@ def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any
                 outer.committed |= attempt.committed
                 outer.in_commit |= attempt.in_commit
     raise AssertionError("unreachable")
+
+
+def single_row(cursor: psycopg.Cursor[DictRow]) -> DictRow:
+    """The row of a statement that always returns one (an aggregate, an upsert's ``RETURNING``...).
+
+    No row there is a bug in the statement, not a case for the caller: it fails loudly here.
+    """
+    row = cursor.fetchone()
+    if row is None:
+        raise AssertionError("a statement that always returns one row returned none")
+    return row
 
 
 @contextlib.contextmanager

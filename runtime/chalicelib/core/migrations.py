@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import ConnParam
+from psycopg.conninfo import make_conninfo
 
 from chalicelib.core import contract
 
@@ -87,11 +89,15 @@ def set_password(conn: psycopg.Connection, role: str, password: str) -> None:
 
 
 def migrate(
-    conninfo: str, *, app_password: str | None = None, directory: Path = MIGRATIONS_DIR, **connect_kwargs: object
+    conninfo: str, *, app_password: str | None = None, directory: Path = MIGRATIONS_DIR, **connect_kwargs: ConnParam
 ) -> list[str]:
-    """Apply pending migrations; return the names applied (empty when up to date)."""
+    """Apply pending migrations; return the names applied (empty when up to date).
+
+    ``connect_kwargs`` are libpq parameters (host, password...), merged into ``conninfo`` as psycopg
+    itself merges them (``make_conninfo``).
+    """
     applied: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None, **connect_kwargs) as conn:
+    with psycopg.connect(make_conninfo(conninfo, **connect_kwargs), autocommit=True, prepare_threshold=None) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_ID,))
         try:
             with conn.transaction():

@@ -10,13 +10,18 @@ import re
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.core import context
+
+if TYPE_CHECKING:  # annotations only: the view layer, not this module, works with chalice
+    from chalice import Chalice
+    from chalice.app import Request, Response
 
 SERVICE = "saas-api"
 logger = Logger(service=SERVICE)
@@ -31,7 +36,7 @@ _metrics_lock = threading.Lock()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
-def resolve_request_id(headers: Any) -> str:
+def resolve_request_id(headers: Mapping[str, str] | None) -> str:
     """Echo a well-formed incoming ``X-Request-Id``, else generate one."""
     incoming = headers.get("x-request-id") if headers is not None else None
     if incoming and _VALID_REQUEST_ID.match(incoming):
@@ -39,11 +44,11 @@ def resolve_request_id(headers: Any) -> str:
     return str(uuid.uuid4())
 
 
-def register(app: Any) -> None:
+def register(app: Chalice) -> None:
     """Attach the request-id middleware (outermost, so every response carries the header)."""
 
     @app.middleware("http")
-    def request_id_middleware(event: Any, get_response: Any) -> Any:
+    def request_id_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
         started = time.perf_counter()
         request_id = resolve_request_id(event.headers)
         token = context.set_request_id(request_id)
@@ -69,7 +74,7 @@ def register(app: Any) -> None:
 
 
 @contextlib.contextmanager
-def _request_subsegment(request_id: str):
+def _request_subsegment(request_id: str) -> Iterator[None]:
     """A ``## request`` X-Ray subsegment carrying the request id as an annotation.
 
     In Lambda the segment is the service's read-only *facade* segment: an

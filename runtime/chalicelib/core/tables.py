@@ -8,6 +8,7 @@ drift between a laptop and the cloud.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.core.contract import Table
 
@@ -39,12 +40,12 @@ class TableSpec:
                     names.append(name)
         return names
 
-    def boto3_create_kwargs(self, physical_name: str) -> dict:
+    def boto3_create_kwargs(self, physical_name: str) -> dict[str, Any]:
         """Arguments for ``dynamodb.create_table`` (on-demand billing)."""
         key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
         if self.sort_key:
             key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
-        kwargs: dict = {
+        kwargs: dict[str, Any] = {
             "TableName": physical_name,
             "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": key_schema,
