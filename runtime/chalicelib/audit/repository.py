@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 # Newest first: a keyset page (core.pagination) on the (customer_id, occurred_at DESC, id DESC) index.
@@ -46,9 +46,10 @@ def list_events(conn: Connection, *, limit: int, after: Keyset | None) -> list[d
 
 def chain_head(conn: Connection, customer_id: uuid.UUID) -> dict[str, Any]:
     """The newest link of ``customer_id``'s chain (``chain_seq`` and the rest null when it has none)."""
-    return conn.execute(CHAIN_HEAD, {"customer_id": customer_id}).fetchone()
+    return single_row(conn.execute(CHAIN_HEAD, {"customer_id": customer_id}))  # LEFT JOIN on one row: always one
 
 
 def purge_expired(conn: Connection) -> int:
     """Delete the events past the 7-year retention; how many went."""
-    return conn.execute(PURGE_EXPIRED).fetchone()["purged"]
+    purged: int = single_row(conn.execute(PURGE_EXPIRED))["purged"]
+    return purged

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.core.context import Role
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 
 FIND_CUSTOMER_KEY = """
 SELECT key_id, customer_id, secret_hash, expires_at, revoked_at, customer_status
@@ -111,9 +111,9 @@ def _at(epoch: float) -> datetime:
 def request_state(
     conn: Connection, *, role: Role, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
 ) -> LiveState:
-    row = conn.execute(
-        REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)}
-    ).fetchone()
+    row = single_row(  # the function's OUT parameters: one row
+        conn.execute(REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)})
+    )
     return LiveState(key_live=row["key_live"], holder_active=row["holder_active"], session_live=row["session_live"])
 
 
@@ -128,17 +128,19 @@ def open_session(
     now: float,
 ) -> LiveState:
     """Record the session only if its key is live and its holder active; say which."""
-    row = conn.execute(
-        OPEN_SESSION,
-        {
-            "jti": jti,
-            "role": role,
-            "subject": subject,
-            "key_id": key_id,
-            "expires_at": _at(expires_at),
-            "now": _at(now),
-        },
-    ).fetchone()
+    row = single_row(  # the function's OUT parameters: one row
+        conn.execute(
+            OPEN_SESSION,
+            {
+                "jti": jti,
+                "role": role,
+                "subject": subject,
+                "key_id": key_id,
+                "expires_at": _at(expires_at),
+                "now": _at(now),
+            },
+        )
+    )
     return LiveState(key_live=row["key_live"], holder_active=row["holder_active"])
 
 
@@ -150,7 +152,8 @@ def revoke_sessions(conn: Connection, jtis: Iterable[str], *, expires_at: int) -
 
 
 def purge_sessions(conn: Connection, limit: int) -> int:
-    return conn.execute(PURGE_SESSIONS, {"limit": limit}).fetchone()["purged"]
+    purged: int = single_row(conn.execute(PURGE_SESSIONS, {"limit": limit}))["purged"]
+    return purged
 
 
 def sessions_valid_from(conn: Connection, customer_id: uuid.UUID) -> datetime | None:
@@ -163,4 +166,5 @@ def touch_key(conn: Connection, role: Role, key_id: uuid.UUID) -> None:
 
 
 def upsert_operator(conn: Connection, *, name: str, email: str) -> uuid.UUID:
-    return conn.execute(UPSERT_OPERATOR, {"name": name, "email": email}).fetchone()["id"]
+    operator_id: uuid.UUID = single_row(conn.execute(UPSERT_OPERATOR, {"name": name, "email": email}))["id"]
+    return operator_id

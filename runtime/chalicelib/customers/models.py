@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -49,8 +49,8 @@ class CustomerResponse(ResponseModel):
 
 
 class MeResponse(CustomerResponse):
-    features: dict
-    limits: dict
+    features: dict[str, Any]
+    limits: dict[str, Any]
 
 
 class CustomerPage(ResponseModel):
@@ -60,4 +60,4 @@ class CustomerPage(ResponseModel):
 
 class OnboardResponse(ResponseModel):
     customer: CustomerResponse
-    api_key: dict  # the first key as POST /api-keys shows it (the full key, once); built by keys.service
+    api_key: dict[str, Any]  # the first key as POST /api-keys shows it (the full key, once); built by keys.service

@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -65,7 +66,7 @@ def insert(
     tier: str,
     tax_rate: Decimal | None,
     billing_start_date: date | None,
-) -> dict:
+) -> dict[str, Any]:
     params = {
         "name": name,
         "email": email,
@@ -75,7 +76,7 @@ def insert(
     }
     try:
         with conn.transaction():  # a savepoint: the error is translated, the outer unit decides
-            return conn.execute(INSERT, params).fetchone()
+            return single_row(conn.execute(INSERT, params))  # INSERT ... RETURNING: one row, or it raised
     except (pg_errors.UniqueViolation, pg_errors.ForeignKeyViolation, pg_errors.CheckViolation) as exc:
         raise _translate(exc) from exc
 
@@ -88,24 +89,25 @@ def update(
     status: str | None,
     tax_rate: Decimal | None,
     email: str | None,
-) -> dict | None:
+) -> dict[str, Any]:
+    """The customer's row after the change. The caller holds the row's lock (``get(..., for_update=True)``)."""
     params = {"id": customer_id, "tier": tier, "status": status, "tax_rate": tax_rate, "email": email}
     try:
         with conn.transaction():
-            return conn.execute(UPDATE, params).fetchone()
+            return single_row(conn.execute(UPDATE, params))  # the locked row exists
     except (pg_errors.UniqueViolation, pg_errors.ForeignKeyViolation, pg_errors.CheckViolation) as exc:
         raise _translate(exc) from exc
 
 
-def get(conn: Connection, customer_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+def get(conn: Connection, customer_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": customer_id}).fetchone()
 
 
-def get_own(conn: Connection) -> dict | None:
+def get_own(conn: Connection) -> dict[str, Any] | None:
     return conn.execute(GET_OWN).fetchone()
 
 
-def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` customers older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -116,5 +118,5 @@ def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dic
 FIND_BY_EMAIL = "SELECT * FROM customers WHERE lower(email) = lower(%(email)s)"
 
 
-def find_by_email(conn: Connection, email: str) -> dict | None:
+def find_by_email(conn: Connection, email: str) -> dict[str, Any] | None:
     return conn.execute(FIND_BY_EMAIL, {"email": email}).fetchone()

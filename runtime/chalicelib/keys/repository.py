@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -56,7 +57,7 @@ def insert(
     secret_hash: str,
     expires_at: datetime | None,
     rotated_from: uuid.UUID | None = None,
-) -> dict:
+) -> dict[str, Any]:
     params = {
         "customer_id": customer_id,
         "name": name,
@@ -67,16 +68,16 @@ def insert(
         "rotated_from": rotated_from,
     }
     try:
-        return conn.execute(INSERT, params).fetchone()
+        return single_row(conn.execute(INSERT, params))  # INSERT ... RETURNING: one row, or it raised
     except pg_errors.UniqueViolation as exc:
         raise errors.Conflict("Key id collision; try again") from exc
 
 
-def get(conn: Connection, key_id: uuid.UUID, *, for_update: bool = False) -> dict | None:
+def get(conn: Connection, key_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": key_id}).fetchone()
 
 
-def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` of the tenant's keys older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -89,12 +90,13 @@ def lock_tenant_keys(conn: Connection, customer_id: uuid.UUID) -> None:
 
 
 def count_live(conn: Connection) -> int:
-    return conn.execute(COUNT_LIVE).fetchone()["n"]
+    live: int = single_row(conn.execute(COUNT_LIVE))["n"]  # count(*): one row
+    return live
 
 
 def ids_of_customer(conn: Connection, customer_id: uuid.UUID) -> list[uuid.UUID]:
     return [row["id"] for row in conn.execute(IDS_OF_CUSTOMER, {"customer_id": customer_id}).fetchall()]
 
 
-def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
+def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict[str, Any] | None:
     return conn.execute(REVOKE, {"id": key_id, "at": at}).fetchone()

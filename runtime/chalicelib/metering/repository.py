@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import errors as pg_errors
 
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.errors import Unprocessable
 
 INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
@@ -64,7 +64,7 @@ def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
         separators=(",", ":"),
     )
     try:
-        row = conn.execute(INGEST_BATCH, {"events": events}).fetchone()
+        row = single_row(conn.execute(INGEST_BATCH, {"events": events}))  # each of its paths returns one row
     except (pg_errors.NumericValueOutOfRange, pg_errors.CheckViolation) as exc:
         # usage_monthly_quantity_bound (migration 0030): 10^10 per customer, metric and month.
         raise Unprocessable("The month's total for a metric would exceed 10^10 units") from exc

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 from chalicelib.notifications.models import EmailMessage, OutgoingEmail
 
@@ -135,7 +135,8 @@ def pending_ids(
 
 
 def database_now(conn: Connection) -> datetime:
-    return conn.execute(DATABASE_NOW).fetchone()["now"]
+    now: datetime = single_row(conn.execute(DATABASE_NOW))["now"]
+    return now
 
 
 def claim(conn: Connection, notification_id: uuid.UUID, *, lease_s: int) -> OutgoingEmail | None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from psycopg import errors as pg_errors
 
 from chalicelib.core import errors
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
@@ -55,7 +56,7 @@ def insert(
     public_id: str,
     secret_hash: str,
     expires_at: datetime | None,
-) -> dict:
+) -> dict[str, Any]:
     params = {
         "operator_id": operator_id,
         "name": name,
@@ -64,16 +65,16 @@ def insert(
         "expires_at": expires_at,
     }
     try:
-        return conn.execute(INSERT, params).fetchone()
+        return single_row(conn.execute(INSERT, params))  # INSERT ... RETURNING: one row, or it raised
     except pg_errors.UniqueViolation as exc:
         raise errors.Conflict("Key id collision; try again") from exc
 
 
-def get_for_update(conn: Connection, key_id: uuid.UUID) -> dict | None:
+def get_for_update(conn: Connection, key_id: uuid.UUID) -> dict[str, Any] | None:
     return conn.execute(GET_FOR_UPDATE, {"id": key_id}).fetchone()
 
 
-def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict]:
+def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:
     """Up to ``limit`` operator keys older than ``after`` (created_at, id), newest first."""
     after_created_at, after_id = after or (None, None)
     return conn.execute(
@@ -81,9 +82,9 @@ def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dic
     ).fetchall()
 
 
-def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict | None:
+def revoke(conn: Connection, key_id: uuid.UUID, at: datetime) -> dict[str, Any] | None:
     return conn.execute(REVOKE, {"id": key_id, "at": at}).fetchone()
 
 
-def live_named_for_update(conn: Connection, *, operator_id: uuid.UUID, name: str, at: datetime) -> list[dict]:
+def live_named_for_update(conn: Connection, *, operator_id: uuid.UUID, name: str, at: datetime) -> list[dict[str, Any]]:
     return conn.execute(LIVE_NAMED_FOR_UPDATE, {"operator_id": operator_id, "name": name, "at": at}).fetchall()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.audit import recorder
 from chalicelib.auth import key_format
@@ -126,7 +127,9 @@ def revoke_named(
     return [row["id"] for row in rows]
 
 
-def _revoke(conn: Connection, row: dict, now: datetime, *, reason: str | None = None, actor: str | None = None) -> None:
+def _revoke(
+    conn: Connection, row: dict[str, Any], now: datetime, *, reason: str | None = None, actor: str | None = None
+) -> None:
     repository.revoke(conn, row["id"], now)
     detail = {"operator_id": str(row["operator_id"]), "public_id": row["public_id"]}
     if reason is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chalicelib.core.db import Connection
+from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 INSERT_TICKET = """
@@ -67,10 +67,14 @@ CUSTOMER_EMAIL = "SELECT email FROM customers WHERE id = %(id)s"
 def insert_ticket(
     conn: Connection, *, customer_id: uuid.UUID, subject: str, body: str, priority: str, created_by: str
 ) -> dict[str, Any]:
-    return conn.execute(
-        INSERT_TICKET,
-        {"customer_id": customer_id, "subject": subject, "body": body, "priority": priority, "created_by": created_by},
-    ).fetchone()
+    params = {
+        "customer_id": customer_id,
+        "subject": subject,
+        "body": body,
+        "priority": priority,
+        "created_by": created_by,
+    }
+    return single_row(conn.execute(INSERT_TICKET, params))  # INSERT ... RETURNING: one row, or it raised
 
 
 def list_tickets(
@@ -104,9 +108,8 @@ def close_ticket(conn: Connection, ticket_id: uuid.UUID) -> dict[str, Any] | Non
 def insert_comment(
     conn: Connection, *, ticket_id: uuid.UUID, customer_id: uuid.UUID, author: str, body: str
 ) -> dict[str, Any]:
-    return conn.execute(
-        INSERT_COMMENT, {"ticket_id": ticket_id, "customer_id": customer_id, "author": author, "body": body}
-    ).fetchone()
+    params = {"ticket_id": ticket_id, "customer_id": customer_id, "author": author, "body": body}
+    return single_row(conn.execute(INSERT_COMMENT, params))  # INSERT ... RETURNING: one row, or it raised
 
 
 def list_comments(conn: Connection, ticket_id: uuid.UUID) -> list[dict[str, Any]]:
