@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint
 
 from chalicelib.auth import authentication, bootstrap, sessions, token_refresh
@@ -61,7 +63,7 @@ def logout() -> None:
 
 
 @bp.lambda_function(name=contract.CREATE_OPERATOR_KEY.name)
-def create_operator_key(event: dict, context_: object) -> dict:
+def create_operator_key(event: dict[str, Any], context_: object) -> dict[str, str]:
     """Invoked once after a deploy: ``{"email": "...", "name": "..."}`` → a new operator key (shown once)."""
     created = bootstrap.create_operator_key(email=str(event.get("email", "")), name=str(event.get("name", "")))
     return {"operator_id": str(created.operator_id), "key_id": str(created.key_id), "api_key": created.key}

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.cache import LocalCache
@@ -51,7 +52,7 @@ class Keyring:
             secret = document["secret"]
             return cls(current=SigningKey(kid=seed_kid(secret), secret=secret.encode()), previous=None)
 
-        def key(value: dict | None) -> SigningKey | None:
+        def key(value: dict[str, Any] | None) -> SigningKey | None:
             if not value:
                 return None
             return SigningKey(kid=str(value["kid"]), secret=str(value["secret"]).encode())

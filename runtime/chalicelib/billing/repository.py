@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from psycopg import errors as pg_errors
 
@@ -188,7 +189,7 @@ def replace_lines(conn: Connection, planned: Sequence[PlannedInvoice], *, clear:
     """Delete the lines of ``clear`` (recomputed drafts), then insert every planned invoice's lines."""
     if clear:
         conn.execute(DELETE_LINES, {"ids": list(clear)})
-    columns: dict[str, list] = {
+    columns: dict[str, list[Any]] = {
         key: []
         for key in (
             "invoice_ids",
@@ -226,7 +227,7 @@ def periods_with_due_drafts(conn: Connection, cutoff: datetime) -> list[date]:
     return [row["period"] for row in conn.execute(PERIODS_WITH_DUE_DRAFTS, {"cutoff": cutoff})]
 
 
-def _amount_columns(planned: Sequence[PlannedInvoice]) -> dict[str, list]:
+def _amount_columns(planned: Sequence[PlannedInvoice]) -> dict[str, list[Any]]:
     return {
         "ids": [p.invoice_id for p in planned],
         "tier_codes": [p.customer.plan.tier_code for p in planned],

@@ -38,7 +38,7 @@ def create_billing_run(body: BillingRunRequest) -> BillingRunResponse:
     name=MONTHLY_RUN,
     description="1st of each month, 02:00 UTC: bill the previous month as drafts",
 )
-def monthly_billing_run(event: Any) -> dict:
+def monthly_billing_run(event: Any) -> dict[str, Any]:
     result = service.bill_previous_month().model_dump(mode="json")
     logger.info("monthly billing run done", extra=result)
     return result
@@ -49,7 +49,7 @@ def monthly_billing_run(event: Any) -> dict:
     name=DAILY_JOB,
     description="Daily, 03:00 UTC: finalize drafts past the grace period and send pending e-mails",
 )
-def daily_billing_job(event: Any) -> dict:
+def daily_billing_job(event: Any) -> dict[str, Any]:
     report = service.daily()
     return {
         "periods_finalized": list(report.periods_finalized),

@@ -171,7 +171,7 @@ def _bill(locks: Connection, period: Period, finalize: bool, run_id: uuid.UUID, 
         invoices_existing=len(planned) - counts.created,
         invoices_recomputed=counts.recomputed,
         invoices_finalized=counts.finalized,
-        total_cents=sum((p.total for p in planned), Decimal("0.00")),  # dollars in, cents kept (core.models.Cents)
+        total_cents=cents(sum((p.total for p in planned), Decimal("0.00"))),
         customers_set_aside=len(set_aside),
         set_aside=set_aside,
     )

@@ -112,7 +112,8 @@ def parse_quantity(value: object) -> Decimal:
         raise ValueError("quantity must not be negative")
     if quantity >= MAX_QUANTITY:
         raise ValueError("quantity must be below 10^9")
-    if quantity.as_tuple().exponent < -6 and quantity != quantity.quantize(QUANTITY_SCALE):
+    exponent = quantity.as_tuple().exponent  # an int: the letters ("n", "N", "F") are NaN and infinity's
+    if isinstance(exponent, int) and exponent < -6 and quantity != quantity.quantize(QUANTITY_SCALE):
         raise ValueError("quantity has more than 6 decimal places")
     return quantity + 0  # normalizes -0 to 0
 

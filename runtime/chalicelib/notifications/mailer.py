@@ -43,4 +43,5 @@ def send(email: OutgoingEmail) -> str | None:
     except BotoCoreError as exc:
         # A connection error is SES being unreachable; a ParamValidationError is this message's fault.
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH], transient=aws.is_outage(exc)) from exc
-    return response.get("MessageId")
+    message_id: str | None = response.get("MessageId")
+    return message_id

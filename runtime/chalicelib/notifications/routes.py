@@ -39,7 +39,7 @@ DELIVERY_BUDGET_S = 240
     name=DELIVERY_JOB,
     description="Every 5 minutes: send newly queued e-mails (failed ones wait for the daily billing job)",
 )
-def deliver_queued_notifications(event: Any) -> dict:
+def deliver_queued_notifications(event: Any) -> dict[str, int]:
     report = service.deliver_pending(include_failed=False, time_budget_s=DELIVERY_BUDGET_S)
     logger.info(
         "queued notifications delivered",

@@ -29,7 +29,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib.core.http import REGISTRY, RouteSpec
 
@@ -38,6 +38,9 @@ VERSION = "1.0.0"
 BEARER = "bearerAuth"
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}/]+)}")
+
+# A model's JSON Schema for one use: "validation" (a request body or query), "serialization" (a response).
+SchemaKey = tuple[type[BaseModel], JsonSchemaMode]
 
 ERROR_MODEL = "ChaliceError"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -94,24 +97,24 @@ def build_document(specs: Iterable[RouteSpec] | None = None) -> dict[str, Any]:
     }
 
 
-def _model_schemas(specs: list[RouteSpec]) -> tuple[dict[tuple[type[BaseModel], str], dict[str, Any]], dict[str, Any]]:
+def _model_schemas(specs: list[RouteSpec]) -> tuple[dict[SchemaKey, dict[str, Any]], dict[str, Any]]:
     """One JSON Schema per (model, mode), with shared definitions hoisted into components.
 
     Bodies and responses become named components (Pydantic resolves name
     clashes between areas' models itself); a query model is inlined as
     parameters, so only the definitions it refers to are kept.
     """
-    wanted: dict[tuple[type[BaseModel], str], None] = {}
+    wanted: dict[SchemaKey, None] = {}
     for spec in specs:
         if spec.body is not None:
             wanted[(spec.body, "validation")] = None
         if spec.response is not None:
             wanted[(spec.response, "serialization")] = None
-    schema_for: dict[tuple[type[BaseModel], str], dict[str, Any]] = {}
+    schema_for: dict[SchemaKey, dict[str, Any]] = {}
     definitions: dict[str, Any] = {}
     if wanted:
         mapping, top = models_json_schema(list(wanted), ref_template=_REF)
-        schema_for, definitions = dict(mapping), dict(top.get("$defs", {}))
+        schema_for, definitions = {key: mapping[key] for key in wanted}, dict(top.get("$defs", {}))
     for spec in specs:
         if spec.query is not None and (spec.query, "validation") not in schema_for:
             schema = spec.query.model_json_schema(ref_template=_REF)
@@ -124,7 +127,9 @@ def _model_schemas(specs: list[RouteSpec]) -> tuple[dict[tuple[type[BaseModel], 
     return schema_for, definitions
 
 
-def _operation(spec: RouteSpec, schema_for: dict, definitions: dict[str, Any]) -> dict[str, Any]:
+def _operation(
+    spec: RouteSpec, schema_for: dict[SchemaKey, dict[str, Any]], definitions: dict[str, Any]
+) -> dict[str, Any]:
     path_params = _PATH_PARAM.findall(spec.path)
     operation: dict[str, Any] = {
         "operationId": _operation_id(spec),
@@ -168,7 +173,8 @@ def _path_parameter(name: str) -> dict[str, Any]:
 def _resolve(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
     ref = schema.get("$ref")
     if ref:
-        return definitions[ref.rsplit("/", 1)[-1]]
+        resolved: dict[str, Any] = definitions[ref.rsplit("/", 1)[-1]]
+        return resolved
     return schema
 
 
@@ -193,7 +199,9 @@ def _query_parameters(model_schema: dict[str, Any]) -> list[dict[str, Any]]:
     return parameters
 
 
-def _responses(spec: RouteSpec, schema_for: dict, *, has_path_params: bool) -> dict[str, Any]:
+def _responses(
+    spec: RouteSpec, schema_for: dict[SchemaKey, dict[str, Any]], *, has_path_params: bool
+) -> dict[str, Any]:
     success: dict[str, Any] = {"description": _reason(spec.status), "headers": _headers(spec.status)}
     if spec.status != 204:
         schema = schema_for[(spec.response, "serialization")] if spec.response is not None else {"type": "object"}

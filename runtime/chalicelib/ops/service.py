@@ -54,7 +54,8 @@ def ensure_jwt_keys(secret_id: str, *, client: Any = None) -> bool:
 
 def app_user_password(secret_arn: str, *, client: Any = None) -> str:
     client = client or aws.client("secretsmanager")
-    return json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
+    password: str = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
+    return password
 
 
 # On a first deploy the custom resource can run while RDS Proxy is still

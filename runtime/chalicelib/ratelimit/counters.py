@@ -96,7 +96,9 @@ def count_request(customer_id: uuid.UUID, limits: Limits, now: float) -> Refusal
     return None
 
 
-def _add_in_window(key: dict, *, window: int, slot: int, limits: Limits, expires_at: int) -> dict[str, int] | None:
+def _add_in_window(
+    key: dict[str, dict[str, str]], *, window: int, slot: int, limits: Limits, expires_at: int
+) -> dict[str, int] | None:
     conditions = ["#w = :w"]
     values = _values(window, expires_at)
     if limits.per_window is not None:
@@ -117,7 +119,9 @@ def _add_in_window(key: dict, *, window: int, slot: int, limits: Limits, expires
     )
 
 
-def _start_window(key: dict, *, window: int, slot: int, limits: Limits, expires_at: int) -> dict[str, int] | None:
+def _start_window(
+    key: dict[str, dict[str, str]], *, window: int, slot: int, limits: Limits, expires_at: int
+) -> dict[str, int] | None:
     others = [name for index, name in enumerate(_SLOTS) if index != slot]
     names = {
         "#w": "w",
