@@ -277,3 +277,47 @@ def test_an_email_is_not_sent_twice_when_the_connections_die_while_ses_sends_it(
         status = admin.execute("SELECT status FROM notifications WHERE id = %s", (notification_id,)).fetchone()[0]
     assert status == "sent"
     assert len(moto_ses_messages(stack, recipient)) == 1
+
+
+def test_recording_a_sent_email_outlasts_a_short_outage_and_audits_once(make_customer, admin_url, stack, monkeypatch):
+    """SES took it: the record is retried on fresh connections (idempotently) instead of letting the lease resend."""
+    import uuid
+
+    from chalicelib.notifications import repository
+    from chalicelib.notifications import service as notifications
+    from tests.billing_support import moto_ses_messages
+
+    customer_id = make_customer()
+    recipient = f"{uuid.uuid4().hex}@ex.test"
+    with db.tenant_transaction(customer_id) as conn:
+        notification_id = notifications.queue_email(
+            conn,
+            customer_id=customer_id,
+            template="test_message",
+            recipient=recipient,
+            subject="Hello",
+            text_body="body",
+            idempotency_key=uuid.uuid4().hex,
+            related_type="support_ticket",
+            related_id=uuid.uuid4(),
+        )
+    real_mark_sent = repository.mark_sent
+    failures = {"left": 3}  # the first attempt and its retry, then one more: three losses in a row
+
+    def flaky_mark_sent(conn, *args, **kwargs):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real_mark_sent(conn, *args, **kwargs)
+
+    monkeypatch.setattr(repository, "mark_sent", flaky_mark_sent)
+    assert notifications.deliver_pending(customer_id=customer_id, notification_ids=[notification_id]).sent == 1
+    assert failures["left"] == 0
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        status = admin.execute("SELECT status FROM notifications WHERE id = %s", (notification_id,)).fetchone()[0]
+        emailed = admin.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'support_ticket.emailed' AND detail->>'notification_id' = %s",
+            (str(notification_id),),
+        ).fetchone()[0]
+    assert status == "sent" and emailed == 1
+    assert len(moto_ses_messages(stack, recipient)) == 1

@@ -56,7 +56,7 @@ MARK_SENT = """
 UPDATE notifications
    SET status = 'sent', sent_at = now(), last_attempt_at = now(), attempts = attempts + 1,
        provider_message_id = %(message_id)s, error = NULL, sending_until = NULL
- WHERE id = %(id)s
+ WHERE id = %(id)s AND status <> 'sent'
 """
 
 MARK_FAILED = """
@@ -144,8 +144,9 @@ def claim(conn: Connection, notification_id: uuid.UUID, *, lease_s: int) -> Outg
     return None if row is None else OutgoingEmail(**row)
 
 
-def mark_sent(conn: Connection, notification_id: uuid.UUID, message_id: str | None) -> None:
-    conn.execute(MARK_SENT, {"id": notification_id, "message_id": message_id})
+def mark_sent(conn: Connection, notification_id: uuid.UUID, message_id: str | None) -> bool:
+    """Record the send; ``False`` when it was already recorded (a retried record whose COMMIT had landed)."""
+    return conn.execute(MARK_SENT, {"id": notification_id, "message_id": message_id}).rowcount == 1
 
 
 def mark_failed(conn: Connection, notification_id: uuid.UUID, error: str) -> None:

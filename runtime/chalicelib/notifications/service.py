@@ -59,6 +59,8 @@ from chalicelib.notifications.models import (
 MAX_ATTEMPTS = 5
 # How long a claimed e-mail is left to its deliverer: far above one SES call (seconds at worst).
 SENDING_LEASE_S = 300
+# Attempts (each itself retried once on a fresh connection) to record an e-mail SES accepted.
+RECORD_ATTEMPTS = 4
 DEFAULT_BATCH_SIZE = 500
 
 
@@ -209,7 +211,8 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
 
     def sent() -> None:
         with _transaction(customer_id) as conn:
-            repository.mark_sent(conn, email.id, message_id)
+            if not repository.mark_sent(conn, email.id, message_id):
+                return  # an earlier attempt's COMMIT had landed: recorded and audited once
             recorder.record(
                 conn,
                 customer_id=email.customer_id,
@@ -220,8 +223,16 @@ def _deliver_one(customer_id: uuid.UUID | None, notification_id: uuid.UUID) -> s
             )
 
     # SES has accepted it: the record must not be lost to a dead connection, or the lease would
-    # end and the e-mail go out again. A fresh connection is tried once more.
-    db.retry_once_if_lost(sent, what="notification sent")
+    # end and the e-mail go out again. Recording is idempotent, so it is tried on fresh
+    # connections for a few seconds (a failover), even after a COMMIT whose outcome is unknown.
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            db.retry_once_if_lost(sent, what="notification sent")
+            break
+        except db.LOST:
+            if attempt == RECORD_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
     return "sent"
 
 
