@@ -27,7 +27,6 @@ committed, so it is not retried). The view layer answers what is left with
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,8 +36,11 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
-from chalicelib.core import context
-from chalicelib.core.observability import logger
+from chalicelib.core import attempts, context
+
+# Re-exported: callers say db.LOST and db.retry_once_if_lost, next to the units of work.
+from chalicelib.core.attempts import LOST as LOST
+from chalicelib.core.attempts import retry_once_if_lost as retry_once_if_lost
 from chalicelib.core.settings import get_settings
 
 OPERATOR_ROLE = "saas_operator"
@@ -180,63 +182,6 @@ def close_pool() -> None:
             _pool = None
 
 
-# ---------------------------------------------------------------- losing the connection
-# What the database can fail with that is worth one more attempt on a fresh connection: the
-# connection died (AdminShutdown, "server closed the connection", "the connection is closed"),
-# the pool could not hand one out in time (PoolTimeout), a deadlock or serialization failure.
-LOST = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-class _Attempt:
-    """What the units of work of one attempt did: ``committed`` something, or died ``in_commit``."""
-
-    __slots__ = ("committed", "in_commit")
-
-    def __init__(self) -> None:
-        self.committed = False
-        self.in_commit = False
-
-    @property
-    def retryable(self) -> bool:
-        return not self.committed and not self.in_commit
-
-
-_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("db_attempt", default=None)
-
-
-def _committed() -> None:
-    attempt = _attempt.get()
-    if attempt is not None:
-        attempt.committed = True
-
-
-def retry_once_if_lost(work: Callable[[], Any], *, what: str = "request") -> Any:
-    """Run ``work``; if the database fails it before anything was committed, run it once more.
-
-    The second attempt gets a fresh connection (the pool checks connections
-    when it hands them out and drops dead ones). Anything else — a second
-    failure, or a failure after a commit or during one — propagates: the
-    caller answers ``503`` and the client retries with the same request
-    (ingestion is idempotent per event id, so nothing is counted twice).
-    """
-    outer = _attempt.get()
-    for attempt_number in (1, 2):
-        attempt = _Attempt()
-        token = _attempt.set(attempt)
-        try:
-            return work()
-        except LOST as exc:
-            if attempt_number == 2 or not attempt.retryable:
-                raise
-            logger.warning("database connection lost; retrying once", extra={"what": what, "error": type(exc).__name__})
-        finally:
-            _attempt.reset(token)
-            if outer is not None:  # nested: what this work committed, the enclosing attempt did too
-                outer.committed |= attempt.committed
-                outer.in_commit |= attempt.in_commit
-    raise AssertionError("unreachable")
-
-
 def single_row(cursor: psycopg.Cursor[DictRow]) -> DictRow:
     """The row of a statement that always returns one (an aggregate, an upsert's ``RETURNING``...).
 
@@ -258,11 +203,9 @@ def _unit(conn: Connection) -> Iterator[Connection]:
             body_done = True
     except LOST:
         if body_done:  # the COMMIT itself failed: it may or may not have been applied
-            attempt = _attempt.get()
-            if attempt is not None:
-                attempt.in_commit = True
+            attempts.died_in_commit()
         raise
-    _committed()
+    attempts.committed()
 
 
 @contextlib.contextmanager
@@ -305,7 +248,7 @@ def one_statement() -> Iterator[Connection]:
     """
     with get_pool().connection() as conn:
         yield conn
-    _committed()
+    attempts.committed()
 
 
 @contextlib.contextmanager
