@@ -211,3 +211,21 @@ def test_a_message_the_client_refuses_is_failed_and_never_stops_the_others(make_
     assert rows[good]["status"] == "sent"
     assert rows[bad]["status"] == "failed" and "ParamValidationError" in rows[bad]["error"]
     assert notifications.deliver_pending(customer_id=customer_id).sent == 0
+
+
+def test_a_degradation_emits_the_metric_the_alarms_watch(monkeypatch, capsys):
+    """DependencyDegraded with the dimensions the CloudWatch alarms name (service + dependency)."""
+    from chalicelib.core.observability import dependency_degraded
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    dependency_degraded("dynamodb", "rate_limit_open", aws.DependencyUnavailable("dynamodb"))
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "DependencyDegraded" in line
+    ]
+    assert len(emf) == 1
+    assert emf[0]["DependencyDegraded"] in (1, [1])
+    assert (emf[0]["service"], emf[0]["dependency"]) == ("saas-api", "dynamodb")
+    [directive] = emf[0]["_aws"]["CloudWatchMetrics"]
+    assert sorted(directive["Dimensions"][0]) == ["dependency", "service"]

@@ -10,16 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-
 from chalicelib.audit import recorder
 from chalicelib.audit.recorder import AuditEntry
 from chalicelib.billing import run_repository
 from chalicelib.billing.models import AbandonedRun, BillingRunResponse, SetAsideResponse
 from chalicelib.core import db
-from chalicelib.core.observability import SERVICE, logger
-from chalicelib.core.observability import metrics as powertools_metrics
+from chalicelib.core.observability import emit_count, logger
 from chalicelib.core.periods import Period
 
 # The alarm's input (namespace SaaSPlatform, dimension service), emitted by every run, 0 included.
@@ -71,17 +67,7 @@ def set_aside(items: Sequence[SetAsideResponse], period: Period, run_id: uuid.UU
                 "reason": item.reason,
             },
         )
-    if is_metrics_disabled():
-        return
-    # single_metric flushes its own isolated buffer: no interleaving with request metrics.
-    with single_metric(
-        name=SET_ASIDE_METRIC,
-        unit=MetricUnit.Count,
-        value=len(items),
-        namespace=powertools_metrics.namespace,
-        default_dimensions={"service": SERVICE},
-    ):
-        pass
+    emit_count(SET_ASIDE_METRIC, len(items))
 
 
 def finished(result: BillingRunResponse, actor: str) -> None:

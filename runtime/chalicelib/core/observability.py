@@ -109,16 +109,26 @@ def dependency_degraded(dependency: str, what: str, error: BaseException) -> Non
     logger.warning(
         "dependency degraded", extra={"dependency": dependency, "fallback": what, "error": type(error).__name__}
     )
-    if is_metrics_disabled():
-        return
     try:
-        with single_metric(
-            name="DependencyDegraded",
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=metrics.namespace,
-            default_dimensions={"service": SERVICE},
-        ) as metric:
-            metric.add_dimension(name="dependency", value=dependency)
+        emit_count("DependencyDegraded", 1, dependency=dependency)
     except Exception:  # a metric must never fail the request it describes
         logger.exception("could not emit DependencyDegraded")
+
+
+def emit_count(name: str, value: int, **dimensions: str) -> None:
+    """One standalone count metric (dimension ``service`` plus ``dimensions``); nothing when metrics are off.
+
+    ``single_metric`` flushes its own isolated buffer: it never interleaves
+    with the request metrics of another thread of the local server.
+    """
+    if is_metrics_disabled():
+        return
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)
