@@ -54,6 +54,7 @@ def demo_customer_key() -> str:
     from chalicelib.customers import repository, service
     from chalicelib.customers import service as customers_service
     from chalicelib.customers.models import OnboardBody
+    from chalicelib.keys import repository as keys_repository
     from chalicelib.keys import service as keys_service
     from chalicelib.keys.service import issue_key
 
@@ -63,22 +64,11 @@ def demo_customer_key() -> str:
         created = service.onboard(OnboardBody(name="Demo Co", email=DEMO_EMAIL, tier="growth"))
         return created.api_key["key"]
     with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
-        previous = [
-            row["id"]
-            for row in conn.execute(
-                _LIVE_LOCAL_KEYS, {"names": [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME]}
-            ).fetchall()
-        ]
+        # The keys earlier starts made: the onboarding key of the first, ``local-stack`` of the others.
+        previous = keys_repository.live_ids_named(conn, [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME])
         key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None).key
     # The previous start's key goes, as the operator's does: revoked (audited, its tokens dead at once)
     # through the same path as DELETE /api-keys/{id}, so local keys do not pile up past the tier's limit.
     for key_id in previous:
         keys_service.revoke(existing["id"], key_id)
     return key
-
-
-# The keys earlier starts made: the onboarding key of the first, ``local-stack`` of the others.
-# Row-level security confines this to the demo customer (the tenant of the transaction).
-_LIVE_LOCAL_KEYS = """
-SELECT id FROM api_keys WHERE name = ANY(%(names)s) AND (revoked_at IS NULL OR revoked_at > now())
-"""

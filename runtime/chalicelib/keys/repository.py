@@ -29,10 +29,10 @@ SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked
  ORDER BY created_at DESC, id DESC
  LIMIT %(limit)s
 """
-COUNT_LIVE = """
-SELECT count(*) AS n FROM api_keys
- WHERE (revoked_at IS NULL OR revoked_at > now()) AND (expires_at IS NULL OR expires_at > now())
-"""
+# A key that still authenticates: not revoked yet (a rotation's overlap) and not expired.
+LIVE = "(revoked_at IS NULL OR revoked_at > now()) AND (expires_at IS NULL OR expires_at > now())"
+COUNT_LIVE = f"SELECT count(*) AS n FROM api_keys WHERE {LIVE}"
+LIVE_NAMED = f"SELECT id FROM api_keys WHERE name = ANY(%(names)s) AND {LIVE} ORDER BY created_at, id"
 # Serializes every change to one tenant's set of live keys (create, rotate)
 # until the transaction ends: count-then-insert cannot interleave. An advisory
 # lock, not SELECT ... FOR UPDATE on the customer row: the app role may not
@@ -87,6 +87,11 @@ def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dic
 
 def lock_tenant_keys(conn: Connection, customer_id: uuid.UUID) -> None:
     conn.execute(LOCK_TENANT_KEYS, {"customer_id": customer_id})
+
+
+def live_ids_named(conn: Connection, names: list[str]) -> list[uuid.UUID]:
+    """The tenant's live keys with one of ``names`` (row-level security confines it to the tenant)."""
+    return [row["id"] for row in conn.execute(LIVE_NAMED, {"names": names}).fetchall()]
 
 
 def count_live(conn: Connection) -> int:
