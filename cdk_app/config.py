@@ -44,6 +44,8 @@ _PYTHON = re.compile(r"^3\.\d{1,2}$")
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 _ACCOUNT = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The customer portal's base URL (e-mailed links): https, a host, no trailing slash.
+_PORTAL_URL = re.compile(r"^https://[^/\s]+(?:/[^\s]*[^/\s])?$")
 
 
 class ConfigError(ValueError):
@@ -127,6 +129,7 @@ class EnvironmentConfig:
     alarm_email: str
     ses_sender: str
     ses_identity: str
+    portal_url: str
     removal_policy: Literal["retain", "destroy"]
     deletion_protection: bool
     jwt_secret_name: str
@@ -190,6 +193,8 @@ class EnvironmentConfig:
             for name in ("alarm_email", "ses_sender")
             if not _EMAIL.match(getattr(self, name))
         )
+        if not _PORTAL_URL.match(self.portal_url):
+            problems.append("portal_url must be an https URL without a trailing slash")
         if self.name == "prod" and (not self.retain_data or not self.deletion_protection):
             problems.append("prod must retain data and keep deletion protection on")
         if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):

@@ -70,6 +70,7 @@ class StatelessStack(cdk.Stack):
             Env.BCRYPT_COST: str(config.bcrypt_cost),
             Env.SES_SENDER: config.ses_sender,
             Env.INVOICE_GRACE_DAYS: str(config.invoice_grace_days),
+            Env.PORTAL_URL: config.portal_url,
         }
         self.api = ChaliceApi(
             self,

@@ -69,6 +69,8 @@ def test_prod_refuses_destroy_or_no_deletion_protection():
         ({"aurora_min_acu": 4, "aurora_max_acu": 2}, "aurora_min_acu"),
         ({"availability_zones": ["us-east-1a"]}, "two availability zones"),
         ({"alarm_email": "not-an-address"}, "alarm_email"),
+        ({"portal_url": "http://portal.example.com"}, "portal_url"),
+        ({"portal_url": "https://portal.example.com/"}, "portal_url"),
         ({"account": "12345"}, "12 digits"),
         ({"backup_retention_days": 36}, "backup_retention_days"),
         ({"surprise": 1}, "unknown keys"),

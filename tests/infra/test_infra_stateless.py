@@ -99,6 +99,7 @@ def test_runtime_environment_points_at_the_stateful_resources(each_env):
     assert variables[Env.JWT_SECRET_ID] == config.jwt_secret_name
     assert variables[Env.PEPPER_SECRET_ID] == config.pepper_secret_name
     assert variables[Env.SES_SENDER] == config.ses_sender
+    assert variables[Env.PORTAL_URL] == config.portal_url
     assert variables[Env.BCRYPT_COST] == str(config.bcrypt_cost)
     assert not contract.MIGRATE_ONLY_ENVIRONMENT & set(variables)
 

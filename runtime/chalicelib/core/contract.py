@@ -53,6 +53,8 @@ class Env(StrEnum):
     BCRYPT_COST = "BCRYPT_COST"
     SES_SENDER = "SES_SENDER"
     INVOICE_GRACE_DAYS = "INVOICE_GRACE_DAYS"
+    # The customer portal's base URL: the links in invitation and password-reset e-mails point there.
+    PORTAL_URL = "PORTAL_URL"
 
 
 class Table(StrEnum):
@@ -90,6 +92,7 @@ DEPLOYED_ENVIRONMENT: frozenset[Env] = frozenset(
         Env.BCRYPT_COST,
         Env.SES_SENDER,
         Env.INVOICE_GRACE_DAYS,
+        Env.PORTAL_URL,
     }
 )
 # Given to the migrate function only: no other function may act as the master login.
@@ -115,6 +118,8 @@ def local_table_name(table: Table, stage: str = LOCAL_STAGE) -> str:
 LOCAL_JWT_SECRET_ID = f"saas-{LOCAL_STAGE}/jwt-signing-keys"
 LOCAL_PEPPER_SECRET_ID = f"saas-{LOCAL_STAGE}/api-key-pepper"
 LOCAL_SES_SENDER = "billing@saas.local"
+# Where `make run` serves the customer portal (its dev server's default port).
+LOCAL_PORTAL_URL = "http://127.0.0.1:5173"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from chalicelib.core.contract import (
     DATABASE_NAME,
     LOCAL_JWT_SECRET_ID,
     LOCAL_PEPPER_SECRET_ID,
+    LOCAL_PORTAL_URL,
     LOCAL_SES_SENDER,
     LOCAL_STAGE,
     Env,
@@ -53,6 +54,7 @@ class Settings:
     bcrypt_cost: int
     ses_sender: str
     invoice_grace_days: int
+    portal_url: str
     log_level: str
 
 
@@ -96,6 +98,8 @@ def get_settings() -> Settings:
         bcrypt_cost=_int(Env.BCRYPT_COST, 12),
         ses_sender=env.get(Env.SES_SENDER, LOCAL_SES_SENDER),
         invoice_grace_days=_int(Env.INVOICE_GRACE_DAYS, 3),
+        # The customer portal, without a trailing slash: e-mailed links are built on it.
+        portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
         log_level=env.get(Env.LOG_LEVEL, "INFO"),
     )
 
