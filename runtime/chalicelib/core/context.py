@@ -28,19 +28,51 @@ class Role(StrEnum):
         return subject if self is Role.CUSTOMER else None
 
 
+class TenantRole(StrEnum):
+    """What a tenant's credential (an API key or a person's session) may do: the contract's role table.
+
+    ``auth.permissions`` maps every tenant route to a permission and each
+    permission to the roles that hold it.
+    """
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    BILLING = "billing"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """An authenticated caller: an API key's holder or a person (``user_id``), in one session.
+
+    ``tenant_role`` is what a tenant's credential may do (read from PostgreSQL
+    on every request; ``None`` for operators); ``amr`` how the session was
+    authenticated (``("key",)``, ``("pwd",)`` or ``("pwd", "otp")``).
+    """
+
     role: Role
     subject: uuid.UUID  # customer id or operator id
-    key_id: uuid.UUID
+    key_id: uuid.UUID | None  # the API key; None for a person's session
     session_id: str  # JWT jti
+    tenant_role: TenantRole | None = None
+    user_id: uuid.UUID | None = None
+    amr: tuple[str, ...] = ("key",)
+    require_mfa: bool = False  # the tenant's setting, read with the session's state
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", Role(self.role))  # "customer" is accepted and stored as Role.CUSTOMER
+        if self.tenant_role is not None:
+            object.__setattr__(self, "tenant_role", TenantRole(self.tenant_role))
 
     @property
     def customer_id(self) -> uuid.UUID | None:
         return self.role.customer_id(self.subject)
+
+    @property
+    def mfa_satisfied(self) -> bool:
+        """Whether the tenant's MFA requirement lets this session through (keys are not people)."""
+        return not self.require_mfa or self.user_id is None or "otp" in self.amr
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -63,10 +95,13 @@ def current_principal() -> Principal:
 
 
 def actor_for(principal: Principal | None) -> str:
-    """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``operator:<id>`` or ``system``."""
+    """How the audit trail names who acted: ``customer:<id>/key:<id>``, ``customer:<id>/user:<id>``,
+    ``operator:<id>`` or ``system``."""
     if principal is None:
         return "system"
     if principal.role is Role.CUSTOMER:
+        if principal.user_id is not None:
+            return f"customer:{principal.subject}/user:{principal.user_id}"
         return f"customer:{principal.subject}/key:{principal.key_id}"
     return f"operator:{principal.subject}"
 
