@@ -51,6 +51,7 @@ def local_credentials() -> dict[str, str | None]:
 def demo_customer_key() -> str:
     """Onboard the demo customer on first start; later starts give it a new key."""
     from chalicelib.core import db
+    from chalicelib.core.context import TenantRole
     from chalicelib.customers import repository, service
     from chalicelib.customers import service as customers_service
     from chalicelib.customers.models import OnboardBody
@@ -66,9 +67,11 @@ def demo_customer_key() -> str:
     with db.tenant_transaction(existing["id"], actor="system:bootstrap") as conn:
         # The keys earlier starts made: the onboarding key of the first, ``local-stack`` of the others.
         previous = keys_repository.live_ids_named(conn, [LOCAL_KEY_NAME, customers_service.FIRST_KEY_NAME])
-        key = issue_key(conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None).key
+        key = issue_key(
+            conn, customer_id=existing["id"], name=LOCAL_KEY_NAME, expires_at=None, role=TenantRole.ADMIN
+        ).key
     # The previous start's key goes, as the operator's does: revoked (audited, its tokens dead at once)
     # through the same path as DELETE /api-keys/{id}, so local keys do not pile up past the tier's limit.
     for key_id in previous:
-        keys_service.revoke(existing["id"], key_id)
+        keys_service.revoke(existing["id"], key_id, TenantRole.OWNER)  # the stack tidying up, not a tenant
     return key

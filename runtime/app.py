@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.audit.routes import bp as audit_bp
 from chalicelib.auth import guard as auth_guard
+from chalicelib.auth import permission_guard
 from chalicelib.auth.routes import bp as auth_bp
 from chalicelib.billing.routes import bp as billing_bp
 from chalicelib.core import observability
@@ -23,6 +24,7 @@ from chalicelib.tickets.routes import bp as tickets_bp
 app = Chalice(app_name="saas-backend")
 observability.register(app)
 auth_guard.register()
+permission_guard.register()
 add_guard(rate_limit_guard, order=RATE_LIMIT_ORDER)
 app.register_blueprint(health_bp)
 app.register_blueprint(openapi_bp)

@@ -12,6 +12,7 @@ import threading
 import psycopg
 
 from chalicelib.core import errors
+from chalicelib.core.context import TenantRole
 from chalicelib.keys import service as keys_service
 from chalicelib.keys.models import CreateKeyBody
 
@@ -36,7 +37,7 @@ def test_i11_3_twelve_concurrent_creates_never_exceed_a_five_key_tier(new_custom
     def create(n: int) -> None:
         barrier.wait()
         try:
-            keys_service.create(customer.customer_id, CreateKeyBody(name=f"k{n}"))
+            keys_service.create(customer.customer_id, CreateKeyBody(name=f"k{n}"), TenantRole.ADMIN)
             outcomes.append("created")
         except errors.Conflict:
             outcomes.append("conflict")

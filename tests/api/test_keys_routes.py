@@ -37,7 +37,18 @@ def test_create_shows_the_key_once_and_list_never(client, new_customer):
     response = post(client, "/api-keys", {"name": "ci"}, customer.headers)
     assert response.status_code == 201
     created = json.loads(response.body)
-    assert set(created) == {"id", "name", "prefix", "key", "created_at", "expires_at", "revoked_at", "last_used_at"}
+    assert set(created) == {
+        "id",
+        "name",
+        "prefix",
+        "key",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "role",
+    }
+    assert created["role"] == "developer"
     assert created["key"].startswith(created["prefix"] + "_") and created["prefix"].startswith("sk_test_")
     assert created["last_used_at"] is None
     assert authenticate(client, created["key"]).status_code == 200

@@ -44,6 +44,10 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
         False,
         "UPDATE invoice_number_counters_by_customer SET last_value = last_value",
     ),
+    TenantTable("users", "customer_id", True, True, "UPDATE users SET name = 'touched'"),
+    TenantTable("user_invitations", "customer_id", True, True, "UPDATE user_invitations SET role = role"),
+    TenantTable("user_tokens", "customer_id", True, True, "UPDATE user_tokens SET failed_attempts = failed_attempts"),
+    TenantTable("user_recovery_codes", "customer_id", True, True, "UPDATE user_recovery_codes SET used_at = now()"),
 )
 
 # INSERT statements that create one row of ``table`` for %(customer)s.
@@ -72,6 +76,14 @@ _INSERTS: dict[str, str] = {
     "invoice_number_counters_by_customer": "INSERT INTO invoice_number_counters_by_customer"
     " (customer_id, year, last_value)"
     " VALUES (%(customer)s, 1900 + %(offset)s, 1)",
+    "users": "INSERT INTO users (customer_id, email, name, role, password_hash)"
+    " VALUES (%(customer)s, %(unique)s || '@example.test', 'Person', 'viewer', 'not-a-real-hash')",
+    "user_invitations": "INSERT INTO user_invitations (customer_id, email, role, token_hash, invited_by, expires_at)"
+    " VALUES (%(customer)s, %(unique)s || '@example.test', 'viewer', %(unique)s, 'test', now() + interval '7 days')",
+    "user_tokens": "INSERT INTO user_tokens (customer_id, user_id, purpose, token_hash, session_epoch, expires_at)"
+    " VALUES (%(customer)s, %(user)s, 'password_reset', %(unique)s, 0, now() + interval '1 hour')",
+    "user_recovery_codes": "INSERT INTO user_recovery_codes (customer_id, user_id, code_hash)"
+    " VALUES (%(customer)s, %(user)s, %(unique)s)",
 }
 _ORDER = (
     "api_keys",
@@ -84,11 +96,20 @@ _ORDER = (
     "notifications",
     "audit_events",
     "invoice_number_counters_by_customer",
+    "users",
+    "user_invitations",
+    "user_tokens",
+    "user_recovery_codes",
 )
 
 
 def _ticket_of(conn: psycopg.Connection, customer_id: uuid.UUID) -> uuid.UUID | None:
     row = conn.execute("SELECT id FROM support_tickets WHERE customer_id = %s LIMIT 1", (customer_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _user_of(conn: psycopg.Connection, customer_id: uuid.UUID) -> uuid.UUID | None:
+    row = conn.execute("SELECT id FROM users WHERE customer_id = %s LIMIT 1", (customer_id,)).fetchone()
     return row[0] if row else None
 
 
@@ -101,6 +122,7 @@ def seed_tenant(admin_url: str, customer_id: uuid.UUID, offset: int = 0) -> None
                 "unique": uuid.uuid4().hex,
                 "offset": offset,
                 "ticket": _ticket_of(conn, customer_id),
+                "user": _user_of(conn, customer_id),
             }
             conn.execute(_INSERTS[table], params)
 
@@ -109,4 +131,6 @@ def insert_for(conn: psycopg.Connection, table: str, customer_id: uuid.UUID, adm
     """Attempt, on ``conn``, the insert of one ``table`` row for ``customer_id``."""
     with psycopg.connect(admin_url) as admin:
         ticket = _ticket_of(admin, customer_id)
-    conn.execute(_INSERTS[table], {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": 7, "ticket": ticket})
+        user = _user_of(admin, customer_id)
+    params = {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": 7, "ticket": ticket, "user": user}
+    conn.execute(_INSERTS[table], params)

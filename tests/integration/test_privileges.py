@@ -78,9 +78,11 @@ column api_keys.name | saas_admin | saas_analytics=r
 column api_keys.prefix | saas_admin | saas_analytics=r
 column api_keys.public_id | saas_admin | saas_analytics=r saas_auth=r
 column api_keys.revoked_at | saas_admin | saas_analytics=r saas_auth=r
+column api_keys.role | saas_admin | saas_auth=r
 column api_keys.rotated_from | saas_admin | saas_analytics=r
 column api_keys.secret_hash | saas_admin | saas_auth=r
 column customers.id | saas_admin | saas_auth=r
+column customers.require_mfa | saas_admin | saas_app=w saas_auth=r
 column customers.status | saas_admin | saas_auth=r
 column operator_api_keys.created_at | saas_admin | saas_analytics=r saas_operator=r
 column operator_api_keys.expires_at | saas_admin | saas_analytics=r saas_auth=r saas_operator=ar
@@ -93,16 +95,37 @@ column operator_api_keys.revoked_at | saas_admin | saas_analytics=r saas_auth=r 
 column operator_api_keys.secret_hash | saas_admin | saas_auth=r saas_operator=a
 column operators.disabled_at | saas_admin | saas_auth=r
 column operators.id | saas_admin | saas_auth=r
+column user_invitations.accepted_at | saas_admin | saas_analytics=r
+column user_invitations.created_at | saas_admin | saas_analytics=r
+column user_invitations.customer_id | saas_admin | saas_analytics=r
+column user_invitations.email | saas_admin | saas_analytics=r
+column user_invitations.expires_at | saas_admin | saas_analytics=r
+column user_invitations.id | saas_admin | saas_analytics=r
+column user_invitations.role | saas_admin | saas_analytics=r
+column users.created_at | saas_admin | saas_analytics=r saas_operator=r
+column users.customer_id | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column users.email | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column users.id | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column users.last_login_at | saas_admin | saas_analytics=r saas_operator=r
+column users.mfa_enabled | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column users.name | saas_admin | saas_analytics=r saas_operator=r
+column users.password_hash | saas_admin | saas_auth=r
+column users.role | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
+column users.session_epoch | saas_admin | saas_auth=r
 function app_current_tenant() | saas_admin | PUBLIC=X
 function audit_event_hash(uuid,bigint,bytea,timestamp with time zone,text,text,text,text,jsonb,text) | saas_admin | PUBLIC=X
 function audit_events_link() | saas_admin | PUBLIC=X
 function audit_events_refuse_change() | saas_admin | PUBLIC=X
+function auth_credential_state(text,uuid,uuid,uuid,timestamp with time zone) | saas_auth |
 function auth_find_customer_key(text) | saas_auth | saas_app=X
 function auth_find_operator_key(text) | saas_auth | saas_app=X
+function auth_find_user(text) | saas_auth | saas_app=X
 function auth_key_state(text,uuid,uuid,timestamp with time zone) | saas_auth |
 function auth_open_session(text,text,uuid,uuid,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_open_session2(text,text,uuid,uuid,uuid,integer,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_purge_sessions(integer) | saas_auth | saas_app=X saas_operator=X
 function auth_request_state(text,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_request_state2(text,uuid,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_revoke_sessions(text[],timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function billing_period_lock_key(text,date) | saas_admin | PUBLIC=X
 function customers_suspension_ends_sessions() | saas_auth |
@@ -136,6 +159,10 @@ table tier_prices | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table tiers | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table usage_events | saas_admin | saas_analytics=r saas_app=ar saas_operator=arw
 table usage_monthly | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
+table user_invitations | saas_admin | saas_app=arw saas_operator=ar
+table user_recovery_codes | saas_admin | saas_app=arwd
+table user_tokens | saas_admin | saas_app=arw
+table users | saas_admin | saas_app=arwd
 """
 
 

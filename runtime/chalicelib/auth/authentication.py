@@ -143,7 +143,7 @@ def _open(
         raise _fail(parsed, reason, now, scope=scope, key=verified, count=reason == "expired_or_revoked")
     if random.randrange(PURGE_EVERY) == 0:
         _background.submit(_purge_expired_sessions)
-    return sessions.mint(new, refresh_token, now)
+    return sessions.mint(new, refresh_token, now, state.tenant_role)
 
 
 def _fail(

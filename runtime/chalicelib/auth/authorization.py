@@ -1,9 +1,12 @@
 """Per-request authorization: the principal behind a bearer token, decided by PostgreSQL.
 
 Speed budget: one HS256 check plus ONE PostgreSQL statement,
-``auth_request_state`` (migration 0011): is the session recorded and not
-revoked, is the key live (not revoked, not past its expiry or rotation
-overlap), is the customer active / the operator enabled. No DynamoDB, no
+``auth_request_state2`` (migrations 0011, 0038): is the session recorded and
+not revoked, is the key live (not revoked, not past its expiry or rotation
+overlap) or the person still a member with the same role, password and MFA
+(their session epoch), is the customer active / the operator enabled; and the
+credential's tenant role and the tenant's ``require_mfa``, which the
+permission guard (``auth.permission_guard``) then applies. No DynamoDB, no
 bcrypt and no in-process cache, so a revocation or suspension committed by
 any process - or typed straight into the database - is honoured on the very
 next request everywhere.
@@ -28,7 +31,13 @@ def authorize(authorization: str | None) -> context.Principal:
     claims = _verified_claims(token)
     with db.one_statement() as conn:
         state = repository.request_state(
-            conn, role=claims.role, subject=claims.subject, key_id=claims.key_id, jti=claims.jti, now=clock.now()
+            conn,
+            role=claims.role,
+            subject=claims.subject,
+            key_id=claims.key_id,
+            user_id=claims.user_id,
+            jti=claims.jti,
+            now=clock.now(),
         )
     # Suspension first: it also revokes the customer's sessions (migration 0032), and while it
     # lasts the contract's answer is 403; after reactivation those sessions stay dead (401).
@@ -41,7 +50,17 @@ def authorize(authorization: str | None) -> context.Principal:
         raise errors.Unauthorized("API key has been revoked or has expired")
     if not state.holder_active:
         raise errors.Unauthorized("Operator is disabled")
-    return context.Principal(role=claims.role, subject=claims.subject, key_id=claims.key_id, session_id=claims.jti)
+    # The tenant role and the MFA requirement are read now, from PostgreSQL, not from the token.
+    return context.Principal(
+        role=claims.role,
+        subject=claims.subject,
+        key_id=claims.key_id,
+        session_id=claims.jti,
+        tenant_role=state.tenant_role,
+        user_id=claims.user_id,
+        amr=claims.amr,
+        require_mfa=state.require_mfa,
+    )
 
 
 def _verified_claims(token: str) -> tokens.Claims:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chalicelib.core.context import Role
+from chalicelib.core.context import Role, TenantRole
 from chalicelib.core.db import Connection, single_row
 
 FIND_CUSTOMER_KEY = """
@@ -24,14 +24,15 @@ FIND_OPERATOR_KEY = """
 SELECT key_id, operator_id, secret_hash, expires_at, revoked_at, operator_disabled
   FROM auth_find_operator_key(%(public_id)s)
 """
-# The guard's one round trip per request (see migration 0011).
+# The guard's one round trip per request (migrations 0011 and 0038: keys and people alike).
 REQUEST_STATE = """
-SELECT session_live, key_live, holder_active
-  FROM auth_request_state(%(role)s, %(subject)s, %(key_id)s, %(jti)s, %(now)s)
+SELECT session_live, key_live, holder_active, tenant_role, require_mfa
+  FROM auth_request_state2(%(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(jti)s, %(now)s)
 """
 OPEN_SESSION = """
-SELECT key_live, holder_active
-  FROM auth_open_session(%(jti)s, %(role)s, %(subject)s, %(key_id)s, %(expires_at)s, %(now)s)
+SELECT key_live, holder_active, tenant_role
+  FROM auth_open_session2(%(jti)s, %(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(user_epoch)s,
+                          %(expires_at)s, %(now)s)
 """
 REVOKE_SESSIONS = "SELECT auth_revoke_sessions(%(jtis)s, %(expires_at)s)"
 PURGE_SESSIONS = "SELECT auth_purge_sessions(%(limit)s) AS purged"
@@ -97,11 +98,22 @@ def find_operator_key(conn: Connection, public_id: str) -> StoredKey | None:
 
 @dataclass(frozen=True, slots=True)
 class LiveState:
-    """Whether a session (when asked), its key and the key's holder are live right now."""
+    """Whether a session (when asked), its credential and the credential's holder are live right now.
+
+    For a person's session ``key_live`` means: the user still exists and has
+    not changed role, password or MFA since the login. ``tenant_role`` is what
+    the credential may do (``None`` for an operator).
+    """
 
     key_live: bool
     holder_active: bool
     session_live: bool = True
+    tenant_role: TenantRole | None = None
+    require_mfa: bool = False
+
+
+def _tenant_role(value: str | None) -> TenantRole | None:
+    return None if value is None else TenantRole(value)
 
 
 def _at(epoch: float) -> datetime:
@@ -109,12 +121,24 @@ def _at(epoch: float) -> datetime:
 
 
 def request_state(
-    conn: Connection, *, role: Role, subject: uuid.UUID, key_id: uuid.UUID, jti: str, now: float
+    conn: Connection,
+    *,
+    role: Role,
+    subject: uuid.UUID,
+    key_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    jti: str,
+    now: float,
 ) -> LiveState:
-    row = single_row(  # the function's OUT parameters: one row
-        conn.execute(REQUEST_STATE, {"role": role, "subject": subject, "key_id": key_id, "jti": jti, "now": _at(now)})
+    params = {"role": role, "subject": subject, "key_id": key_id, "user_id": user_id, "jti": jti, "now": _at(now)}
+    row = single_row(conn.execute(REQUEST_STATE, params))  # the function's OUT parameters: one row
+    return LiveState(
+        key_live=row["key_live"],
+        holder_active=row["holder_active"],
+        session_live=row["session_live"],
+        tenant_role=_tenant_role(row["tenant_role"]),
+        require_mfa=row["require_mfa"],
     )
-    return LiveState(key_live=row["key_live"], holder_active=row["holder_active"], session_live=row["session_live"])
 
 
 def open_session(
@@ -123,11 +147,13 @@ def open_session(
     jti: str,
     role: Role,
     subject: uuid.UUID,
-    key_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    user_id: uuid.UUID | None = None,
+    user_epoch: int | None = None,
     expires_at: int,
     now: float,
 ) -> LiveState:
-    """Record the session only if its key is live and its holder active; say which."""
+    """Record the session only if its credential is live and its holder active; say which, and its role."""
     row = single_row(  # the function's OUT parameters: one row
         conn.execute(
             OPEN_SESSION,
@@ -136,12 +162,16 @@ def open_session(
                 "role": role,
                 "subject": subject,
                 "key_id": key_id,
+                "user_id": user_id,
+                "user_epoch": user_epoch,
                 "expires_at": _at(expires_at),
                 "now": _at(now),
             },
         )
     )
-    return LiveState(key_live=row["key_live"], holder_active=row["holder_active"])
+    return LiveState(
+        key_live=row["key_live"], holder_active=row["holder_active"], tenant_role=_tenant_role(row["tenant_role"])
+    )
 
 
 def revoke_sessions(conn: Connection, jtis: Iterable[str], *, expires_at: int) -> None:

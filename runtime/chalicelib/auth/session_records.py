@@ -62,13 +62,16 @@ class RefreshReused(Exception):
 class NewSession:
     jti: str
     family: str
-    key_id: uuid.UUID
+    key_id: uuid.UUID | None  # the API key; None for a person's session
     subject: uuid.UUID
     role: Role
     expires_at: int
     key_valid_until: int | None
     refresh_hash: str
     refresh_expires_at: int
+    user_id: uuid.UUID | None = None  # the person (a login), with the session epoch their login read
+    user_epoch: int | None = None
+    amr: tuple[str, ...] = ("key",)
 
     @property
     def customer_id(self) -> uuid.UUID | None:
@@ -78,12 +81,16 @@ class NewSession:
 def _session_items(new: NewSession) -> tuple[dict[str, Any], dict[str, Any]]:
     session = {
         "pk": s(f"session#{new.jti}"),
-        "key_id": s(new.key_id),
         "subject": s(new.subject),
         "role": s(new.role),
         "family": s(new.family),
         "expires_at": n(new.expires_at),
+        "amr": s(" ".join(new.amr)),  # how the session was authenticated, e.g. "pwd otp"
     }
+    if new.key_id is not None:
+        session["key_id"] = s(new.key_id)  # the by_key index (a person's sessions are not in it)
+    if new.user_id is not None and new.user_epoch is not None:
+        session |= {"user_id": s(new.user_id), "user_epoch": n(new.user_epoch)}
     if new.customer_id is not None:
         session["customer_id"] = s(new.customer_id)
     if new.key_valid_until is not None:
@@ -97,8 +104,9 @@ def _session_items(new: NewSession) -> tuple[dict[str, Any], dict[str, Any]]:
         # When it was issued, to the millisecond: a suspension ends the refresh tokens issued before it.
         "issued_at_ms": n(int(time.time() * 1000)),
     }
-    refresh.pop("key_id")  # keeps refresh tokens out of the by_key index
-    refresh["token_key_id"] = s(new.key_id)
+    if new.key_id is not None:
+        refresh.pop("key_id")  # keeps refresh tokens out of the by_key index
+        refresh["token_key_id"] = s(new.key_id)
     return session, refresh
 
 
@@ -143,7 +151,7 @@ def claim_refresh(refresh_hash: str, now: int) -> dict[str, Any] | None:
             raise RefreshReused(existing) from exc
         return None
     claimed = plain(result["Attributes"]) or {}
-    claimed["key_id"] = claimed.pop("token_key_id")
+    claimed["key_id"] = claimed.pop("token_key_id", None)
     return claimed
 
 

@@ -26,7 +26,7 @@ from chalicelib.auth import clock, repository, session_records, signing, tokens
 from chalicelib.auth.models import TokenResponse
 from chalicelib.auth.session_records import NewSession
 from chalicelib.core import context, db
-from chalicelib.core.context import Role
+from chalicelib.core.context import Role, TenantRole
 from chalicelib.core.db import Connection
 from chalicelib.core.settings import get_settings
 
@@ -42,14 +42,22 @@ def hash_refresh(refresh_token: str) -> str:
 
 def new_session(
     *,
-    key_id: uuid.UUID,
+    key_id: uuid.UUID | None,
     subject: uuid.UUID,
     role: Role,
     key_valid_until: int | None,
     now: int,
     family: str | None = None,
+    user_id: uuid.UUID | None = None,
+    user_epoch: int | None = None,
+    amr: tuple[str, ...] = ("key",),
 ) -> tuple[NewSession, str]:
-    """A new session (a new family unless ``family``) and its refresh token, shown once."""
+    """A new session (a new family unless ``family``) and its refresh token, shown once.
+
+    An API key's session names the key; a person's names the user and the
+    session epoch their login read (see migration 0038), and how they
+    authenticated (``amr``).
+    """
     refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
     jti = uuid.uuid4().hex
     # A family is named after its first session (see session_records: its item is created lazily).
@@ -63,11 +71,14 @@ def new_session(
         key_valid_until=key_valid_until,
         refresh_hash=hash_refresh(refresh_token),
         refresh_expires_at=now + session_records.REFRESH_TTL,
+        user_id=user_id,
+        user_epoch=user_epoch,
+        amr=amr,
     ), refresh_token
 
 
-def mint(new: NewSession, refresh_token: str, now: int) -> TokenResponse:
-    """The signed access token of ``new``, with its refresh token."""
+def mint(new: NewSession, refresh_token: str, now: int, tenant_role: TenantRole | None) -> TokenResponse:
+    """The signed access token of ``new`` (acting as ``tenant_role``, as PostgreSQL said), with its refresh token."""
     settings = get_settings()
     token = tokens.issue(
         signing.keyring(),
@@ -78,6 +89,9 @@ def mint(new: NewSession, refresh_token: str, now: int) -> TokenResponse:
         now=now,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        user_id=new.user_id,
+        tenant_role=tenant_role,
+        amr=new.amr,
     )
     return TokenResponse(
         token=token,
@@ -88,9 +102,16 @@ def mint(new: NewSession, refresh_token: str, now: int) -> TokenResponse:
     )
 
 
-def actor(role: Role, subject: uuid.UUID, key_id: uuid.UUID) -> str:
-    """How the audit trail names a key's holder (there is no request principal yet)."""
-    return context.actor_for(context.Principal(role=role, subject=subject, key_id=key_id, session_id=""))
+def actor(role: Role, subject: uuid.UUID, key_id: uuid.UUID | None, user_id: uuid.UUID | None = None) -> str:
+    """How the audit trail names a key's holder or a person (there is no request principal yet)."""
+    return context.actor_for(
+        context.Principal(role=role, subject=subject, key_id=key_id, session_id="", user_id=user_id)
+    )
+
+
+def credential_target(key_id: uuid.UUID | None, user_id: uuid.UUID | None) -> tuple[str, uuid.UUID | None]:
+    """The audit target of an authentication event: the person, or the API key."""
+    return ("user", user_id) if user_id is not None else ("api_key", key_id)
 
 
 def holder_transaction(role: Role, subject: uuid.UUID, *, actor: str) -> contextlib.AbstractContextManager[Connection]:
@@ -109,15 +130,17 @@ def audit(
     key_id: uuid.UUID | None,
     actor: str,
     detail: dict[str, Any] | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> None:
     """Record an authentication event on the right chain (customer's own, or the platform's)."""
+    target_type, target_id = credential_target(key_id, user_id)
     with holder_transaction(role, subject, actor=actor) as conn:
         recorder.record(
             conn,
             customer_id=role.customer_id(subject),
             action=action,
-            target_type="api_key",
-            target_id=key_id,
+            target_type=target_type,
+            target_id=target_id,
             detail=detail or {},
         )
 
@@ -127,24 +150,29 @@ def open_in_database(new: NewSession, at: float, *, detail: dict[str, Any] | Non
 
     One transaction on the holder's chain; when refused nothing is written.
     """
-    with holder_transaction(new.role, new.subject, actor=actor(new.role, new.subject, new.key_id)) as conn:
+    who = actor(new.role, new.subject, new.key_id, new.user_id)
+    with holder_transaction(new.role, new.subject, actor=who) as conn:
         state = repository.open_session(
             conn,
             jti=new.jti,
             role=new.role,
             subject=new.subject,
             key_id=new.key_id,
+            user_id=new.user_id,
+            user_epoch=new.user_epoch,
             expires_at=new.expires_at,
             now=at,
         )
         if detail is not None and state.key_live and state.holder_active:
-            repository.touch_key(conn, new.role, new.key_id)
+            if new.key_id is not None:
+                repository.touch_key(conn, new.role, new.key_id)
+            target_type, target_id = credential_target(new.key_id, new.user_id)
             recorder.record(
                 conn,
                 customer_id=new.customer_id,
                 action="auth.succeeded",
-                target_type="api_key",
-                target_id=new.key_id,
+                target_type=target_type,
+                target_id=target_id,
                 detail=detail,
             )
     return state
@@ -181,6 +209,7 @@ def logout(principal: context.Principal) -> None:
         principal.subject,
         "auth.logout",
         key_id=principal.key_id,
+        user_id=principal.user_id,
         actor=context.actor_for(principal),
         detail={"session_id": principal.session_id},
     )

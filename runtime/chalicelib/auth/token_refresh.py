@@ -36,17 +36,28 @@ def refresh(refresh_token: str) -> TokenResponse:
         raise errors.Unauthorized(_INVALID) from None
     if claimed is None:
         raise errors.Unauthorized(_INVALID)
-    key_id, subject, role = uuid.UUID(claimed["key_id"]), uuid.UUID(claimed["subject"]), Role(claimed["role"])
+    subject, role = uuid.UUID(claimed["subject"]), Role(claimed["role"])
+    key_id, user_id = _optional_uuid(claimed.get("key_id")), _optional_uuid(claimed.get("user_id"))
     key_valid_until = claimed.get("key_valid_until")
     if key_valid_until is not None and key_valid_until <= now:
         raise errors.Unauthorized(_INVALID)
     new, new_refresh = sessions.new_session(
-        key_id=key_id, subject=subject, role=role, key_valid_until=key_valid_until, now=now, family=claimed["family"]
+        key_id=key_id,
+        subject=subject,
+        role=role,
+        key_valid_until=key_valid_until,
+        now=now,
+        family=claimed["family"],
+        user_id=user_id,
+        user_epoch=claimed.get("user_epoch"),
+        amr=tuple(str(claimed.get("amr", "key")).split()),
     )
-    # The key may have been revoked or the customer suspended: answer now, not on the token's first use.
+    # The key may have been revoked, the customer suspended, or the person removed, or their
+    # role, password or MFA changed (the epoch): answer now, not on the token's first use.
     # The new session is recorded in PostgreSQL before it joins the family, so a concurrent family
     # revocation either refuses the join (we revoke it) or lists it (and revokes it).
-    reason = sessions.refusal(role, sessions.open_in_database(new, at))
+    state = sessions.open_in_database(new, at)
+    reason = sessions.refusal(role, state)
     if reason == "customer_suspended":
         raise errors.Forbidden("Customer account is suspended")
     if reason is not None:
@@ -61,17 +72,22 @@ def refresh(refresh_token: str) -> TokenResponse:
     except session_records.SessionFamilyRevoked:
         sessions.revoke_in_database([new.jti], now)
         raise errors.Unauthorized(_INVALID) from None
-    with sessions.holder_transaction(role, subject, actor=sessions.actor(role, subject, key_id)) as conn:
+    target_type, target_id = sessions.credential_target(key_id, user_id)
+    with sessions.holder_transaction(role, subject, actor=sessions.actor(role, subject, key_id, user_id)) as conn:
         repository.revoke_sessions(conn, [claimed["jti"]], expires_at=now + tokens.TTL_SECONDS)
         recorder.record(
             conn,
             customer_id=customer_id,
             action="auth.refreshed",
-            target_type="api_key",
-            target_id=key_id,
+            target_type=target_type,
+            target_id=target_id,
             detail={"session_id": new.jti, "previous_session_id": claimed["jti"]},
         )
-    return sessions.mint(new, new_refresh, now)
+    return sessions.mint(new, new_refresh, now, state.tenant_role)
+
+
+def _optional_uuid(value: object) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
 
 
 def _revoke_reused(reused: session_records.RefreshReused, now: int) -> None:
@@ -80,13 +96,14 @@ def _revoke_reused(reused: session_records.RefreshReused, now: int) -> None:
     sessions.revoke_in_database(revoked | {reused.item["jti"]}, now)
     logger.warning("refresh token reused; session family revoked", extra={"family": reused.family})
     role, subject = Role(reused.item["role"]), uuid.UUID(reused.item["subject"])
-    key_id = uuid.UUID(reused.item["token_key_id"])
+    key_id, user_id = _optional_uuid(reused.item.get("token_key_id")), _optional_uuid(reused.item.get("user_id"))
     sessions.audit(
         role,
         subject,
         "auth.refresh_reused",
         key_id=key_id,
-        actor=sessions.actor(role, subject, key_id),
+        user_id=user_id,
+        actor=sessions.actor(role, subject, key_id, user_id),
         detail={"family": reused.family, "session_id": reused.item["jti"]},
     )
 

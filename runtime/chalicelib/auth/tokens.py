@@ -3,7 +3,10 @@
 Verification pins the algorithm to HS256 (``alg: none`` and every other
 algorithm are rejected before any key is used), picks the key by the ``kid``
 header, and requires ``exp``, ``iat``, ``iss``, ``aud``, ``sub``, ``jti``,
-``role`` and ``key_id``.
+``role``, and a credential: ``key_id`` (an API key's session) or ``user_id``
+(a person's), never both. A tenant's token also carries ``tenant_role`` (the
+role when it was issued; the guard reads the current one from PostgreSQL) and
+``amr`` (how the session was authenticated).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 import jwt
 
 from chalicelib.auth.signing import Keyring
-from chalicelib.core.context import Role
+from chalicelib.core.context import Role, TenantRole
 
 ALGORITHM = "HS256"
 TTL_SECONDS = 24 * 3600
@@ -25,14 +28,20 @@ class InvalidToken(Exception):
     """Any reason a bearer token is not acceptable; the message is safe to return."""
 
 
+AMR_VALUES = frozenset({"key", "pwd", "otp"})
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
     subject: uuid.UUID
     role: Role
-    key_id: uuid.UUID
+    key_id: uuid.UUID | None
     jti: str
     issued_at: int
     expires_at: int
+    user_id: uuid.UUID | None = None
+    tenant_role: TenantRole | None = None
+    amr: tuple[str, ...] = ("key",)
 
 
 def issue(
@@ -40,22 +49,31 @@ def issue(
     *,
     subject: uuid.UUID,
     role: Role,
-    key_id: uuid.UUID,
+    key_id: uuid.UUID | None,
     jti: str,
     now: int,
     issuer: str,
     audience: str,
+    user_id: uuid.UUID | None = None,
+    tenant_role: TenantRole | None = None,
+    amr: tuple[str, ...] = ("key",),
 ) -> str:
-    payload = {
+    payload: dict[str, object] = {
         "sub": str(subject),
         "role": str(role),
-        "key_id": str(key_id),
+        "key_id": None if key_id is None else str(key_id),
         "jti": jti,
         "iat": now,
         "exp": now + TTL_SECONDS,
         "iss": issuer,
         "aud": audience,
     }
+    if role is Role.CUSTOMER:
+        payload |= {
+            "tenant_role": None if tenant_role is None else str(tenant_role),
+            "user_id": None if user_id is None else str(user_id),
+            "amr": list(amr),
+        }
     key = keyring.current
     return jwt.encode(payload, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
@@ -86,16 +104,29 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
     except jwt.PyJWTError as exc:
         raise InvalidToken("Invalid token") from exc
     try:
+        raw_amr = payload.get("amr", ["key"])
         claims = Claims(
             subject=uuid.UUID(str(payload["sub"])),
             role=Role(str(payload["role"])),
-            key_id=uuid.UUID(str(payload["key_id"])),
+            key_id=_optional_uuid(payload.get("key_id")),
             jti=str(payload["jti"]),
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
+            user_id=_optional_uuid(payload.get("user_id")),
+            tenant_role=None if payload.get("tenant_role") is None else TenantRole(str(payload["tenant_role"])),
+            amr=tuple(str(a) for a in raw_amr) if isinstance(raw_amr, list) else ("?",),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("Invalid token claims") from exc
     if not claims.jti or len(claims.jti) > 64:
         raise InvalidToken("Invalid token claims")
+    # Exactly one credential; only tenants have people.
+    if (claims.key_id is None) == (claims.user_id is None) or (claims.user_id and claims.role is not Role.CUSTOMER):
+        raise InvalidToken("Invalid token claims")
+    if not claims.amr or not set(claims.amr) <= AMR_VALUES:
+        raise InvalidToken("Invalid token claims")
     return claims
+
+
+def _optional_uuid(value: object) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))

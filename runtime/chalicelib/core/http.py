@@ -73,8 +73,10 @@ class RouteSpec:
 REGISTRY: list[RouteSpec] = []
 _GUARDS: list[tuple[int, Guard]] = []
 
-# Guard order: authentication establishes the principal, rate limiting counts it.
+# Guard order: authentication establishes the principal, the role table (auth.permission_guard)
+# judges it, rate limiting counts it.
 AUTHENTICATION_ORDER = 10
+PERMISSION_ORDER = 15
 RATE_LIMIT_ORDER = 20
 
 

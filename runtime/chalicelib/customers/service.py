@@ -21,6 +21,7 @@ from chalicelib.audit import recorder
 from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.core import db, errors
+from chalicelib.core.context import TenantRole
 from chalicelib.core.pagination import keyset_page
 from chalicelib.customers import repository
 from chalicelib.customers.models import (
@@ -85,7 +86,9 @@ def onboard(body: OnboardBody) -> OnboardResponse:
                 "billing_start_date": row["billing_start_date"].isoformat(),
             },
         )
-        key = keys_service.issue_key(conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None)
+        key = keys_service.issue_key(
+            conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None, role=TenantRole.ADMIN
+        )
     return OnboardResponse(customer=CustomerResponse.model_validate(row), api_key=key.model_dump(mode="json"))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field, StrictInt, model_validator
 
+from chalicelib.core.context import TenantRole
 from chalicelib.core.models import PageQuery, RequestModel, ResponseModel, UtcTimestamp
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
@@ -16,6 +17,8 @@ DEFAULT_OVERLAP_SECONDS = 24 * 3600
 class CreateKeyBody(RequestModel):
     name: str = Field(min_length=1, max_length=100)
     expires_at: AwareDatetime | None = None
+    # What the key may do (the contract's role table); never above the caller's own role (403).
+    role: TenantRole = TenantRole.DEVELOPER
 
 
 class RotateKeyBody(RequestModel):
@@ -34,6 +37,7 @@ class ApiKeyResponse(ResponseModel):
     expires_at: UtcTimestamp | None
     revoked_at: UtcTimestamp | None = None
     last_used_at: UtcTimestamp | None
+    role: TenantRole
 
     @model_validator(mode="before")
     @classmethod

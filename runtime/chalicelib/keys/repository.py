@@ -14,15 +14,16 @@ from chalicelib.core.db import Connection, single_row
 from chalicelib.core.pagination import Keyset
 
 INSERT = """
-INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash, expires_at, rotated_from)
-VALUES (%(customer_id)s, %(name)s, %(prefix)s, %(public_id)s, %(secret_hash)s, %(expires_at)s, %(rotated_from)s)
-RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+INSERT INTO api_keys (customer_id, name, prefix, public_id, secret_hash, expires_at, rotated_from, role)
+VALUES (%(customer_id)s, %(name)s, %(prefix)s, %(public_id)s, %(secret_hash)s, %(expires_at)s, %(rotated_from)s,
+        %(role)s)
+RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from, role
 """
-GET = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s"
-GET_FOR_UPDATE = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from FROM api_keys WHERE id = %(id)s FOR UPDATE"
+GET = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from, role FROM api_keys WHERE id = %(id)s"
+GET_FOR_UPDATE = "SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from, role FROM api_keys WHERE id = %(id)s FOR UPDATE"
 # Newest first: a keyset page (core.pagination) on api_keys_customer_idx.
 LIST_PAGE = """
-SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+SELECT id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from, role
   FROM api_keys
  WHERE %(after_created_at)s::timestamptz IS NULL
     OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
@@ -43,7 +44,7 @@ IDS_OF_CUSTOMER = "SELECT id FROM api_keys WHERE customer_id = %(customer_id)s"
 # Revoking now never postpones an earlier revocation (e.g. a rotation's overlap end).
 REVOKE = """
 UPDATE api_keys SET revoked_at = least(coalesce(revoked_at, 'infinity'), %(at)s)
- WHERE id = %(id)s RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from
+ WHERE id = %(id)s RETURNING id, customer_id, name, prefix, public_id, created_at, expires_at, revoked_at, last_used_at, rotated_from, role
 """
 
 
@@ -57,8 +58,10 @@ def insert(
     secret_hash: str,
     expires_at: datetime | None,
     rotated_from: uuid.UUID | None = None,
+    role: str,
 ) -> dict[str, Any]:
     params = {
+        "role": role,
         "customer_id": customer_id,
         "name": name,
         "prefix": prefix,

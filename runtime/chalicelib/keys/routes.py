@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.context import current_customer_id
+from chalicelib.core.context import current_customer_id, current_principal
 from chalicelib.core.http import path_uuid, route
 from chalicelib.keys import service
 from chalicelib.keys.models import ApiKeyPage, CreateKeyBody, KeyListQuery, NewApiKeyResponse, RotateKeyBody
@@ -25,7 +25,7 @@ bp = Blueprint(__name__)
     errors=(400, 401, 403, 409, 422),
 )
 def create_key(body: CreateKeyBody) -> NewApiKeyResponse:
-    return service.create(current_customer_id(), body)
+    return service.create(current_customer_id(), body, current_principal().tenant_role)
 
 
 @route(
@@ -53,7 +53,7 @@ def list_keys(query: KeyListQuery) -> ApiKeyPage:
     errors=(401, 403, 404),
 )
 def revoke_key(key_id: str) -> None:
-    service.revoke(current_customer_id(), path_uuid(key_id))
+    service.revoke(current_customer_id(), path_uuid(key_id), current_principal().tenant_role)
 
 
 @route(
@@ -69,4 +69,6 @@ def revoke_key(key_id: str) -> None:
     errors=(400, 401, 403, 404, 409),
 )
 def rotate_key(key_id: str, body: RotateKeyBody) -> NewApiKeyResponse:
-    return service.rotate(current_customer_id(), path_uuid(key_id), body.overlap_seconds)
+    return service.rotate(
+        current_customer_id(), path_uuid(key_id), body.overlap_seconds, current_principal().tenant_role
+    )

@@ -20,11 +20,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.audit import recorder
-from chalicelib.auth import key_format
+from chalicelib.auth import key_format, permissions
 from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog.features import MAX_API_KEYS
 from chalicelib.core import db, errors
+from chalicelib.core.context import TenantRole
 from chalicelib.core.db import Connection
 from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
@@ -44,10 +45,12 @@ def issue_key(
     customer_id: uuid.UUID,
     name: str,
     expires_at: datetime | None,
+    role: TenantRole,
     rotated_from: uuid.UUID | None = None,
     new: key_format.NewKey | None = None,
 ) -> NewApiKeyResponse:
-    """Insert a new key on ``conn`` (tenant or onboarding transaction); audit it; return it with the full key."""
+    """Insert a new key acting as ``role`` on ``conn`` (tenant or onboarding transaction); audit it; return it
+    with the full key."""
     new = new or new_key()
     row = repository.insert(
         conn,
@@ -58,6 +61,7 @@ def issue_key(
         secret_hash=new.secret_hash,
         expires_at=expires_at,
         rotated_from=rotated_from,
+        role=role,
     )
     recorder.record(
         conn,
@@ -65,17 +69,34 @@ def issue_key(
         action="api_key.created",
         target_type="api_key",
         target_id=row["id"],
-        detail={"name": name, "public_id": new.public_id, "rotated_from": str(rotated_from) if rotated_from else None},
+        detail={
+            "name": name,
+            "public_id": new.public_id,
+            "role": role,
+            "rotated_from": str(rotated_from) if rotated_from else None,
+        },
     )
     return NewApiKeyResponse.model_validate({**row, "key": new.key})
 
 
-def create(customer_id: uuid.UUID, body: CreateKeyBody) -> NewApiKeyResponse:
+def _check_grant(caller: TenantRole | None, role: str, action: str) -> None:
+    """A credential manages only keys whose role is not above its own (``permissions.may_grant``): else 403.
+
+    Creating a key above one's role, or rotating one (the new key keeps the
+    old one's role), would be an escalation; revoking one would let a
+    developer cut off the owner's integration.
+    """
+    if caller is None or not permissions.may_grant(caller, TenantRole(role)):
+        raise errors.Forbidden(f"Your role ({caller or 'none'}) may not {action} a key with the role {role}")
+
+
+def create(customer_id: uuid.UUID, body: CreateKeyBody, caller: TenantRole | None) -> NewApiKeyResponse:
+    _check_grant(caller, body.role, "create")
     expires_at = key_format.future_expiry(body.expires_at, now=datetime.now(UTC))
     new = new_key()
     with db.tenant_transaction(customer_id) as conn:
         _claim_slot(conn, customer_id)
-        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=expires_at, new=new)
+        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=expires_at, role=body.role, new=new)
 
 
 def _claim_slot(conn: Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:
@@ -103,13 +124,14 @@ def list_keys(customer_id: uuid.UUID, query: KeyListQuery) -> ApiKeyPage:
     return ApiKeyPage(items=[ApiKeyResponse.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
-def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
+def revoke(customer_id: uuid.UUID, key_id: uuid.UUID, caller: TenantRole | None) -> None:
     """Revoke now: the key and every token minted from it fail on their next use, in every process."""
     now = datetime.now(UTC)
     with db.tenant_transaction(customer_id) as conn:
         row = repository.get(conn, key_id, for_update=True)
         if row is None:
             raise errors.NotFound("API key not found")
+        _check_grant(caller, row["role"], "revoke")
         if row["revoked_at"] is not None and row["revoked_at"] <= now:
             return  # already revoked: idempotent
         repository.revoke(conn, key_id, now)
@@ -124,7 +146,9 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID) -> None:
     after_keys_changed([key_id], keys_revoked=True)
 
 
-def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> NewApiKeyResponse:
+def rotate(
+    customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int, caller: TenantRole | None
+) -> NewApiKeyResponse:
     """A new key now; the old one keeps working for ``overlap_seconds``, then is revoked."""
     now = datetime.now(UTC)
     ends = now + timedelta(seconds=overlap_seconds)
@@ -133,13 +157,20 @@ def rotate(customer_id: uuid.UUID, key_id: uuid.UUID, overlap_seconds: int) -> N
         old = repository.get(conn, key_id, for_update=True)
         if old is None:
             raise errors.NotFound("API key not found")
+        _check_grant(caller, old["role"], "rotate")
         if old["revoked_at"] is not None and old["revoked_at"] <= now:
             raise errors.Conflict("A revoked key cannot be rotated")
         if old["expires_at"] is not None and old["expires_at"] <= now:
             raise errors.Conflict("An expired key cannot be rotated")
         _claim_slot(conn, customer_id, freed=1 if overlap_seconds == 0 else 0)
         created = issue_key(
-            conn, customer_id=customer_id, name=old["name"], expires_at=None, rotated_from=key_id, new=new
+            conn,
+            customer_id=customer_id,
+            name=old["name"],
+            expires_at=None,
+            role=TenantRole(old["role"]),
+            rotated_from=key_id,
+            new=new,
         )
         repository.revoke(conn, key_id, ends)
         recorder.record(
