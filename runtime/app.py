@@ -20,6 +20,7 @@ from chalicelib.operator_keys.routes import bp as operator_keys_bp
 from chalicelib.ops.handlers import bp as ops_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
+from chalicelib.users.mfa_routes import bp as users_mfa_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
@@ -39,3 +40,4 @@ app.register_blueprint(metering_bp)
 app.register_blueprint(billing_bp)
 app.register_blueprint(invoices_bp)
 app.register_blueprint(notifications_bp)
+app.register_blueprint(users_mfa_bp)

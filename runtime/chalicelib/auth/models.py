@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
+from chalicelib.auth.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from chalicelib.auth.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from chalicelib.core.models import RequestModel, ResponseModel, UtcTimestamp
 
 
@@ -28,3 +30,36 @@ class TokenResponse(ResponseModel):
     expires_at: UtcTimestamp
     refresh_token: str
     customer_id: uuid.UUID | None
+
+
+class LoginBody(RequestModel):
+    email: str = Field(min_length=1, max_length=254)
+    # Any length is checked (and refused) the same way: the policy applies when a password is set.
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class MfaChallenge(ResponseModel):
+    """A login's answer when the person has MFA: exchange ``mfa_token`` and a code at ``POST /auth/mfa``."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+
+class MfaBody(RequestModel):
+    mfa_token: str = Field(min_length=1, max_length=200)
+    # A 6-digit TOTP code ("123 456" accepted) or a recovery code.
+    code: str = Field(min_length=1, max_length=32)
+
+
+class PasswordResetBody(RequestModel):
+    email: str = Field(min_length=1, max_length=254)
+
+
+class PasswordResetConfirmBody(RequestModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+
+
+class LoginResponse(RootModel[TokenResponse | MfaChallenge]):
+    """``POST /auth/login``: a token pair, or the MFA step when the person has enrolled."""

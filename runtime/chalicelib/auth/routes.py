@@ -6,8 +6,17 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.auth import authentication, bootstrap, sessions, token_refresh
-from chalicelib.auth.models import AuthenticateBody, RefreshBody, TokenResponse
+from chalicelib.auth import authentication, bootstrap, login, password_reset, sessions, token_refresh
+from chalicelib.auth.models import (
+    AuthenticateBody,
+    LoginBody,
+    LoginResponse,
+    MfaBody,
+    PasswordResetBody,
+    PasswordResetConfirmBody,
+    RefreshBody,
+    TokenResponse,
+)
 from chalicelib.core import context, contract
 from chalicelib.core.http import route
 
@@ -28,9 +37,73 @@ bp = Blueprint(__name__)
 def authenticate(body: AuthenticateBody) -> TokenResponse:
     request = bp.current_request
     api_key = body.api_key or request.headers.get("x-api-key")
-    # API Gateway's view of the caller's address (X-Forwarded-For is client-controlled).
-    client_address = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    return authentication.authenticate(api_key, client_address=client_address)
+    return authentication.authenticate(api_key, client_address=_client_address())
+
+
+def _client_address() -> str | None:
+    """API Gateway's view of the caller's address (X-Forwarded-For is client-controlled)."""
+    address = ((bp.current_request.context or {}).get("identity") or {}).get("sourceIp")
+    return None if address is None else str(address)
+
+
+@route(
+    bp,
+    "/auth/login",
+    method="POST",
+    auth=None,
+    body=LoginBody,
+    response=LoginResponse,
+    summary="A person logs in with e-mail and password: a token pair, or the MFA step",
+    tags=("auth",),
+    errors=(400, 401, 403, 429),
+)
+def log_in(body: LoginBody) -> LoginResponse:
+    return LoginResponse(login.login(body.email, body.password, client_address=_client_address()))
+
+
+@route(
+    bp,
+    "/auth/mfa",
+    method="POST",
+    auth=None,
+    body=MfaBody,
+    response=TokenResponse,
+    summary="Complete a login with a TOTP code or a recovery code",
+    tags=("auth",),
+    errors=(400, 401, 403),
+)
+def complete_mfa(body: MfaBody) -> TokenResponse:
+    return login.verify_mfa(body.mfa_token, body.code)
+
+
+@route(
+    bp,
+    "/auth/password-reset",
+    method="POST",
+    auth=None,
+    status=202,
+    body=PasswordResetBody,
+    summary="E-mail a password reset link (202 whether or not the address has an account)",
+    tags=("auth",),
+    errors=(400,),
+)
+def request_password_reset(body: PasswordResetBody) -> None:
+    password_reset.request_reset(body.email)
+
+
+@route(
+    bp,
+    "/auth/password-reset/confirm",
+    method="POST",
+    auth=None,
+    status=204,
+    body=PasswordResetConfirmBody,
+    summary="Set a new password with the e-mailed token; every session of that person ends",
+    tags=("auth",),
+    errors=(400,),
+)
+def confirm_password_reset(body: PasswordResetConfirmBody) -> None:
+    password_reset.confirm_reset(body.token, body.password)
 
 
 @route(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit import recorder
-from chalicelib.auth import clock, repository, session_records, signing, tokens
+from chalicelib.auth import clock, people, repository, session_records, signing, tokens
 from chalicelib.auth.models import TokenResponse
 from chalicelib.auth.session_records import NewSession
 from chalicelib.core import context, db
@@ -166,6 +166,8 @@ def open_in_database(new: NewSession, at: float, *, detail: dict[str, Any] | Non
         if detail is not None and state.key_live and state.holder_active:
             if new.key_id is not None:
                 repository.touch_key(conn, new.role, new.key_id)
+            if new.user_id is not None:
+                people.touch_login(conn, new.user_id)
             target_type, target_id = credential_target(new.key_id, new.user_id)
             recorder.record(
                 conn,
