@@ -6,11 +6,13 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 import secrets
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -129,6 +131,11 @@ class LocalAws:
             self._server.stop()
             self._server = None
 
+    @property
+    def in_process(self) -> bool:
+        """Whether moto runs in this process (its backends can then be reached directly)."""
+        return self._server is not None
+
     def client(self, service: str):
         return boto3.client(
             service,
@@ -168,9 +175,16 @@ def _serialize_dynamodb_writes() -> None:
 
 
 def provision(
-    aws: LocalAws, *, table_names: dict[str, str], jwt_secret_id: str, pepper_secret_id: str, ses_sender: str
+    aws: LocalAws,
+    *,
+    table_names: dict[str, str],
+    jwt_secret_id: str,
+    pepper_secret_id: str,
+    ses_sender: str,
+    mfa_key_alias: str,
+    key_file: Path | None = None,
 ) -> None:
-    """Create tables (from the shared specs), secrets and the verified SES sender; idempotent."""
+    """Create tables (from the shared specs), secrets, the verified SES sender and the MFA key; idempotent."""
     dynamodb = aws.client("dynamodb")
     existing = set(dynamodb.list_tables()["TableNames"])
     for spec in ALL_TABLES:
@@ -191,3 +205,47 @@ def provision(
     if pepper_secret_id not in known:
         secretsmanager.create_secret(Name=pepper_secret_id, SecretString=secrets.token_urlsafe(48))
     aws.client("ses").verify_email_identity(EmailAddress=ses_sender)
+    local_kms_key(aws, mfa_key_alias, key_file)
+
+
+def local_kms_key(aws: LocalAws, alias: str, key_file: Path | None = None) -> str:
+    """A symmetric KMS key under ``alias`` (created unless it exists); returns its ARN.
+
+    moto keeps nothing across restarts, but PostgreSQL (``.local/pg``) does: a
+    user's TOTP secret sealed by the last ``make run`` must still open. So
+    with ``key_file``, when moto runs in this process, the key's id and
+    material are kept there (0600, like ``stack.json``) and the next start
+    puts them back into moto's key. A local key for local data, never a cloud one.
+    """
+    kms = aws.client("kms")
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        pass
+    metadata = kms.create_key(
+        Description=f"Local stack: {alias}", KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT"
+    )["KeyMetadata"]
+    arn = metadata["Arn"]
+    if key_file is not None and aws.in_process:
+        arn = _keep_key(metadata, key_file)
+    kms.create_alias(AliasName=alias, TargetKeyId=arn.rsplit("/", 1)[1])
+    return arn
+
+
+def _keep_key(metadata: dict, key_file: Path) -> str:
+    """Give moto's new key the id and material saved in ``key_file``, or save them there; returns the ARN."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[metadata["AWSAccountId"]][metadata["Arn"].split(":")[3]]
+    key = backend.keys.pop(metadata["KeyId"])
+    if key_file.exists():
+        saved = json.loads(key_file.read_text())
+        key.arn = key.arn.replace(key.id, saved["key_id"])
+        key.id, key.key_material = saved["key_id"], bytes.fromhex(saved["material"])
+    else:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"key_id": key.id, "material": key.key_material.hex()}, handle)
+    backend.keys[key.id] = key
+    return key.arn

@@ -775,8 +775,9 @@ class Deployment:
 
 
 def _provision(aws, variables: dict, migrate_variables: dict) -> dict[str, str]:
-    """Tables, secrets and the SES identity — under the names the template gives, where it gives literals."""
+    """Tables, secrets, the SES identity, the MFA key: named as the template names them, where it gives literals."""
     from chalicelib.core.tables import ALL_TABLES
+    from devstack.aws import local_kms_key
 
     resolved: dict[str, str] = {}
     dynamodb = aws.client("dynamodb")
@@ -802,6 +803,8 @@ def _provision(aws, variables: dict, migrate_variables: dict) -> dict[str, str]:
     )
     resolved[Env.DB_APP_SECRET_ARN] = app_secret["ARN"]
     aws.client("ses").verify_email_identity(EmailAddress=variables[Env.SES_SENDER])
+    # The template names the stateful stack's KMS key by ARN: a key of the local endpoint stands in.
+    resolved[Env.MFA_KEY_ID] = local_kms_key(aws, "alias/saas-harness-mfa")
     return resolved
 
 

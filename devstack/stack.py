@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chalicelib.core.contract import (
     LOCAL_JWT_SECRET_ID,
+    LOCAL_MFA_KEY_ID,
     LOCAL_PEPPER_SECRET_ID,
     LOCAL_SES_SENDER,
     LOCAL_STAGE,
@@ -72,6 +73,7 @@ class LocalStack:
             Env.JWT_SECRET_ID: LOCAL_JWT_SECRET_ID,
             Env.PEPPER_SECRET_ID: LOCAL_PEPPER_SECRET_ID,
             Env.SES_SENDER: LOCAL_SES_SENDER,
+            Env.MFA_KEY_ID: LOCAL_MFA_KEY_ID,
             Env.BCRYPT_COST: str(self.bcrypt_cost),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -84,6 +86,9 @@ class LocalStack:
             jwt_secret_id=self.env[Env.JWT_SECRET_ID],
             pepper_secret_id=self.env[Env.PEPPER_SECRET_ID],
             ses_sender=self.env[Env.SES_SENDER],
+            mfa_key_alias=self.env[Env.MFA_KEY_ID],
+            # Sealed TOTP secrets outlive moto in the persistent PostgreSQL: so does their key.
+            key_file=self.state_dir / "kms-mfa-key.json",
         )
         migrate(admin_url)
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from chalicelib.core.contract import SealedPurpose
 from chalicelib.core.tables import TableSpec
 
 # What the runtime calls (grep runtime/ for the boto3 methods): no BatchGetItem,
@@ -57,4 +58,24 @@ def secret(role: iam.IRole, secret: secretsmanager.ISecret, key: kms.IKey, *, wr
     role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[secret.secret_arn]))
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=key_actions, resources=[key.key_arn], conditions=_via("secretsmanager", role))
+    )
+
+
+def sealing(role: iam.IRole, key: kms.IKey) -> None:
+    """Direct ``kms:Encrypt``/``kms:Decrypt`` for ``auth.secret_box``, only for the contract's sealing purposes.
+
+    No ``kms:ViaService`` here (the runtime itself calls KMS); instead the
+    encryption context must carry a ``purpose`` of ``contract.SealedPurpose``,
+    so the role cannot decrypt directly what DynamoDB, Secrets Manager or SQS
+    encrypted with the same key. Not ``key.grant_encrypt_decrypt``: that adds
+    ``kms:ReEncrypt*`` and ``kms:GenerateDataKey*`` without any condition.
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:Encrypt", "kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:purpose": sorted(purpose.value for purpose in SealedPurpose)}
+            },
+        )
     )

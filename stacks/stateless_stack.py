@@ -71,6 +71,8 @@ class StatelessStack(cdk.Stack):
             Env.SES_SENDER: config.ses_sender,
             Env.INVOICE_GRACE_DAYS: str(config.invoice_grace_days),
             Env.PORTAL_URL: config.portal_url,
+            # auth.secret_box seals users' TOTP secrets with the platform's customer-managed key.
+            Env.MFA_KEY_ID: key.key_arn,
         }
         self.api = ChaliceApi(
             self,
@@ -94,12 +96,14 @@ class StatelessStack(cdk.Stack):
         )
 
         # The API handler and scheduled jobs: their tables, the two app
-        # secrets (read), the proxy as saas_app_user, SES from one identity.
+        # secrets (read), the proxy as saas_app_user, SES from one identity,
+        # the key directly for sealed secrets (auth.secret_box).
         api_role = self.api.api_role
         for logical_name, table in tables.tables.items():
             grants.table_read_write(api_role, table, tables.specs[logical_name], key)
         grants.secret(api_role, secrets.jwt_secret, key)
         grants.secret(api_role, secrets.pepper_secret, key)
+        grants.sealing(api_role, key)
         database.proxy.grant_connect(api_role, APP_LOGIN)
         # Only SendEmail: the mailer (notifications/mailer.py) never sends raw MIME.
         api_role.add_to_policy(

@@ -3,7 +3,7 @@
 ``AWS_ENDPOINT_URL`` points every client at the local endpoint (moto) on a
 laptop or in CI; in the cloud it is unset and boto3 uses the real services.
 
-DynamoDB and SES clients are behind a *circuit breaker*: when a call fails
+DynamoDB, SES and KMS clients are behind a *circuit breaker*: when a call fails
 because the service cannot serve (a connection error, a timeout, a 5xx or
 throttling after botocore's own retries), the process stops calling that
 service for :data:`COOLDOWN_S` and every call raises
@@ -42,7 +42,7 @@ def _kwargs() -> dict[str, Any]:
 
 
 COOLDOWN_S = 5.0
-GUARDED = ("dynamodb", "ses")
+GUARDED = ("dynamodb", "ses", "kms")
 _THROTTLING = {
     "Throttling",
     "ThrottlingException",

@@ -55,6 +55,8 @@ class Env(StrEnum):
     INVOICE_GRACE_DAYS = "INVOICE_GRACE_DAYS"
     # The customer portal's base URL: the links in invitation and password-reset e-mails point there.
     PORTAL_URL = "PORTAL_URL"
+    # The KMS key that seals small secrets at rest (users' TOTP secrets: auth.secret_box).
+    MFA_KEY_ID = "MFA_KEY_ID"
 
 
 class Table(StrEnum):
@@ -93,6 +95,7 @@ DEPLOYED_ENVIRONMENT: frozenset[Env] = frozenset(
         Env.SES_SENDER,
         Env.INVOICE_GRACE_DAYS,
         Env.PORTAL_URL,
+        Env.MFA_KEY_ID,
     }
 )
 # Given to the migrate function only: no other function may act as the master login.
@@ -120,6 +123,18 @@ LOCAL_PEPPER_SECRET_ID = f"saas-{LOCAL_STAGE}/api-key-pepper"
 LOCAL_SES_SENDER = "billing@saas.local"
 # Where `make run` serves the customer portal (its dev server's default port).
 LOCAL_PORTAL_URL = "http://127.0.0.1:5173"
+# The local stack's KMS key for auth.secret_box, by alias (Encrypt and Decrypt take an alias as KeyId).
+LOCAL_MFA_KEY_ID = f"alias/saas-{LOCAL_STAGE}-mfa"
+
+
+class SealedPurpose(StrEnum):
+    """What a secret sealed with the MFA key is for: the ``purpose`` of its KMS encryption context.
+
+    The API role may call KMS Encrypt/Decrypt directly only with one of these
+    (an IAM condition, ``stacks/grants.py``); ``auth.secret_box`` refuses any other.
+    """
+
+    MFA_TOTP = "mfa_totp"
 
 
 @dataclass(frozen=True, slots=True)

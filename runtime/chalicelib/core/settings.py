@@ -17,6 +17,7 @@ from chalicelib.core.contract import (
     APP_LOGIN,
     DATABASE_NAME,
     LOCAL_JWT_SECRET_ID,
+    LOCAL_MFA_KEY_ID,
     LOCAL_PEPPER_SECRET_ID,
     LOCAL_PORTAL_URL,
     LOCAL_SES_SENDER,
@@ -55,6 +56,7 @@ class Settings:
     ses_sender: str
     invoice_grace_days: int
     portal_url: str
+    mfa_key_id: str
     log_level: str
 
 
@@ -100,6 +102,8 @@ def get_settings() -> Settings:
         invoice_grace_days=_int(Env.INVOICE_GRACE_DAYS, 3),
         # The customer portal, without a trailing slash: e-mailed links are built on it.
         portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
+        # Cloud: the customer-managed key's ARN; locally the dev stack's key by alias.
+        mfa_key_id=env.get(Env.MFA_KEY_ID, LOCAL_MFA_KEY_ID),
         log_level=env.get(Env.LOG_LEVEL, "INFO"),
     )
 
