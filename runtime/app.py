@@ -21,6 +21,7 @@ from chalicelib.ops.handlers import bp as ops_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
 from chalicelib.users.mfa_routes import bp as users_mfa_bp
+from chalicelib.users.routes import bp as users_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
@@ -40,4 +41,5 @@ app.register_blueprint(metering_bp)
 app.register_blueprint(billing_bp)
 app.register_blueprint(invoices_bp)
 app.register_blueprint(notifications_bp)
+app.register_blueprint(users_bp)
 app.register_blueprint(users_mfa_bp)

@@ -6,10 +6,11 @@ import uuid
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from chalicelib.core.models import DecimalString, PageQuery, RequestModel, ResponseModel, UtcTimestamp
 from chalicelib.core.text import EMAIL_MAX_LENGTH, EMAIL_MIN_LENGTH, EMAIL_PATTERN
+from chalicelib.users.models import InvitationResponse, UserEmail
 
 _TIER = r"^[a-z][a-z0-9_]{0,39}$"
 _RATE = r"^\d{1,2}(\.\d{1,4})?$"
@@ -21,6 +22,14 @@ class OnboardBody(RequestModel):
     tier: str = Field(pattern=_TIER)
     tax_rate: str | None = Field(default=None, pattern=_RATE)
     billing_start_date: date | None = None
+    # The tenant's first owner: invited (the e-mail queued) in the onboarding transaction.
+    owner_email: UserEmail | None = None
+
+
+class PatchMeBody(RequestModel):
+    """``PATCH /customers/me``: the tenant's own settings."""
+
+    require_mfa: StrictBool
 
 
 class PatchCustomerBody(RequestModel):
@@ -46,6 +55,7 @@ class CustomerResponse(ResponseModel):
     billing_start_date: date
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
+    require_mfa: bool = False
 
 
 class MeResponse(CustomerResponse):
@@ -61,3 +71,4 @@ class CustomerPage(ResponseModel):
 class OnboardResponse(ResponseModel):
     customer: CustomerResponse
     api_key: dict[str, Any]  # the first key as POST /api-keys shows it (the full key, once); built by keys.service
+    owner_invitation: InvitationResponse | None = None  # when the body named an owner_email

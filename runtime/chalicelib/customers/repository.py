@@ -28,6 +28,9 @@ GET = "SELECT * FROM customers WHERE id = %(id)s"
 GET_FOR_UPDATE = "SELECT * FROM customers WHERE id = %(id)s FOR UPDATE"
 # RLS leaves exactly the caller's row inside tenant_transaction.
 GET_OWN = "SELECT * FROM customers"
+GET_OWN_FOR_UPDATE = "SELECT * FROM customers FOR UPDATE"
+# The tenant's own settings: the only column the app role may change (migration 0038).
+SET_REQUIRE_MFA = "UPDATE customers SET require_mfa = %(require_mfa)s RETURNING *"
 # Newest first: a keyset page (core.pagination).
 LIST_PAGE = """
 SELECT * FROM customers
@@ -103,8 +106,13 @@ def get(conn: Connection, customer_id: uuid.UUID, *, for_update: bool = False) -
     return conn.execute(GET_FOR_UPDATE if for_update else GET, {"id": customer_id}).fetchone()
 
 
-def get_own(conn: Connection) -> dict[str, Any] | None:
-    return conn.execute(GET_OWN).fetchone()
+def get_own(conn: Connection, *, for_update: bool = False) -> dict[str, Any] | None:
+    return conn.execute(GET_OWN_FOR_UPDATE if for_update else GET_OWN).fetchone()
+
+
+def set_require_mfa(conn: Connection, require_mfa: bool) -> dict[str, Any] | None:
+    """The tenant's row with the new setting (in ``tenant_transaction``: RLS leaves the caller's row only)."""
+    return conn.execute(SET_REQUIRE_MFA, {"require_mfa": require_mfa}).fetchone()
 
 
 def list_page(conn: Connection, *, limit: int, after: Keyset | None) -> list[dict[str, Any]]:

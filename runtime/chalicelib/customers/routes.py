@@ -1,4 +1,4 @@
-"""``GET /customers/me`` and the operator's ``/admin/customers``."""
+"""``GET``/``PATCH /customers/me`` and the operator's ``/admin/customers``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from chalicelib.customers.models import (
     OnboardBody,
     OnboardResponse,
     PatchCustomerBody,
+    PatchMeBody,
 )
 
 bp = Blueprint(__name__)
@@ -35,13 +36,28 @@ def me() -> MeResponse:
 
 @route(
     bp,
+    "/customers/me",
+    method="PATCH",
+    auth="customer",
+    body=PatchMeBody,
+    response=MeResponse,
+    summary="Change the organization's settings (require_mfa: people without MFA are refused while true)",
+    tags=("customers",),
+    errors=(400, 401, 403),
+)
+def change_settings(body: PatchMeBody) -> MeResponse:
+    return service.change_settings(current_customer_id(), body)
+
+
+@route(
+    bp,
     "/admin/customers",
     method="POST",
     auth="operator",
     status=201,
     body=OnboardBody,
     response=OnboardResponse,
-    summary="Onboard a customer and create its first API key",
+    summary="Onboard a customer, create its first API key and (owner_email) invite its first owner",
     tags=("admin",),
     errors=(400, 401, 403, 409, 422),
 )

@@ -5,6 +5,12 @@ reads ``customers.status`` on every request, so every process answers 403 on
 the customer's next request. After the commit the customer's cached key
 verifications are deleted (``auth.revocation.after_keys_changed``).
 
+A tenant changes one setting itself (``PATCH /customers/me``: ``require_mfa``,
+enforced by the permission guard on the next request); everything else about a
+customer is the operator's. Onboarding may name the tenant's first owner
+(``owner_email``): the owner's invitation is created and its e-mail queued in
+the onboarding transaction, so every tenant can get a person in.
+
 Operators' reads are audited too: reading one customer is an
 ``operator.customer_read`` event on that customer's own chain (the customer
 sees it in ``GET /audit-events``); a page of the customer list is one
@@ -16,12 +22,14 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from chalicelib.audit import recorder
 from chalicelib.auth.revocation import after_keys_changed
 from chalicelib.catalog import repository as catalog
 from chalicelib.core import db, errors
 from chalicelib.core.context import TenantRole
+from chalicelib.core.db import Connection
 from chalicelib.core.pagination import keyset_page
 from chalicelib.customers import repository
 from chalicelib.customers.models import (
@@ -32,9 +40,11 @@ from chalicelib.customers.models import (
     OnboardBody,
     OnboardResponse,
     PatchCustomerBody,
+    PatchMeBody,
 )
 from chalicelib.keys import repository as keys_repository
 from chalicelib.keys import service as keys_service
+from chalicelib.users import service as users_service
 
 FIRST_KEY_NAME = "default"
 
@@ -56,12 +66,38 @@ def me(customer_id: uuid.UUID) -> MeResponse:
         row = repository.get_own(conn)
         if row is None:
             raise errors.NotFound("Customer not found")
-        features = catalog.features(conn, row["tier_code"])
+        return _me(conn, row)
+
+
+def _me(conn: Connection, row: dict[str, Any]) -> MeResponse:
+    features = catalog.features(conn, row["tier_code"])
     return MeResponse.model_validate({**row, "features": features.values, "limits": features.limits})
 
 
+def change_settings(customer_id: uuid.UUID, body: PatchMeBody) -> MeResponse:
+    """The tenant's own settings (``require_mfa``); audited when it changes. Answers as ``GET /customers/me``."""
+    with db.tenant_transaction(customer_id) as conn:
+        before = repository.get_own(conn, for_update=True)
+        if before is None:
+            raise errors.NotFound("Customer not found")
+        if before["require_mfa"] == body.require_mfa:
+            return _me(conn, before)
+        after = repository.set_require_mfa(conn, body.require_mfa)
+        if after is None:  # the locked row is there: cannot happen
+            raise errors.NotFound("Customer not found")
+        recorder.record(
+            conn,
+            customer_id=customer_id,
+            action="customer.settings_changed",
+            target_type="customer",
+            target_id=customer_id,
+            detail={"require_mfa": body.require_mfa},
+        )
+        return _me(conn, after)
+
+
 def onboard(body: OnboardBody) -> OnboardResponse:
-    """Create a customer and its first API key (returned once)."""
+    """Create a customer and its first API key (returned once); with ``owner_email``, invite its first owner."""
     rate = _tax_rate(body.tax_rate)
     with db.operator_transaction() as conn:
         if not catalog.tier_exists(conn, body.tier):
@@ -89,7 +125,18 @@ def onboard(body: OnboardBody) -> OnboardResponse:
         key = keys_service.issue_key(
             conn, customer_id=row["id"], name=FIRST_KEY_NAME, expires_at=None, role=TenantRole.ADMIN
         )
-    return OnboardResponse(customer=CustomerResponse.model_validate(row), api_key=key.model_dump(mode="json"))
+        invitation = notification_id = None
+        if body.owner_email is not None:
+            invitation, notification_id = users_service.issue_invitation(
+                conn, customer_id=row["id"], email=body.owner_email, role=TenantRole.OWNER, company_name=row["name"]
+            )
+    if notification_id is not None:
+        users_service.send_now(row["id"], notification_id)
+    return OnboardResponse(
+        customer=CustomerResponse.model_validate(row),
+        api_key=key.model_dump(mode="json"),
+        owner_invitation=invitation,
+    )
 
 
 def get(customer_id: uuid.UUID) -> CustomerResponse:
