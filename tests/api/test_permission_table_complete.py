@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from chalicelib.auth.permissions import ROUTES
 
 TENANT_AUTH = ("customer", "any")
@@ -24,7 +22,6 @@ def test_every_tenant_route_has_a_permission(chalice_app):
     assert not missing, f"tenant routes without an entry in auth.permissions.ROUTES: {missing}"
 
 
-@pytest.mark.xfail(strict=False, reason="users routes land with issue 13")
 def test_every_permission_names_a_registered_tenant_route(chalice_app):
     registered = _registered(chalice_app)
     unknown = sorted(key for key in ROUTES if key not in registered)

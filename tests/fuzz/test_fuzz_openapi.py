@@ -191,3 +191,33 @@ def test_logout_with_a_throwaway_customer(api_url, operations, new_customer, tmp
             authenticated_throughout=False,
         )
     )
+
+
+# A person's own routes (issue 13): MFA enrolment and the users area, as a person's session
+# rather than a key's (a key has no user: those routes would only answer 404).
+PEOPLE = (("POST", r"/users/me/mfa"), ("POST", r"/users/me/mfa/confirm"), ("DELETE", r"/users/me/mfa"))
+PEOPLE_AREA = (("GET", r"/users"), ("GET", r"/users/me"), ("PATCH", r"/users/{[^}]+}"), ("DELETE", r"/users/{[^}]+}"))
+
+
+def test_a_persons_routes_with_a_throwaway_owner(api_url, operations, new_customer, admin_conn, tmp_path):
+    from chalicelib.auth import passwords
+    from chalicelib.core.settings import get_settings
+
+    customer = new_customer("enterprise")
+    email, password = f"fuzz-{uuid.uuid4().hex[:8]}@example.test", "fuzzing person password"
+    admin_conn.execute(
+        "INSERT INTO users (customer_id, email, name, role, password_hash) VALUES (%s, %s, 'Fuzz', 'owner', %s)",
+        (customer.customer_id, email, passwords.hash_password(password, get_settings().bcrypt_cost)),
+    )
+    request = urllib.request.Request(
+        f"{api_url}/auth/login",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        token = json.load(response)["token"]
+    selected = _matching(operations, PEOPLE + PEOPLE_AREA)
+    assert len(selected) >= 3, "expected the /users/me/mfa operations"
+    # Changing its own role or removing itself (as the only owner: 409) may end the session: 401s are expected.
+    _assert_clean(schemathesis(api_url, token, tmp_path, *_only(selected), authenticated_throughout=False))

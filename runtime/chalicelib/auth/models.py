@@ -63,3 +63,9 @@ class PasswordResetConfirmBody(RequestModel):
 
 class LoginResponse(RootModel[TokenResponse | MfaChallenge]):
     """``POST /auth/login``: a token pair, or the MFA step when the person has enrolled."""
+
+
+class PasswordResetAccepted(ResponseModel):
+    """The same answer whether or not the address has an account."""
+
+    message: str = "If the address has an account, a reset link valid for one hour is on its way"

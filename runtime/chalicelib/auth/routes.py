@@ -12,6 +12,7 @@ from chalicelib.auth.models import (
     LoginBody,
     LoginResponse,
     MfaBody,
+    PasswordResetAccepted,
     PasswordResetBody,
     PasswordResetConfirmBody,
     RefreshBody,
@@ -83,12 +84,14 @@ def complete_mfa(body: MfaBody) -> TokenResponse:
     auth=None,
     status=202,
     body=PasswordResetBody,
+    response=PasswordResetAccepted,
     summary="E-mail a password reset link (202 whether or not the address has an account)",
     tags=("auth",),
     errors=(400,),
 )
-def request_password_reset(body: PasswordResetBody) -> None:
+def request_password_reset(body: PasswordResetBody) -> PasswordResetAccepted:
     password_reset.request_reset(body.email)
+    return PasswordResetAccepted()
 
 
 @route(
