@@ -52,10 +52,17 @@ UPDATE notifications
 RETURNING id, customer_id, recipient, subject, text_body, html_body, related_type, related_id
 """
 
+# E-mails that carry a single-use secret (an invitation or password-reset token) keep their
+# bodies only until they are sent: afterwards the token exists only in the recipient's
+# mailbox (the token tables hold its hash), not in clear in this table.
+SECRET_BEARING_TEMPLATES = ("user_invitation", "password_reset")
 MARK_SENT = """
 UPDATE notifications
    SET status = 'sent', sent_at = now(), last_attempt_at = now(), attempts = attempts + 1,
-       provider_message_id = %(message_id)s, error = NULL, sending_until = NULL
+       provider_message_id = %(message_id)s, error = NULL, sending_until = NULL,
+       text_body = CASE WHEN template = ANY(%(secret_templates)s)
+                        THEN '[removed after sending: it carried a single-use token]' ELSE text_body END,
+       html_body = CASE WHEN template = ANY(%(secret_templates)s) THEN NULL ELSE html_body END
  WHERE id = %(id)s AND status <> 'sent'
 """
 
@@ -146,7 +153,8 @@ def claim(conn: Connection, notification_id: uuid.UUID, *, lease_s: int) -> Outg
 
 def mark_sent(conn: Connection, notification_id: uuid.UUID, message_id: str | None) -> bool:
     """Record the send; ``False`` when it was already recorded (a retried record whose COMMIT had landed)."""
-    return conn.execute(MARK_SENT, {"id": notification_id, "message_id": message_id}).rowcount == 1
+    params = {"id": notification_id, "message_id": message_id, "secret_templates": list(SECRET_BEARING_TEMPLATES)}
+    return conn.execute(MARK_SENT, params).rowcount == 1
 
 
 def mark_failed(conn: Connection, notification_id: uuid.UUID, error: str) -> None:
