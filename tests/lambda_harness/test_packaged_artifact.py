@@ -279,3 +279,50 @@ def test_the_delivery_job_sends_the_queued_invoice_email_through_ses(deployment)
     status, _, notes = deployment.request("GET", "/notifications", token=customer["token"])
     assert status == 200
     assert [n["status"] for n in notes["items"] if n["template"].startswith("invoice")] == ["sent"], notes
+
+
+def test_a_person_logs_in_with_mfa_and_acts_with_their_role(deployment):
+    """Issue 13 through the package: bcrypt, pyotp and the KMS-sealed secret as Lambda runs them."""
+    import time
+
+    import pyotp
+
+    from chalicelib.auth import passwords
+
+    customer = onboard(deployment, operator_token(deployment))
+    email, password = f"person-{uuid.uuid4().hex[:8]}@example.test", "a harness person password"
+    with psycopg.connect(deployment.admin_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (customer_id, email, name, role, password_hash) VALUES (%s, %s, 'P', 'owner', %s)",
+            (customer["id"], email, passwords.hash_password(password, 4)),
+        )
+    status, _, pair = deployment.request("POST", "/auth/login", body={"email": email, "password": password})
+    assert status == 200 and "token" in pair, pair
+    status, _, enrolment = deployment.request("POST", "/users/me/mfa", token=pair["token"], body={})
+    assert status == 201, enrolment
+    totp = pyotp.TOTP(enrolment["secret"])
+    now = time.time()
+    status, _, codes = deployment.request(
+        "POST", "/users/me/mfa/confirm", token=pair["token"], body={"code": totp.at(now)}
+    )
+    assert status == 200 and len(codes["recovery_codes"]) == 10, codes
+    status, _, challenge = deployment.request("POST", "/auth/login", body={"email": email, "password": password})
+    assert status == 200 and challenge["mfa_required"], challenge
+    # The next step's code (inside the ±1 step window, after the step confirmation used).
+    status, _, mfa_pair = deployment.request(
+        "POST", "/auth/mfa", body={"mfa_token": challenge["mfa_token"], "code": totp.at(now + 30)}
+    )
+    assert status == 200, mfa_pair
+    status, _, me = deployment.request("GET", "/users/me", token=mfa_pair["token"])
+    assert status == 200 and me["mfa_enabled"] and me["role"] == "owner", me
+    # A viewer key made by the owner is refused what a viewer may not do.
+    status, _, key = deployment.request(
+        "POST", "/api-keys", token=mfa_pair["token"], body={"name": "viewer", "role": "viewer"}
+    )
+    assert status == 201, key
+    status, _, viewer = deployment.request("POST", "/auth/authenticate", body={"api_key": key["key"]})
+    assert status == 200
+    status, _, _ = deployment.request("POST", "/metrics", token=viewer["token"], body={"events": []})
+    assert status == 403
+    status, _, _ = deployment.request("GET", "/invoices", token=viewer["token"])
+    assert status == 200
