@@ -1,4 +1,9 @@
-"""``make run``: the local stack in the foreground until Ctrl-C or SIGTERM."""
+"""``make run``: the local stack in the foreground until Ctrl-C or SIGTERM.
+
+``PORT``, ``HOST``, ``PG_PORT`` and ``BCRYPT_COST`` as in the README; ``LOCAL_STATE_DIR``
+(default ``.local``) holds the database, the local keys and ``stack.json``, so a
+test can start a second, throwaway stack beside a developer's own.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
+from chalicelib.core.contract import Env
 from devstack.bootstrap import local_credentials, write_stack_info
 from devstack.stack import REPO_ROOT, LocalStack
 
@@ -14,21 +22,37 @@ from devstack.stack import REPO_ROOT, LocalStack
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
-    state_dir = REPO_ROOT / ".local"
+    state_dir = Path(os.environ.get("LOCAL_STATE_DIR") or REPO_ROOT / ".local").resolve()
     stack = LocalStack(
         state_dir=state_dir,
         pg_port=int(os.environ.get("PG_PORT", "54329")),
         bcrypt_cost=int(os.environ.get("BCRYPT_COST", "12")),
     )
-    stack.start()
+    # Stopped while starting (SIGTERM as Ctrl-C): unwind through ``finally``, so PostgreSQL stops too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        env = stack.start()
+        _serve(env, state_dir, host, port)
+    except KeyboardInterrupt:  # stopped before it was ready: no traceback, the usual exit status
+        return 130
+    finally:
+        stack.stop()
+        print("Local stack stopped.", flush=True)
+    return 0
 
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve(env: dict[str, str], state_dir: Path, host: str, port: int) -> None:
     from app import app
 
     from devstack.server import local_server
 
     server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"
-    info = {"api_url": api_url, **local_credentials()}
+    info = stack_info(api_url, env[Env.AWS_ENDPOINT_URL], local_credentials())
     write_stack_info(state_dir / "stack.json", info)
 
     stopping = threading.Event()
@@ -41,13 +65,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"Local stack ready: {api_url}  (credentials in {state_dir / 'stack.json'})", flush=True)
+    print(f"  demo owner: {info['demo_user_email']} / {info['demo_user_password']}  (POST /auth/login)", flush=True)
+    print(f"  local AWS endpoint (the e-mails sent are in its SES): {info['aws_endpoint_url']}", flush=True)
     try:
         server.server.serve_forever()
     finally:
         server.server.server_close()
-        stack.stop()
-        print("Local stack stopped.", flush=True)
-    return 0
+
+
+def stack_info(api_url: str, aws_endpoint_url: str, credentials: dict[str, str | None]) -> dict[str, Any]:
+    """What ``stack.json`` holds: the API's URL, the local AWS endpoint and the local credentials."""
+    return {"api_url": api_url, "aws_endpoint_url": aws_endpoint_url, **credentials}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Operator bootstrap: the local stack's credentials and the cloud's Lambda function."""
 
+import base64
 import json
 
 from chalicelib.auth import key_format
@@ -53,3 +54,64 @@ def test_operator_key_cli_prints_a_working_key(client, capsys):
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("api_key="))
     auth = client.http.post("/auth/authenticate", headers={"X-Api-Key": line.removeprefix("api_key=")})
     assert auth.status_code == 200
+
+
+def _login(client, email, password):
+    return client.http.post(
+        "/auth/login",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"email": email, "password": password}),
+    )
+
+
+def _demo_owner_events(admin_conn, user_id):
+    rows = admin_conn.execute(
+        "SELECT action, actor FROM audit_events WHERE target_type = 'user' AND target_id = %s ORDER BY occurred_at, id",
+        (str(user_id),),
+    ).fetchall()
+    return [(row["action"], row["actor"]) for row in rows]
+
+
+def test_local_credentials_give_a_demo_owner_that_each_start_puts_back_as_printed(client, admin_conn):
+    """Issue 13: the demo owner logs in with stack.json's password, whatever happened to it since the last start."""
+    from chalicelib.auth import passwords
+    from devstack.bootstrap import local_credentials
+
+    first = local_credentials()
+    email, password = first["demo_user_email"], first["demo_user_password"]
+    assert email == "owner@demo.local" and len(password) >= passwords.MIN_LENGTH
+    response = _login(client, email, password)
+    assert response.status_code == 200, response.body
+    claims = json.loads(base64.urlsafe_b64decode(json.loads(response.body)["token"].split(".")[1] + "=="))
+    assert claims["tenant_role"] == "owner" and claims["amr"] == ["pwd"]
+    user = admin_conn.execute("SELECT id, customer_id FROM users WHERE email = %s", (email,)).fetchone()
+    demo = json.loads(
+        client.http.post(
+            "/auth/authenticate",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"api_key": first["demo_customer_api_key"]}),
+        ).body
+    )
+    assert str(user["customer_id"]) == demo["customer_id"]
+    assert ("user.created", "system:bootstrap") in _demo_owner_events(admin_conn, user["id"])
+
+    # Since then: another password, MFA on, no longer owner. The next start undoes all three, audited.
+    admin_conn.execute(
+        "UPDATE users SET password_hash = %s, mfa_enabled = true, mfa_secret = '\\x00', role = 'viewer' WHERE id = %s",
+        (passwords.hash_password("someone else's password", 4), user["id"]),
+    )
+    before = _demo_owner_events(admin_conn, user["id"])
+    second = local_credentials()
+    assert (second["demo_user_email"], second["demo_user_password"]) == (email, password)
+    response = _login(client, email, password)
+    assert response.status_code == 200 and "token" in json.loads(response.body)  # no MFA challenge
+    row = admin_conn.execute("SELECT role, mfa_enabled, mfa_secret FROM users WHERE id = %s", (user["id"],)).fetchone()
+    assert (row["role"], row["mfa_enabled"], row["mfa_secret"]) == ("owner", False, None)
+    restored = _demo_owner_events(admin_conn, user["id"])[len(before) :]
+    for action in ("user.password_reset", "user.mfa_disabled", "user.role_changed"):
+        assert (action, "system:bootstrap") in restored
+
+    # An unchanged user is left alone: a start writes nothing about it.
+    settled = _demo_owner_events(admin_conn, user["id"])
+    local_credentials()
+    assert _demo_owner_events(admin_conn, user["id"]) == settled

@@ -1,4 +1,4 @@
-"""Issue 11, item 10: ``.local/stack.json`` holds live API keys, so only its owner may read it."""
+"""Issue 11, item 10: ``.local/stack.json`` holds live API keys, so only its owner may read it; issue 13: what it names."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ def test_i11_10_make_run_writes_stack_json_through_it():
     import devstack.__main__ as entry
 
     assert entry.write_stack_info is write_stack_info
+
+
+def test_i13_stack_json_names_the_local_aws_endpoint_beside_the_credentials():
+    """Issue 13: ``aws_endpoint_url`` (the e-mails the stack sent are in its SES) and the demo owner's login."""
+    from devstack.__main__ import stack_info
+
+    credentials = {
+        "operator_api_key": "op_x",
+        "demo_customer_api_key": "sk_test_x",
+        "demo_user_email": "owner@demo.local",
+        "demo_user_password": "demo-owner-password",
+    }
+    info = stack_info("http://127.0.0.1:8000", "http://127.0.0.1:5000", credentials)
+    assert info == {"api_url": "http://127.0.0.1:8000", "aws_endpoint_url": "http://127.0.0.1:5000", **credentials}
