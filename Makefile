@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run lint lint-types-runtime test test-runtime test-fuzz test-chaos test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run lint lint-types-runtime test test-runtime test-fuzz test-chaos test-e2e test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
 
 # The runtime tests report line and branch coverage of runtime/chalicelib
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
@@ -48,6 +48,7 @@ test: $(STAMP) lint pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api $(COVERAGE)
 	$(PY) -m pytest tests/fuzz
 	$(PY) -m pytest tests/chaos
+	$(PY) -m pytest tests/e2e
 	$(PY) -m pytest tests/infra
 	$(PY) -m pytest tests/lambda_harness
 	$(MAKE) --no-print-directory bench-quick
@@ -67,6 +68,12 @@ test-fuzz: $(STAMP)
 # Its own process and local stack, like the fuzzing gate.
 test-chaos: $(STAMP)
 	$(PY) -m pytest tests/chaos
+
+# The end-to-end journeys (~10 s): `python -m devstack` as `make run` starts it, in
+# its own process, state directory and ports, driven over HTTP from outside
+# (tests/e2e: invite, the e-mail read from the local SES, accept, login, MFA...).
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
 
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra

@@ -1,0 +1,1 @@
+"""End-to-end tests: the local stack as ``make run`` starts it, driven over HTTP from outside."""
