@@ -2,6 +2,7 @@
 
 from chalice import Chalice
 
+from chalicelib.alerts.routes import bp as alerts_bp
 from chalicelib.audit.routes import bp as audit_bp
 from chalicelib.auth import guard as auth_guard
 from chalicelib.auth import permission_guard
@@ -43,3 +44,4 @@ app.register_blueprint(invoices_bp)
 app.register_blueprint(notifications_bp)
 app.register_blueprint(users_bp)
 app.register_blueprint(users_mfa_bp)
+app.register_blueprint(alerts_bp)

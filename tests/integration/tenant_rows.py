@@ -48,6 +48,10 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("user_invitations", "customer_id", True, True, "UPDATE user_invitations SET role = role"),
     TenantTable("user_tokens", "customer_id", True, True, "UPDATE user_tokens SET failed_attempts = failed_attempts"),
     TenantTable("user_recovery_codes", "customer_id", True, True, "UPDATE user_recovery_codes SET used_at = now()"),
+    # The app may update last_fired_period only (ingestion's claim), never the tenant column.
+    TenantTable(
+        "usage_alerts", "customer_id", True, False, "UPDATE usage_alerts SET last_fired_period = last_fired_period"
+    ),
 )
 
 # INSERT statements that create one row of ``table`` for %(customer)s.
@@ -84,6 +88,8 @@ _INSERTS: dict[str, str] = {
     " VALUES (%(customer)s, %(user)s, 'password_reset', %(unique)s, 0, now() + interval '1 hour')",
     "user_recovery_codes": "INSERT INTO user_recovery_codes (customer_id, user_id, code_hash)"
     " VALUES (%(customer)s, %(user)s, %(unique)s)",
+    "usage_alerts": "INSERT INTO usage_alerts (customer_id, metric_code, threshold)"
+    " VALUES (%(customer)s, 'api_calls', 1000 + %(offset)s)",
 }
 _ORDER = (
     "api_keys",
@@ -100,6 +106,7 @@ _ORDER = (
     "user_invitations",
     "user_tokens",
     "user_recovery_codes",
+    "usage_alerts",
 )
 
 

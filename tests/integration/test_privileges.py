@@ -95,6 +95,7 @@ column operator_api_keys.revoked_at | saas_admin | saas_analytics=r saas_auth=r 
 column operator_api_keys.secret_hash | saas_admin | saas_auth=r saas_operator=a
 column operators.disabled_at | saas_admin | saas_auth=r
 column operators.id | saas_admin | saas_auth=r
+column usage_alerts.last_fired_period | saas_admin | saas_app=w
 column user_invitations.accepted_at | saas_admin | saas_analytics=r
 column user_invitations.created_at | saas_admin | saas_analytics=r
 column user_invitations.customer_id | saas_admin | saas_analytics=r
@@ -157,6 +158,7 @@ table support_tickets | saas_admin | saas_analytics=r saas_app=arw saas_operator
 table tier_features | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table tier_prices | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table tiers | saas_admin | saas_analytics=r saas_app=r saas_operator=r
+table usage_alerts | saas_admin | saas_analytics=r saas_app=ard saas_operator=r
 table usage_events | saas_admin | saas_analytics=r saas_app=ar saas_operator=arw
 table usage_monthly | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
 table user_invitations | saas_admin | saas_app=arw saas_operator=ar

@@ -87,6 +87,10 @@ ROUTES: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/api-keys"): Permission.MANAGE_API_KEYS,
         ("DELETE", "/api-keys/{key_id}"): Permission.MANAGE_API_KEYS,
         ("POST", "/api-keys/{key_id}/rotate"): Permission.MANAGE_API_KEYS,
+        # Usage alerts
+        ("POST", "/usage-alerts"): Permission.MANAGE_WEBHOOKS,
+        ("GET", "/usage-alerts"): Permission.MANAGE_WEBHOOKS,
+        ("DELETE", "/usage-alerts/{alert_id}"): Permission.MANAGE_WEBHOOKS,
         # Audit trail
         ("GET", "/audit-events"): Permission.READ_AUDIT,
         ("GET", "/audit-events/head"): Permission.READ_AUDIT,

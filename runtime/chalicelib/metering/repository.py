@@ -1,4 +1,4 @@
-"""Storage of usage: one call per batch into ``ingest_usage_events`` (migration 0020), monthly totals."""
+"""Storage of usage: one call per batch into ``ingest_usage_events`` (migrations 0020, 0042), monthly totals."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from psycopg import errors as pg_errors
 from chalicelib.core.db import Connection, single_row
 from chalicelib.core.errors import Unprocessable
 
-INGEST_BATCH = "SELECT accepted, error_index, error_reason FROM ingest_usage_events(%(events)s::jsonb)"
+INGEST_BATCH = "SELECT accepted, error_index, error_reason, alerts_fired FROM ingest_usage_events(%(events)s::jsonb)"
 
 # Row-level security confines ``customers`` to the caller's own row, and with
 # it the usage and the tier prices joined to it.
@@ -42,10 +42,16 @@ class BatchOutcome:
     accepted: int
     error_index: int | None
     error_reason: str | None
+    # The usage alerts this batch made fire, claimed in the same statement (migration 0042;
+    # the alerts area reads them). Empty for almost every batch.
+    alerts_fired: list[dict[str, str]]
 
 
 def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
     """Insert a batch for the connection's tenant in one round trip; nothing is written on error.
+
+    The same statement keeps the monthly totals and claims the usage alerts
+    the new totals reach (``alerts_fired``).
 
     The batch travels as one JSON text parameter (quantities and timestamps as
     strings, parsed exactly by PostgreSQL): far cheaper than adapting four
@@ -68,7 +74,7 @@ def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
     except (pg_errors.NumericValueOutOfRange, pg_errors.CheckViolation) as exc:
         # usage_monthly_quantity_bound (migration 0030): 10^10 per customer, metric and month.
         raise Unprocessable("The month's total for a metric would exceed 10^10 units") from exc
-    return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"])
+    return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"], row["alerts_fired"] or [])
 
 
 def monthly_usage(conn: Connection, period_start: date) -> list[dict[str, Any]]:

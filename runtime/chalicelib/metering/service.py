@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from chalicelib.alerts import service as alerts
 from chalicelib.audit import recorder
 from chalicelib.catalog.prices import billable_units
 from chalicelib.core import db
@@ -54,7 +55,8 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
     Returns how many were new and how many were duplicates (of an event in
     this batch or an earlier one). Raises ``Unprocessable`` naming the first
     offending event. An accepted batch is one ``usage.ingested`` audit event
-    with its counts (not one per event).
+    with its counts (not one per event). Usage alerts the batch makes fire are
+    claimed by the same statement and followed up by ``alerts.service``.
     """
     batch = _validated_columns(events, now or utc_now())
     with db.tenant_transaction(customer_id) as conn:
@@ -66,6 +68,8 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
                 f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})"
             )
         result = IngestResponse(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
+        # The alerts this batch made fire: e-mail and webhook queued with the claim, in this transaction.
+        firings = alerts.record_firings(conn, customer_id, outcome.alerts_fired)
         # Last in the transaction: the chain's lock is held only until the commit that follows.
         recorder.record(
             conn,
@@ -74,6 +78,7 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
             target_type="usage_batch",
             detail={"events": len(events), "accepted": result.accepted, "duplicates": result.duplicates},
         )
+    alerts.after_commit(firings)
     return result
 
 

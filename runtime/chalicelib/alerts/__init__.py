@@ -1,0 +1,1 @@
+"""Usage alerts: thresholds per metric, each firing once a month when the month's usage reaches it."""
