@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from bench import auth_bench, billing_bench, lambda_bench, ratelimit_bench, rls_bench
+from bench import alerts_bench, auth_bench, billing_bench, lambda_bench, ratelimit_bench, rls_bench
 from bench.data import count, create_customers, create_events, create_invoices
 from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
@@ -193,9 +193,9 @@ def run(quick: bool) -> list[Figure]:
                 )
             )
 
-            # Ingestion: sustained POST /metrics with batches of 1000.
-            _, writer_headers = billing_bench.onboard_customer(client, operator)
-            figures.append(billing_bench.measure_ingest(client, writer_headers, sizes["ingest"]))
+            # Ingestion: sustained POST /metrics with batches of 1000, by a customer without usage
+            # alerts and one with three (issue 14), batches alternated so the two figures compare.
+            figures.extend(alerts_bench.measure_ingest_with_and_without_alerts(client, operator, sizes["ingest"]))
     finally:
         stack.stop()
     # The packaged artifact's cold start (its own stand-ins, after the stack above is down).
@@ -208,6 +208,7 @@ def run(quick: bool) -> list[Figure]:
         "authorize_p99_ms",
         "ratelimit_check_p99_ms",
         "ingest_events_per_s",
+        "ingest_with_alerts_events_per_s",
         "billing_run_s",
         "metrics_query_p99_ms",
         "invoices_list_p99_ms",
