@@ -31,7 +31,8 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 PLACEHOLDER_MARKER = "REPLACE_ME"
 # Which VPC endpoints the stack needs; an imported VPC says, per endpoint,
 # whether to create it or use the one it already has (docs/DEPLOYMENT.md).
-ENDPOINTS = ("dynamodb", "secretsmanager", "email")
+# KMS: the API opens users' sealed TOTP secrets itself (auth.secret_box), with no NAT to reach it by.
+ENDPOINTS = ("dynamodb", "secretsmanager", "email", "kms")
 GATEWAY_ENDPOINTS = ("dynamodb",)
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _NETWORK_IDS = {

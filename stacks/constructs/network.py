@@ -1,12 +1,19 @@
 """The VPC (imported or created), the security groups and the VPC endpoints.
 
 Lambdas run in private subnets; they reach DynamoDB through a gateway endpoint
-and Secrets Manager and SES through interface endpoints. Security groups allow
-only the paths the system uses, in and out:
+and Secrets Manager, SES and KMS through interface endpoints. Security groups
+allow only the paths the system uses, in and out:
 
     lambda ──5432──► proxy ──5432──► database ◄──5432── secret rotation
     lambda, proxy, rotation ──443──► Secrets Manager / SES interface endpoints
+    lambda ──443──► KMS interface endpoint (its own group: nothing else reaches it)
     lambda ──443──► DynamoDB (its AWS-managed prefix list, via the gateway endpoint)
+
+The functions call KMS themselves to seal and open users' TOTP secrets
+(``auth.secret_box``); the proxy and rotation never do (Secrets Manager uses
+the key on its own side), so the KMS endpoint has a group of its own that
+admits the functions only, rather than sharing the group the proxy and
+rotation reach.
 
 RDS Proxy fetches the database secrets with its own network interfaces, so
 its group reaches the Secrets Manager endpoint too. No group has a
@@ -16,7 +23,7 @@ functions must not use it.
 In an imported VPC each endpoint is a switch (``vpc.endpoints`` in cdk.json):
 ``true`` creates it here; an existing interface endpoint is given by its
 security group, to which this stack adds the 443 ingress from its groups; an
-existing DynamoDB gateway endpoint is ``false``. A created VPC gets all three.
+existing DynamoDB gateway endpoint is ``false``. A created VPC gets all four.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ HTTPS_PORT = 443
 _INTERFACE_SERVICES = {
     "secretsmanager": ("SecretsManagerEndpoint", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
     "email": ("SesEndpoint", ec2.InterfaceVpcEndpointAwsService.EMAIL),
+    "kms": ("KmsEndpoint", ec2.InterfaceVpcEndpointAwsService.KMS),
 }
 
 
@@ -43,7 +51,9 @@ class Network(Construct):
     """VPC, security groups (lambda, proxy, database, rotation, endpoints) and endpoints.
 
     Exposes ``vpc``, ``app_subnets`` and the security groups ``lambda_sg``,
-    ``proxy_sg``, ``database_sg``, ``rotation_sg``, ``endpoint_sg``, plus
+    ``proxy_sg``, ``database_sg``, ``rotation_sg``, ``endpoint_sg`` (Secrets
+    Manager and SES), ``kms_endpoint_sg`` (the KMS endpoint's, functions only;
+    ``None`` when the VPC already has that endpoint), plus
     ``secrets_manager_endpoint`` (``None`` when the VPC already has one) and
     ``endpoints`` (service → the created endpoint, for those created here).
     """
@@ -81,6 +91,11 @@ class Network(Construct):
         self.database_sg = self._group("DatabaseSecurityGroup", "Aurora: from the proxy and secret rotation only")
         self.rotation_sg = self._group("RotationSecurityGroup", "Secrets Manager rotation functions")
         self.endpoint_sg = self._group("EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions")
+        self.kms_endpoint_sg: ec2.SecurityGroup | None = (
+            self._group("KmsEndpointSecurityGroup", "KMS interface endpoint: HTTPS from the functions only")
+            if switches["kms"] is True
+            else None
+        )
 
         postgres = ec2.Port.tcp(POSTGRES_PORT)
         https = ec2.Port.tcp(HTTPS_PORT)
@@ -99,7 +114,12 @@ class Network(Construct):
                 (self.rotation_sg, "secret rotation"),
             ),
             "email": ((self.lambda_sg, "functions"),),
+            "kms": ((self.lambda_sg, "functions seal and open TOTP secrets"),),
         }
+        # The group each endpoint created here gets: KMS its own, the others share one.
+        groups: dict[str, ec2.SecurityGroup] = dict.fromkeys(_INTERFACE_SERVICES, self.endpoint_sg)
+        if self.kms_endpoint_sg is not None:
+            groups["kms"] = self.kms_endpoint_sg
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         existing_groups: dict[str, ec2.ISecurityGroup] = {}
         for service, (construct_name, aws_service) in _INTERFACE_SERVICES.items():
@@ -110,11 +130,11 @@ class Network(Construct):
                     construct_name,
                     service=aws_service,
                     subnets=self.app_subnets,
-                    security_groups=[self.endpoint_sg],
+                    security_groups=[groups[service]],
                     open=False,
                     private_dns_enabled=True,
                 )
-                target = self.endpoint_sg
+                target = groups[service]
             else:
                 # The VPC already has this endpoint (with private DNS): reach it through its group.
                 assert isinstance(switch, str), "the config admits true or a group id for an interface endpoint"
@@ -128,6 +148,7 @@ class Network(Construct):
                 client.add_egress_rule(target, https, f"{why} to the {service} endpoint")
         self.secrets_manager_endpoint: ec2.InterfaceVpcEndpoint | None = self.endpoints.get("secretsmanager")
         self.ses_endpoint: ec2.InterfaceVpcEndpoint | None = self.endpoints.get("email")
+        self.kms_endpoint: ec2.InterfaceVpcEndpoint | None = self.endpoints.get("kms")
 
         if switches["dynamodb"] is True:
             self.vpc.add_gateway_endpoint(

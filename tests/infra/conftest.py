@@ -31,7 +31,7 @@ REAL_LOOKING_NETWORK = {
         "vpc_id": "vpc-0f1e2d3c4b5a69788",
         "private_subnet_ids": ["subnet-0f1e2d3c4b5a60001", "subnet-0f1e2d3c4b5a60002"],
         "private_subnet_route_table_ids": ["rtb-0f1e2d3c4b5a60001", "rtb-0f1e2d3c4b5a60002"],
-        "endpoints": {"dynamodb": True, "secretsmanager": True, "email": True},
+        "endpoints": {"dynamodb": True, "secretsmanager": True, "email": True, "kms": True},
     },
 }
 

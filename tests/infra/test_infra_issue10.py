@@ -58,7 +58,7 @@ def _group_ids(env) -> dict[str, str]:
     groups = env.resources("stateful", "AWS::EC2::SecurityGroup")
     return {
         role: next(k for k in groups if k.startswith(f"Network{role}SecurityGroup"))
-        for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint")
+        for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint", "KmsEndpoint")
     }
 
 
@@ -190,11 +190,20 @@ def _imported(endpoints) -> dict:
 @pytest.mark.parametrize(
     ("endpoints", "message"),
     [
-        ({"dynamodb": True, "secretsmanager": True}, "exactly"),
-        ({"dynamodb": True, "secretsmanager": True, "email": True, "sts": True}, "exactly"),
-        ({"dynamodb": "sg-0123456789abcdef0", "secretsmanager": True, "email": True}, "dynamodb must be true"),
-        ({"dynamodb": True, "secretsmanager": False, "email": True}, "secretsmanager must be true"),
-        ({"dynamodb": True, "secretsmanager": True, "email": "vpce-123"}, "email must be true"),
+        ({"dynamodb": True, "secretsmanager": True, "kms": True}, "exactly"),
+        ({"dynamodb": True, "secretsmanager": True, "email": True}, "exactly"),  # no word on KMS
+        ({"dynamodb": True, "secretsmanager": True, "email": True, "kms": True, "sts": True}, "exactly"),
+        (
+            {"dynamodb": "sg-0123456789abcdef0", "secretsmanager": True, "email": True, "kms": True},
+            "dynamodb must be true",
+        ),
+        ({"dynamodb": True, "secretsmanager": False, "email": True, "kms": True}, "secretsmanager must be true"),
+        ({"dynamodb": True, "secretsmanager": True, "email": "vpce-123", "kms": True}, "email must be true"),
+        ({"dynamodb": True, "secretsmanager": True, "email": True, "kms": False}, "kms must be true"),
+        (
+            {"dynamodb": True, "secretsmanager": True, "email": True, "kms": "vpce-0123456789abcdef0"},
+            "kms must be true",
+        ),
     ],
 )
 def test_b4_endpoint_switches_are_validated(endpoints, message):
@@ -209,10 +218,15 @@ def test_b4_an_imported_vpc_creates_only_the_endpoints_it_lacks():
     from stacks.stateful_stack import StatefulStack
 
     existing_sg = "sg-0123456789abcdef0"
+    existing_kms_sg = "sg-0123456789abcdef9"
     config = load_environment(
         _Node(
             cdk_json_context()
-            | {NETWORK_CONTEXT_KEY: _imported({"dynamodb": False, "secretsmanager": existing_sg, "email": True})}
+            | {
+                NETWORK_CONTEXT_KEY: _imported(
+                    {"dynamodb": False, "secretsmanager": existing_sg, "email": True, "kms": existing_kms_sg}
+                )
+            }
         ),
         "prod",
     )
@@ -238,6 +252,10 @@ def test_b4_an_imported_vpc_creates_only_the_endpoints_it_lacks():
     for client in (lambda_sg, proxy_sg, rotation_sg):
         assert (existing_sg, client, 443) in ingress, client
         assert (client, existing_sg, 443) in egress, client
+    # The existing KMS endpoint: the functions reach it, nothing else is let in, and no KMS group is made here.
+    assert {(t, s) for t, s, _ in ingress if t == existing_kms_sg} == {(existing_kms_sg, lambda_sg)}
+    assert {(c, t) for c, t, _ in egress if t == existing_kms_sg} == {(lambda_sg, existing_kms_sg)}
+    assert not [g for g in groups if g.startswith("NetworkKmsEndpointSecurityGroup")]
 
 
 # --- C2 ---------------------------------------------------------------------------------------------------------
@@ -500,8 +518,9 @@ def test_issue11_item12_no_security_group_egress_to_the_internet(each_env):
     assert {(group, port) for group, port in destinations if port in ("5432", "443")} == {
         (sg["Proxy"], "5432"),
         (sg["Endpoint"], "443"),
+        (sg["KmsEndpoint"], "443"),
     }
-    assert {group for group, _ in destinations} == {sg["Proxy"], sg["Endpoint"]}
+    assert {group for group, _ in destinations} == {sg["Proxy"], sg["Endpoint"], sg["KmsEndpoint"]}
     [prefix] = [r for r in functions if "DestinationPrefixListId" in r]
     assert prefix["FromPort"] == prefix["ToPort"] == 443
     lookup = prefix["DestinationPrefixListId"]["Fn::GetAtt"][0]
@@ -515,7 +534,7 @@ def test_issue11_item12_config_round_trip_keeps_endpoint_switches():
             cdk_json_context()
             | {
                 NETWORK_CONTEXT_KEY: _imported(
-                    {"dynamodb": False, "secretsmanager": "sg-0123456789abcdef0", "email": True}
+                    {"dynamodb": False, "secretsmanager": "sg-0123456789abcdef0", "email": True, "kms": True}
                 )
             }
         ),
@@ -523,6 +542,7 @@ def test_issue11_item12_config_round_trip_keeps_endpoint_switches():
     )
     assert config.vpc.endpoint("dynamodb") is False
     assert config.vpc.endpoint("secretsmanager") == "sg-0123456789abcdef0"
+    assert config.vpc.endpoint("kms") is True
     assert replace(config, bcrypt_cost=12).vpc == config.vpc
 
 

@@ -137,7 +137,7 @@ def test_tables_match_the_shared_specs(each_env):
 def _group_ids(env) -> dict[str, str]:
     groups = env.resources("stateful", "AWS::EC2::SecurityGroup")
     named = {}
-    for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint"):
+    for role in ("Lambda", "Proxy", "Database", "Rotation", "Endpoint", "KmsEndpoint"):
         [logical_id] = [k for k in groups if k.startswith(f"Network{role}SecurityGroup")]
         named[role] = logical_id
     return named
@@ -164,12 +164,13 @@ def test_security_groups_admit_only_the_needed_paths(each_env):
     sources: dict[str, set[str]] = {}
     for target, source, port in _ingress(each_env):
         assert isinstance(source, str) and source in sg.values(), f"ingress to {target} from {source}"
-        assert port == 5432 or isinstance(port, dict) or (port == 443 and target == sg["Endpoint"])
+        assert port == 5432 or isinstance(port, dict) or (port == 443 and target in (sg["Endpoint"], sg["KmsEndpoint"]))
         sources.setdefault(target, set()).add(source)
     assert sources[sg["Proxy"]] == {sg["Lambda"]}
     assert sources[sg["Database"]] == {sg["Proxy"], sg["Rotation"]}
     # RDS Proxy fetches its secrets through its own interfaces (issue 10, B3).
     assert sources[sg["Endpoint"]] == {sg["Lambda"], sg["Rotation"], sg["Proxy"]}
+    assert sources[sg["KmsEndpoint"]] == {sg["Lambda"]}
     assert sg["Lambda"] not in sources and sg["Rotation"] not in sources
     # No group opens outbound to everything.
     for group in each_env.resources("stateful", "AWS::EC2::SecurityGroup").values():
@@ -177,14 +178,36 @@ def test_security_groups_admit_only_the_needed_paths(each_env):
             assert rule.get("IpProtocol") != "-1"
 
 
-def test_endpoints_let_private_functions_reach_dynamodb_secrets_and_ses(each_env):
+def _service(endpoint: dict) -> str:
+    """``kms`` for ``com.amazonaws.<region>.kms``, the region a string or a token."""
+    name = endpoint["Properties"]["ServiceName"]
+    name = name if isinstance(name, str) else "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1])
+    return name.rsplit(".", 1)[-1]
+
+
+def test_endpoints_let_private_functions_reach_dynamodb_secrets_ses_and_kms(each_env):
     endpoints = each_env.resources("stateful", "AWS::EC2::VPCEndpoint").values()
     services = {}
     for endpoint in endpoints:
-        name = endpoint["Properties"]["ServiceName"]
-        name = name if isinstance(name, str) else "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1])
-        services[name.rsplit(".", 1)[-1]] = endpoint["Properties"].get("VpcEndpointType", "Gateway")
-    assert services == {"dynamodb": "Gateway", "secretsmanager": "Interface", "email": "Interface"}
+        services[_service(endpoint)] = endpoint["Properties"].get("VpcEndpointType", "Gateway")
+    assert services == {"dynamodb": "Gateway", "secretsmanager": "Interface", "email": "Interface", "kms": "Interface"}
+
+
+def test_the_kms_endpoint_admits_the_functions_only_on_443(each_env):
+    """auth.secret_box calls KMS from the functions; without NAT this endpoint is the only way there."""
+    sg = _group_ids(each_env)
+    [endpoint] = [
+        e["Properties"]
+        for e in each_env.resources("stateful", "AWS::EC2::VPCEndpoint").values()
+        if _service(e) == "kms"
+    ]
+    assert endpoint["VpcEndpointType"] == "Interface"
+    assert endpoint["PrivateDnsEnabled"] is True, "the SDK's default KMS host must resolve to the endpoint"
+    assert endpoint["SecurityGroupIds"] == [{"Fn::GetAtt": [sg["KmsEndpoint"], "GroupId"]}]
+    ingress = [(source, port) for target, source, port in _ingress(each_env) if target == sg["KmsEndpoint"]]
+    assert ingress == [(sg["Lambda"], 443)]
+    group = each_env.resources("stateful", "AWS::EC2::SecurityGroup")[sg["KmsEndpoint"]]["Properties"]
+    assert [rule["CidrIp"] for rule in group.get("SecurityGroupEgress", [])] == ["255.255.255.255/32"]
 
 
 def test_dev_creates_a_private_vpc_without_nat_and_with_flow_logs(dev):
