@@ -30,7 +30,7 @@ from stacks.constructs.api import AppFunction
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ACU_NEAR_MAX_PERCENT = 90
 # What the runtime can run without for a while (core.observability.dependency_degraded).
-DEGRADABLE_DEPENDENCIES = ("database", "dynamodb", "ses")
+DEGRADABLE_DEPENDENCIES = ("database", "dynamodb", "ses", "kms")
 # CloudWatch evaluates an alarm over at most 7 days (Period x EvaluationPeriods,
 # periods of an hour or more): a job that runs less often cannot have a
 # "did not run" alarm of its own.
