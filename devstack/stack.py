@@ -74,6 +74,8 @@ class LocalStack:
             Env.PEPPER_SECRET_ID: LOCAL_PEPPER_SECRET_ID,
             Env.SES_SENDER: LOCAL_SES_SENDER,
             Env.MFA_KEY_ID: LOCAL_MFA_KEY_ID,
+            # Webhooks may go to a receiver on this machine (http://127.0.0.1:<port>); never in the cloud.
+            Env.WEBHOOKS_ALLOW_LOCAL: "1",
             Env.BCRYPT_COST: str(self.bcrypt_cost),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",

@@ -23,6 +23,7 @@ from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
 from chalicelib.users.mfa_routes import bp as users_mfa_bp
 from chalicelib.users.routes import bp as users_bp
+from chalicelib.webhooks.routes import bp as webhooks_bp
 
 app = Chalice(app_name="saas-backend")
 observability.register(app)
@@ -44,4 +45,5 @@ app.register_blueprint(invoices_bp)
 app.register_blueprint(notifications_bp)
 app.register_blueprint(users_bp)
 app.register_blueprint(users_mfa_bp)
+app.register_blueprint(webhooks_bp)
 app.register_blueprint(alerts_bp)

@@ -48,6 +48,12 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("user_invitations", "customer_id", True, True, "UPDATE user_invitations SET role = role"),
     TenantTable("user_tokens", "customer_id", True, True, "UPDATE user_tokens SET failed_attempts = failed_attempts"),
     TenantTable("user_recovery_codes", "customer_id", True, True, "UPDATE user_recovery_codes SET used_at = now()"),
+    TenantTable("webhook_endpoints", "customer_id", True, True, "UPDATE webhook_endpoints SET description = 'touched'"),
+    TenantTable("webhook_events", "customer_id", True, False, "UPDATE webhook_events SET type = type"),
+    TenantTable("webhook_deliveries", "customer_id", True, True, "UPDATE webhook_deliveries SET attempts = attempts"),
+    TenantTable(
+        "webhook_delivery_attempts", "customer_id", True, False, "UPDATE webhook_delivery_attempts SET succeeded = true"
+    ),
     # The app may update last_fired_period only (ingestion's claim), never the tenant column.
     TenantTable(
         "usage_alerts", "customer_id", True, False, "UPDATE usage_alerts SET last_fired_period = last_fired_period"
@@ -88,6 +94,16 @@ _INSERTS: dict[str, str] = {
     " VALUES (%(customer)s, %(user)s, 'password_reset', %(unique)s, 0, now() + interval '1 hour')",
     "user_recovery_codes": "INSERT INTO user_recovery_codes (customer_id, user_id, code_hash)"
     " VALUES (%(customer)s, %(user)s, %(unique)s)",
+    "webhook_endpoints": "INSERT INTO webhook_endpoints (id, customer_id, url, events, secret_sealed)"
+    " VALUES (gen_random_uuid(), %(customer)s, 'https://hooks.example.test/' || %(unique)s, ARRAY['invoice.created'],"
+    " decode('00', 'hex'))",
+    "webhook_events": "INSERT INTO webhook_events (id, customer_id, type, data)"
+    " VALUES (gen_random_uuid(), %(customer)s, 'invoice.created', '{}')",
+    "webhook_deliveries": "INSERT INTO webhook_deliveries (customer_id, endpoint_id, event_id)"
+    " VALUES (%(customer)s, %(endpoint)s, %(event)s)",
+    "webhook_delivery_attempts": "INSERT INTO webhook_delivery_attempts"
+    " (customer_id, delivery_id, endpoint_id, event_id, attempt, succeeded)"
+    " VALUES (%(customer)s, %(delivery)s, %(endpoint)s, %(event)s, 1 + %(offset)s, false)",
     "usage_alerts": "INSERT INTO usage_alerts (customer_id, metric_code, threshold)"
     " VALUES (%(customer)s, 'api_calls', 1000 + %(offset)s)",
 }
@@ -106,6 +122,10 @@ _ORDER = (
     "user_invitations",
     "user_tokens",
     "user_recovery_codes",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_delivery_attempts",
     "usage_alerts",
 )
 
@@ -120,6 +140,22 @@ def _user_of(conn: psycopg.Connection, customer_id: uuid.UUID) -> uuid.UUID | No
     return row[0] if row else None
 
 
+def _webhook_ids(conn: psycopg.Connection, customer_id: uuid.UUID) -> dict[str, uuid.UUID | None]:
+    """The customer's first webhook endpoint, event and delivery (what the webhook rows refer to)."""
+    found: dict[str, uuid.UUID | None] = {}
+    for name, table in (
+        ("endpoint", "webhook_endpoints"),
+        ("event", "webhook_events"),
+        ("delivery", "webhook_deliveries"),
+    ):
+        row = conn.execute(
+            psycopg.sql.SQL("SELECT id FROM {} WHERE customer_id = %s LIMIT 1").format(psycopg.sql.Identifier(table)),
+            (customer_id,),
+        ).fetchone()
+        found[name] = row[0] if row else None
+    return found
+
+
 def seed_tenant(admin_url: str, customer_id: uuid.UUID, offset: int = 0) -> None:
     """Give ``customer_id`` one row in every tenant table (``offset`` keeps monthly keys distinct)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -130,6 +166,7 @@ def seed_tenant(admin_url: str, customer_id: uuid.UUID, offset: int = 0) -> None
                 "offset": offset,
                 "ticket": _ticket_of(conn, customer_id),
                 "user": _user_of(conn, customer_id),
+                **_webhook_ids(conn, customer_id),
             }
             conn.execute(_INSERTS[table], params)
 
@@ -139,5 +176,7 @@ def insert_for(conn: psycopg.Connection, table: str, customer_id: uuid.UUID, adm
     with psycopg.connect(admin_url) as admin:
         ticket = _ticket_of(admin, customer_id)
         user = _user_of(admin, customer_id)
+        webhooks = _webhook_ids(admin, customer_id)
     params = {"customer": customer_id, "unique": uuid.uuid4().hex, "offset": 7, "ticket": ticket, "user": user}
+    params |= webhooks
     conn.execute(_INSERTS[table], params)

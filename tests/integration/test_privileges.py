@@ -113,6 +113,11 @@ column users.name | saas_admin | saas_analytics=r saas_operator=r
 column users.password_hash | saas_admin | saas_auth=r
 column users.role | saas_admin | saas_analytics=r saas_auth=r saas_operator=r
 column users.session_epoch | saas_admin | saas_auth=r
+column webhook_endpoints.created_at | saas_admin | saas_analytics=r
+column webhook_endpoints.customer_id | saas_admin | saas_analytics=r
+column webhook_endpoints.deleted_at | saas_admin | saas_analytics=r
+column webhook_endpoints.events | saas_admin | saas_analytics=r
+column webhook_endpoints.id | saas_admin | saas_analytics=r
 function app_current_tenant() | saas_admin | PUBLIC=X
 function audit_event_hash(uuid,bigint,bytea,timestamp with time zone,text,text,text,text,jsonb,text) | saas_admin | PUBLIC=X
 function audit_events_link() | saas_admin | PUBLIC=X
@@ -165,6 +170,10 @@ table user_invitations | saas_admin | saas_app=arw saas_operator=ar
 table user_recovery_codes | saas_admin | saas_app=arwd
 table user_tokens | saas_admin | saas_app=arw
 table users | saas_admin | saas_app=arwd
+table webhook_deliveries | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
+table webhook_delivery_attempts | saas_admin | saas_analytics=r saas_app=ar saas_operator=ar
+table webhook_endpoints | saas_admin | saas_app=arw saas_operator=r
+table webhook_events | saas_admin | saas_analytics=r saas_app=ar saas_operator=ar
 """
 
 

@@ -26,6 +26,7 @@ NON_DEFAULT = {
     Env.DB_IAM_AUTH: "1",
     Env.BCRYPT_COST: "5",
     Env.INVOICE_GRACE_DAYS: "9",
+    Env.WEBHOOKS_ALLOW_LOCAL: "1",
 }
 
 

@@ -91,6 +91,12 @@ ROUTES: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/usage-alerts"): Permission.MANAGE_WEBHOOKS,
         ("GET", "/usage-alerts"): Permission.MANAGE_WEBHOOKS,
         ("DELETE", "/usage-alerts/{alert_id}"): Permission.MANAGE_WEBHOOKS,
+        # Webhook endpoints and their deliveries
+        ("POST", "/webhook-endpoints"): Permission.MANAGE_WEBHOOKS,
+        ("GET", "/webhook-endpoints"): Permission.MANAGE_WEBHOOKS,
+        ("DELETE", "/webhook-endpoints/{endpoint_id}"): Permission.MANAGE_WEBHOOKS,
+        ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): Permission.MANAGE_WEBHOOKS,
+        ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): Permission.MANAGE_WEBHOOKS,
         # Audit trail
         ("GET", "/audit-events"): Permission.READ_AUDIT,
         ("GET", "/audit-events/head"): Permission.READ_AUDIT,

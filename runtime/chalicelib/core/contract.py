@@ -57,6 +57,8 @@ class Env(StrEnum):
     PORTAL_URL = "PORTAL_URL"
     # The KMS key that seals small secrets at rest (users' TOTP secrets: auth.secret_box).
     MFA_KEY_ID = "MFA_KEY_ID"
+    # Local stack only (never deployed): webhooks may also go to http://127.0.0.1:<port> (webhooks.urls).
+    WEBHOOKS_ALLOW_LOCAL = "WEBHOOKS_ALLOW_LOCAL"
 
 
 class Table(StrEnum):
@@ -135,6 +137,8 @@ class SealedPurpose(StrEnum):
     """
 
     MFA_TOTP = "mfa_totp"
+    # A webhook endpoint's signing key (webhooks.delivery.key_context).
+    WEBHOOK_SECRET = "webhook_secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,7 @@ BILLING_MONTHLY_RUN = Function("billing_monthly_run", scheduled=True)
 BILLING_DAILY_JOB = Function("billing_daily_job", scheduled=True)
 NOTIFICATIONS_DELIVERY = Function("notifications_delivery", scheduled=True)
 AUDIT_RETENTION_PURGE = Function("audit_retention_purge", scheduled=True)
+WEBHOOKS_DELIVERY = Function("webhooks_delivery", scheduled=True)
 
 # Every function besides the API handler; tests/infra checks the Chalice app defines exactly these.
 FUNCTIONS: tuple[Function, ...] = (
@@ -169,5 +174,6 @@ FUNCTIONS: tuple[Function, ...] = (
     BILLING_DAILY_JOB,
     NOTIFICATIONS_DELIVERY,
     AUDIT_RETENTION_PURGE,
+    WEBHOOKS_DELIVERY,
 )
 SCHEDULED_JOBS: tuple[Function, ...] = tuple(function for function in FUNCTIONS if function.scheduled)

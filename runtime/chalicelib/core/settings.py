@@ -57,6 +57,7 @@ class Settings:
     invoice_grace_days: int
     portal_url: str
     mfa_key_id: str
+    webhooks_allow_local: bool
     log_level: str
 
 
@@ -104,6 +105,8 @@ def get_settings() -> Settings:
         portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
         # Cloud: the customer-managed key's ARN; locally the dev stack's key by alias.
         mfa_key_id=env.get(Env.MFA_KEY_ID, LOCAL_MFA_KEY_ID),
+        # The dev stack's switch: webhooks may also go to http://127.0.0.1 (never set in the cloud).
+        webhooks_allow_local=env.get(Env.WEBHOOKS_ALLOW_LOCAL, "").lower() in ("1", "true", "yes"),
         log_level=env.get(Env.LOG_LEVEL, "INFO"),
     )
 

@@ -1,0 +1,1 @@
+"""Outbound webhooks: tenant endpoints, events emitted in their cause's transaction, signed deliveries at least once."""
