@@ -31,6 +31,7 @@ from chalicelib.core.pagination import keyset_page
 from chalicelib.core.settings import get_settings
 from chalicelib.keys import repository
 from chalicelib.keys.models import ApiKeyPage, ApiKeyResponse, CreateKeyBody, KeyListQuery, NewApiKeyResponse
+from chalicelib.webhooks import events as webhooks
 
 
 def new_key() -> key_format.NewKey:
@@ -96,7 +97,20 @@ def create(customer_id: uuid.UUID, body: CreateKeyBody, caller: TenantRole | Non
     new = new_key()
     with db.tenant_transaction(customer_id) as conn:
         _claim_slot(conn, customer_id)
-        return issue_key(conn, customer_id=customer_id, name=body.name, expires_at=expires_at, role=body.role, new=new)
+        created = issue_key(
+            conn, customer_id=customer_id, name=body.name, expires_at=expires_at, role=body.role, new=new
+        )
+        event = _key_event(conn, customer_id, webhooks.API_KEY_CREATED, created)
+    webhooks.send_soon([event], customer_id=customer_id)
+    return created
+
+
+def _key_event(conn: Connection, customer_id: uuid.UUID, event_type: str, key: ApiKeyResponse) -> uuid.UUID | None:
+    """The tenant's webhook event for a key change, in its transaction: the key as the API shows it (never
+    the key itself). Nothing is stored when no endpoint subscribes."""
+    # Only ApiKeyResponse's fields: a NewApiKeyResponse carries the full key, which never leaves its answer.
+    data = key.model_dump(mode="json", include=set(ApiKeyResponse.model_fields))
+    return webhooks.emit(conn, customer_id=customer_id, event_type=event_type, data=data)
 
 
 def _claim_slot(conn: Connection, customer_id: uuid.UUID, *, freed: int = 0) -> None:
@@ -134,7 +148,7 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID, caller: TenantRole | None)
         _check_grant(caller, row["role"], "revoke")
         if row["revoked_at"] is not None and row["revoked_at"] <= now:
             return  # already revoked: idempotent
-        repository.revoke(conn, key_id, now)
+        revoked = repository.revoke(conn, key_id, now)
         recorder.record(
             conn,
             customer_id=customer_id,
@@ -143,7 +157,9 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID, caller: TenantRole | None)
             target_id=key_id,
             detail={"public_id": row["public_id"]},
         )
+        event = _key_event(conn, customer_id, webhooks.API_KEY_REVOKED, ApiKeyResponse.model_validate(revoked or row))
     after_keys_changed([key_id], keys_revoked=True)
+    webhooks.send_soon([event], customer_id=customer_id)
 
 
 def rotate(
@@ -172,7 +188,7 @@ def rotate(
             rotated_from=key_id,
             new=new,
         )
-        repository.revoke(conn, key_id, ends)
+        old_revoked = repository.revoke(conn, key_id, ends)
         recorder.record(
             conn,
             customer_id=customer_id,
@@ -186,7 +202,13 @@ def rotate(
                 "old_key_revoked_at": ends.isoformat(),
             },
         )
+        # The old key's revocation is announced now, with the moment it takes effect (its revoked_at).
+        events = [
+            _key_event(conn, customer_id, webhooks.API_KEY_CREATED, created),
+            _key_event(conn, customer_id, webhooks.API_KEY_REVOKED, ApiKeyResponse.model_validate(old_revoked or old)),
+        ]
     # Without overlap the old key is dead now; with one, its cache entry lacks the overlap's end
     # and goes, so the next authentication re-verifies.
     after_keys_changed([key_id], keys_revoked=overlap_seconds == 0)
+    webhooks.send_soon(events, customer_id=customer_id)
     return created
