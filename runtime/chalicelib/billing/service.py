@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -62,6 +62,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.settings import get_settings
 from chalicelib.notifications import service as notifications
+from chalicelib.webhooks import events as webhooks
 
 CHUNK_SIZE = 500
 PAYMENT_TERMS_DAYS = 30
@@ -75,6 +76,8 @@ class _Counts:
     created: int = 0
     recomputed: int = 0
     finalized: int = 0
+    # The webhook events the run's chunks stored: tried once right after the last chunk (send_soon).
+    webhook_events: list[uuid.UUID] = field(default_factory=list)
 
 
 def run(
@@ -163,6 +166,8 @@ def _bill(locks: Connection, period: Period, finalize: bool, run_id: uuid.UUID, 
         with db.operator_transaction(actor=actor) as conn:
             _write_chunk(conn, chunk, period, run_id, finalize, counts)
     run_records.set_aside(set_aside, period, run_id, actor)
+    # Once, briefly (webhooks.send_soon's budget): whatever is left goes with the webhooks job.
+    webhooks.send_soon(counts.webhook_events)
     return BillingRunResponse(
         run_id=run_id,
         period=period.label,
@@ -194,6 +199,7 @@ def _write_chunk(
     repository.update_drafts(conn, recomputes, run_id=run_id)
     repository.replace_lines(conn, [*creates, *recomputes], clear=[p.invoice_id for p in recomputes])
     audit = [_invoice_entry(p, "invoice.created", period) for p in creates]
+    announced = [_invoice_event(p, webhooks.INVOICE_CREATED, period) for p in creates]
     audit += [_invoice_entry(p, "invoice.recomputed", period) for p in recomputes]
     counts.created += len(creates)
     counts.recomputed += len(recomputes)
@@ -205,9 +211,30 @@ def _write_chunk(
             plan = drafts[invoice.id]
             audit.append(_invoice_entry(plan, "invoice.finalized", period, due_at=invoice.due_at))
             emails.append(invoice_email.invoice_message(plan, period, invoice.due_at))
+            announced.append(_invoice_event(plan, webhooks.INVOICE_FINALIZED, period, due_at=invoice.due_at))
         notifications.queue_emails(conn, emails, strict=False)
         counts.finalized += len(frozen)
     recorder.record_many(conn, audit)
+    # One statement for the chunk; with no endpoint subscribed it only reads an index.
+    counts.webhook_events += webhooks.emit_many(conn, announced)
+
+
+def _invoice_event(
+    plan: PlannedInvoice, event_type: str, period: Period, due_at: datetime | None = None
+) -> webhooks.Event:
+    """An invoice's webhook event: its number, period, status and amounts in cents (``due_at`` once finalized)."""
+    data = {
+        "id": plan.invoice_id,
+        "number": plan.number,
+        "period": period.label,
+        "status": "finalized" if event_type == webhooks.INVOICE_FINALIZED else "draft",
+        "subtotal_cents": cents(plan.priced.subtotal),
+        "discount_cents": cents(plan.priced.discount),
+        "tax_cents": cents(plan.priced.tax),
+        "total_cents": cents(plan.priced.total),
+        "due_at": due_at,
+    }
+    return (plan.customer.customer_id, event_type, data)
 
 
 def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Period) -> PlannedInvoice | None:
