@@ -7,8 +7,10 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from standardwebhooks import Webhook
 
 from chalicelib.alerts import service as alerts
 from chalicelib.alerts.models import UsageAlertPage, UsageAlertResponse
@@ -277,3 +279,89 @@ def test_a_rejected_batch_fires_nothing(client, new_customer, admin_conn):
     assert response.status_code == 422
     assert emails(admin_conn, customer.customer_id) == []
     assert listed(client, customer.headers)["items"][0]["last_triggered_period"] is None
+
+
+# ---------------------------------------------------------------- the webhook
+
+
+@pytest.fixture
+def receiver():
+    """A local endpoint (the local stack accepts http://127.0.0.1) recording what it is sent, answering 204."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", received
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def test_a_firing_emits_one_signed_threshold_webhook(client, new_customer, admin_conn, receiver):
+    url, received = receiver
+    customer = new_customer()
+    endpoint = client.http.post(
+        "/webhook-endpoints",
+        headers=customer.headers,
+        body=json.dumps({"url": url, "events": ["usage.threshold_reached"], "description": "alerts"}),
+    )
+    assert endpoint.status_code == 201, endpoint.body
+    secret = json.loads(endpoint.body)["secret"]
+    _, alert = create(client, customer.headers, threshold="30")
+    batches = [[event("api_calls", D(10), when=recent())] for _ in range(6)]
+    barrier = threading.Barrier(len(batches))
+
+    def send(batch):
+        barrier.wait()
+        metering.ingest(customer.customer_id, batch)
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    metering.ingest(customer.customer_id, [event("api_calls", D(100), when=recent())])
+
+    stored = admin_conn.execute(
+        "SELECT id, data FROM webhook_events WHERE customer_id = %s AND type = 'usage.threshold_reached'",
+        (customer.customer_id,),
+    ).fetchall()
+    assert len(stored) == 1
+    data = stored[0]["data"]
+    assert (data["alert_id"], data["metric"], data["threshold"], data["period"]) == (
+        alert["id"],
+        "api_calls",
+        "30",
+        this_month().label,
+    )
+    assert D(data["usage"]) in {D(30), D(40), D(50), D(60)}
+    # Sent at once after the commit (best effort), once, signed per Standard Webhooks.
+    assert len(received) == 1
+    headers, body = received[0]
+    document = Webhook(secret).verify(body, headers)
+    assert document["type"] == "usage.threshold_reached" and document["data"] == data
+    assert document["id"] == str(stored[0]["id"]) and document["customer_id"] == str(customer.customer_id)
+
+
+def test_a_firing_without_a_subscribed_endpoint_stores_no_webhook_event(client, new_customer, admin_conn):
+    customer = new_customer()
+    create(client, customer.headers, threshold="1")
+    metering.ingest(customer.customer_id, [event("api_calls", D(5), when=recent())])
+    assert len(emails(admin_conn, customer.customer_id)) == 1
+    assert (
+        admin_conn.execute(
+            "SELECT count(*) AS n FROM webhook_events WHERE customer_id = %s", (customer.customer_id,)
+        ).fetchone()["n"]
+        == 0
+    )

@@ -44,9 +44,9 @@ from chalicelib.core.money import plain
 from chalicelib.core.observability import logger
 from chalicelib.core.pagination import keyset_page
 from chalicelib.notifications import service as notifications
+from chalicelib.webhooks import events as webhooks
 
 MAX_ALERTS_PER_TENANT = 20
-THRESHOLD_EVENT = "usage.threshold_reached"
 
 
 def create(customer_id: uuid.UUID, body: CreateAlertBody) -> UsageAlertResponse:
@@ -163,12 +163,14 @@ def _queue_email(
 
 def emit_threshold_event(conn: Connection, customer_id: uuid.UUID, alert: FiredAlert) -> uuid.UUID | None:
     """Record the ``usage.threshold_reached`` webhook event on ``conn``; its id (``None``: no endpoint wants it)."""
-    # The outbound-webhooks area (issue 14, part C) is not in the tree yet: nothing to record.
-    return None
+    return webhooks.emit(
+        conn, customer_id=customer_id, event_type=webhooks.USAGE_THRESHOLD_REACHED, data=alert.event_data()
+    )
 
 
 def after_commit(firings: Firings) -> None:
     """Deliver what the firings queued now, rather than at the next scheduled run; never raises."""
+    webhooks.send_soon(firings.event_ids, customer_id=firings.customer_id)  # never raises either
     if firings.notification_ids:
         try:
             notifications.deliver_pending(customer_id=firings.customer_id, notification_ids=firings.notification_ids)
