@@ -131,6 +131,9 @@ class EnvironmentConfig:
     ses_sender: str
     ses_identity: str
     portal_url: str
+    # The issuer printed on invoice PDFs: a name and the postal address's lines.
+    platform_name: str
+    platform_address: tuple[str, ...]
     removal_policy: Literal["retain", "destroy"]
     deletion_protection: bool
     jwt_secret_name: str
@@ -196,6 +199,13 @@ class EnvironmentConfig:
         )
         if not _PORTAL_URL.match(self.portal_url):
             problems.append("portal_url must be an https URL without a trailing slash")
+        if not 1 <= len(self.platform_name.strip()) <= 100:
+            problems.append("platform_name must be 1 to 100 characters")
+        if not 1 <= len(self.platform_address) <= 6 or any(
+            not isinstance(line, str) or not line.strip() or len(line) > 100 or "\n" in line
+            for line in self.platform_address
+        ):
+            problems.append("platform_address must be 1 to 6 non-empty lines of at most 100 characters")
         if self.name == "prod" and (not self.retain_data or not self.deletion_protection):
             problems.append("prod must retain data and keep deletion protection on")
         if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):
@@ -243,6 +253,8 @@ def _from_context(name: str, raw: dict[str, Any], *, network: Any, python_versio
     values = dict(raw, name=name)
     values["vpc"] = _vpc(name, network if network is not None else values.get("vpc"))
     values["availability_zones"] = tuple(values.get("availability_zones", ()))
+    if isinstance(values.get("platform_address"), list):
+        values["platform_address"] = tuple(values["platform_address"])
     values.setdefault("account", None)
     values["lambda_python_version"] = str(python_version)
     missing = known - set(values)

@@ -26,6 +26,8 @@ from chalicelib.users.routes import bp as users_bp
 from chalicelib.webhooks.routes import bp as webhooks_bp
 
 app = Chalice(app_name="saas-backend")
+# Invoice PDFs (GET /invoices/{id}/pdf): Chalice base64-encodes them and API Gateway decodes them.
+app.api.binary_types.append("application/pdf")
 observability.register(app)
 auth_guard.register()
 permission_guard.register()

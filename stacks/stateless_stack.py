@@ -71,6 +71,9 @@ class StatelessStack(cdk.Stack):
             Env.SES_SENDER: config.ses_sender,
             Env.INVOICE_GRACE_DAYS: str(config.invoice_grace_days),
             Env.PORTAL_URL: config.portal_url,
+            # The issuer on invoice PDFs (invoices.pdf): one address line per newline.
+            Env.PLATFORM_NAME: config.platform_name,
+            Env.PLATFORM_ADDRESS: "\n".join(config.platform_address),
             # auth.secret_box seals users' TOTP secrets with the platform's customer-managed key.
             Env.MFA_KEY_ID: key.key_arn,
         }

@@ -100,6 +100,8 @@ def test_runtime_environment_points_at_the_stateful_resources(each_env):
     assert variables[Env.PEPPER_SECRET_ID] == config.pepper_secret_name
     assert variables[Env.SES_SENDER] == config.ses_sender
     assert variables[Env.PORTAL_URL] == config.portal_url
+    assert variables[Env.PLATFORM_NAME] == config.platform_name
+    assert variables[Env.PLATFORM_ADDRESS].split("\n") == list(config.platform_address)
     assert variables[Env.BCRYPT_COST] == str(config.bcrypt_cost)
     assert not contract.MIGRATE_ONLY_ENVIRONMENT & set(variables)
 

@@ -159,6 +159,32 @@ def test_onboard_authenticate_ingest_bill_and_read_the_invoice(deployment):
     assert deployment.request("GET", f"/invoices/{invoice_id}", token=other["token"])[0] == 404
 
 
+def test_an_invoice_pdf_comes_through_the_gateway_as_binary(deployment):
+    """Issue 14: fpdf2 in the package; Chalice base64-encodes the PDF, the gateway hands back the bytes."""
+    import io
+
+    from pypdf import PdfReader
+
+    operator = operator_token(deployment)
+    customer = onboard(deployment, operator)
+    period, when = last_month()
+    event = {"event_id": "pdf-1", "metric": "api_calls", "quantity": 1_500_000, "timestamp": when.isoformat()}
+    assert deployment.request("POST", "/metrics", token=customer["token"], body={"events": [event]})[0] == 200
+    status, _, _ = deployment.request(
+        "POST", "/admin/billing-runs", token=operator, body={"period": period, "finalize": False}
+    )
+    assert status == 200
+    [summary] = deployment.request("GET", "/invoices", token=customer["token"])[2]["items"]
+    status, headers, body = deployment.request(
+        "GET", f"/invoices/{summary['id']}/pdf", token=customer["token"], headers={"Accept": "application/pdf"}
+    )
+    assert status == 200 and headers["Content-Type"] == "application/pdf", (status, headers)
+    assert isinstance(body, bytes) and body.startswith(b"%PDF"), body[:40]
+    text = " ".join(PdfReader(io.BytesIO(body)).pages[0].extract_text().split())
+    total = f"${summary['total_cents'] / 100:,.2f}"
+    assert "DRAFT" in text and summary["number"] in text and period in text and total in text, text
+
+
 def test_keys_rotate_and_revoke_and_the_old_credentials_stop_working(deployment):
     customer = onboard(deployment, operator_token(deployment))
     status, _, created = deployment.request("POST", "/api-keys", token=customer["token"], body={"name": "ci"})

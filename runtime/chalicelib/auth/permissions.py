@@ -82,6 +82,8 @@ ROUTES: Mapping[tuple[str, str], Permission] = MappingProxyType(
         # Invoices
         ("GET", "/invoices"): Permission.READ_INVOICES,
         ("GET", "/invoices/{invoice_id}"): Permission.READ_INVOICES,
+        ("GET", "/invoices/{invoice_id}/pdf"): Permission.READ_INVOICES,
+        ("GET", "/invoices/upcoming"): Permission.READ_INVOICES,
         # API keys: listing them is part of managing them (the table's read row does not name keys)
         ("POST", "/api-keys"): Permission.MANAGE_API_KEYS,
         ("GET", "/api-keys"): Permission.MANAGE_API_KEYS,

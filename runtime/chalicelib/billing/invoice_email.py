@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from chalicelib.billing.models import PlannedInvoice
 from chalicelib.billing.pricing import Line
 from chalicelib.core.money import dollars, plain
 from chalicelib.core.periods import Period
+from chalicelib.core.settings import get_settings
 from chalicelib.notifications.models import EmailMessage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -49,8 +51,16 @@ def render_invoice_email(
     total: Decimal,
     tax_rate: Decimal,
     due_at: datetime,
+    invoice_id: uuid.UUID | None = None,
 ) -> RenderedEmail:
-    """Render the e-mail for one finalized invoice (period, lines, totals, due date)."""
+    """Render the e-mail for one finalized invoice (period, lines, totals, due date).
+
+    It links to the invoice in the customer portal (``<portal_url>/invoices/<id>``, where the PDF
+    is one click away) and names the API path of its PDF.
+    """
+    portal = get_settings().portal_url
+    invoice_url = f"{portal}/invoices/{invoice_id}" if invoice_id is not None else f"{portal}/invoices"
+    pdf_path = f"/invoices/{invoice_id}/pdf" if invoice_id is not None else "/invoices/{id}/pdf"
     period_name = period.first_day.strftime("%B %Y")
     due = due_at.astimezone(UTC).date().isoformat()
     tax_label = f"Tax ({plain(tax_rate * 100)}%)"
@@ -73,6 +83,8 @@ def render_invoice_email(
         "tax_label": tax_label,
         "tax": dollars(tax),
         "total": dollars(total),
+        "invoice_url": invoice_url,
+        "pdf_path": pdf_path,
     }
     text = _template("invoice_email.txt").substitute(values, customer_name=customer_name, lines=text_lines)
     body = _template("invoice_email.html").substitute(
@@ -98,6 +110,7 @@ def invoice_message(plan: PlannedInvoice, period: Period, due_at: datetime) -> E
         total=priced.total,
         tax_rate=plan.customer.tax_rate,
         due_at=due_at,
+        invoice_id=plan.invoice_id,
     )
     return EmailMessage(
         customer_id=plan.customer.customer_id,

@@ -45,6 +45,23 @@ SELECT c.id AS customer_id, c.name, c.email, c.tax_rate, c.billing_start_date,
  ORDER BY c.created_at, c.id, tp.metric_code
 """
 
+# The same rows for the tenant of a tenant transaction, from the running monthly totals that
+# ingestion keeps (usage_monthly: one row per metric, however many events): the upcoming invoice.
+USAGE_OF_TENANT = """
+SELECT c.id AS customer_id, c.name, c.email, c.tax_rate, c.billing_start_date,
+       t.code AS tier_code, t.name AS tier_name, t.base_fee,
+       tp.metric_code, m.name AS metric_name, tp.included_units, tp.unit_price,
+       coalesce(um.quantity, 0) AS quantity
+  FROM customers c
+  JOIN tiers t ON t.code = c.tier_code
+  JOIN tier_prices tp ON tp.tier_code = c.tier_code
+  JOIN metrics m ON m.code = tp.metric_code
+  LEFT JOIN usage_monthly um
+         ON um.customer_id = c.id AND um.period = %(period)s AND um.metric_code = tp.metric_code
+ WHERE c.id = %(customer_id)s
+ ORDER BY tp.metric_code
+"""
+
 EXISTING_INVOICES = """
 SELECT id, customer_id, number, status, tier_code, tax_rate, subtotal, discount, tax, total
   FROM invoices WHERE period = %(period)s
@@ -113,6 +130,18 @@ SELECT DISTINCT period FROM invoices WHERE status = 'draft' AND created_at <= %(
 
 def usage_by_customer(conn: Connection, period_start: date, last_day: date) -> list[CustomerUsage]:
     rows = conn.execute(USAGE_BY_CUSTOMER, {"period": period_start, "last_day": last_day}).fetchall()
+    return customers_from_rows(rows)
+
+
+def usage_of_customer(conn: Connection, customer_id: uuid.UUID, period_start: date) -> CustomerUsage | None:
+    """One customer's row of the run's aggregation, from its monthly totals so far (``None``: not visible)."""
+    rows = conn.execute(USAGE_OF_TENANT, {"customer_id": customer_id, "period": period_start}).fetchall()
+    customers = customers_from_rows(rows)
+    return customers[0] if customers else None
+
+
+def customers_from_rows(rows: Sequence[dict[str, Any]]) -> list[CustomerUsage]:
+    """Rows ordered by customer, then metric (one per customer and priced metric) → one ``CustomerUsage`` each."""
     customers: list[CustomerUsage] = []
     rates: list[MetricRate] = []
     usage: dict[str, Decimal] = {}

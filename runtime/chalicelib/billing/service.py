@@ -37,7 +37,7 @@ Invoice numbers count each customer's invoices of the period's year, gap-free:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,7 +53,7 @@ from chalicelib.billing.models import (
     PlannedInvoice,
     SetAsideResponse,
 )
-from chalicelib.billing.pricing import AmountOutOfRange, price_invoice
+from chalicelib.billing.pricing import AmountOutOfRange, PricedInvoice, price_invoice
 from chalicelib.core import context, db
 from chalicelib.core.db import Connection
 from chalicelib.core.errors import Unprocessable
@@ -237,11 +237,27 @@ def _invoice_event(
     return (plan.customer.customer_id, event_type, data)
 
 
+def price_customer(
+    customer: CustomerUsage, period: Period, usage: Mapping[str, Decimal] | None = None
+) -> PricedInvoice | None:
+    """What the run bills ``customer`` for ``period`` (pure); ``None`` when it starts after the period.
+
+    The one pricing of a customer's period: the run's, and the upcoming invoice's (which also
+    passes a projected ``usage`` instead of the customer's own, for its forecast).
+    ``AmountOutOfRange`` when an amount is too large to store.
+    """
+    return price_invoice(
+        customer.plan,
+        customer.usage if usage is None else usage,
+        tax_rate=customer.tax_rate,
+        period=period,
+        billing_start=customer.billing_start,
+    )
+
+
 def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Period) -> PlannedInvoice | None:
     """Decide what the run does for one customer (pure); ``AmountOutOfRange`` when it cannot be priced."""
-    priced = price_invoice(
-        customer.plan, customer.usage, tax_rate=customer.tax_rate, period=period, billing_start=customer.billing_start
-    )
+    priced = price_customer(customer, period)
     if priced is None:
         return None
     if existing is None:

@@ -57,6 +57,10 @@ class Env(StrEnum):
     PORTAL_URL = "PORTAL_URL"
     # The KMS key that seals small secrets at rest (users' TOTP secrets: auth.secret_box).
     MFA_KEY_ID = "MFA_KEY_ID"
+    # Who issues the invoices: the name and postal address printed on every invoice PDF
+    # (the address's lines separated by newlines).
+    PLATFORM_NAME = "PLATFORM_NAME"
+    PLATFORM_ADDRESS = "PLATFORM_ADDRESS"
     # Local stack only (never deployed): webhooks may also go to http://127.0.0.1:<port> (webhooks.urls).
     WEBHOOKS_ALLOW_LOCAL = "WEBHOOKS_ALLOW_LOCAL"
 
@@ -98,6 +102,8 @@ DEPLOYED_ENVIRONMENT: frozenset[Env] = frozenset(
         Env.INVOICE_GRACE_DAYS,
         Env.PORTAL_URL,
         Env.MFA_KEY_ID,
+        Env.PLATFORM_NAME,
+        Env.PLATFORM_ADDRESS,
     }
 )
 # Given to the migrate function only: no other function may act as the master login.
@@ -127,6 +133,9 @@ LOCAL_SES_SENDER = "billing@saas.local"
 LOCAL_PORTAL_URL = "http://127.0.0.1:5173"
 # The local stack's KMS key for auth.secret_box, by alias (Encrypt and Decrypt take an alias as KeyId).
 LOCAL_MFA_KEY_ID = f"alias/saas-{LOCAL_STAGE}-mfa"
+# The issuer on a local stack's invoice PDFs.
+LOCAL_PLATFORM_NAME = "SaaS Platform (local)"
+LOCAL_PLATFORM_ADDRESS = "1 Example Street\nSpringfield, ST 00000\nUnited States"
 
 
 class SealedPurpose(StrEnum):

@@ -68,6 +68,9 @@ class RouteSpec:
     summary: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     errors: tuple[int, ...] = field(default_factory=tuple)
+    # What a success carries: JSON (the response model), or a document the view returns as a
+    # chalice ``Response`` (e.g. ``application/pdf``, binary: see ``app.api.binary_types``).
+    media_type: str = "application/json"
 
 
 REGISTRY: list[RouteSpec] = []
@@ -101,11 +104,14 @@ def route(
     tags: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
     exact_decimals: bool = False,
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` for ``method path`` on ``bp`` (see module docstring).
 
     ``exact_decimals=True`` parses JSON numbers with a fraction or exponent as
     ``Decimal`` (never float) before validation: for bodies carrying quantities.
+    ``media_type`` other than JSON: the view returns a ``Response`` with that content
+    type; the OpenAPI document describes the success as that type (errors stay JSON).
     """
     spec = RouteSpec(
         path=path,
@@ -118,6 +124,7 @@ def route(
         summary=summary,
         tags=tags,
         errors=errors,
+        media_type=media_type,
     )
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:

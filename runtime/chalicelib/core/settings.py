@@ -19,6 +19,8 @@ from chalicelib.core.contract import (
     LOCAL_JWT_SECRET_ID,
     LOCAL_MFA_KEY_ID,
     LOCAL_PEPPER_SECRET_ID,
+    LOCAL_PLATFORM_ADDRESS,
+    LOCAL_PLATFORM_NAME,
     LOCAL_PORTAL_URL,
     LOCAL_SES_SENDER,
     LOCAL_STAGE,
@@ -57,6 +59,8 @@ class Settings:
     invoice_grace_days: int
     portal_url: str
     mfa_key_id: str
+    platform_name: str
+    platform_address: tuple[str, ...]
     webhooks_allow_local: bool
     log_level: str
 
@@ -105,6 +109,13 @@ def get_settings() -> Settings:
         portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
         # Cloud: the customer-managed key's ARN; locally the dev stack's key by alias.
         mfa_key_id=env.get(Env.MFA_KEY_ID, LOCAL_MFA_KEY_ID),
+        # The issuer printed on invoice PDFs; the address is one line per newline.
+        platform_name=env.get(Env.PLATFORM_NAME) or LOCAL_PLATFORM_NAME,
+        platform_address=tuple(
+            line.strip()
+            for line in (env.get(Env.PLATFORM_ADDRESS) or LOCAL_PLATFORM_ADDRESS).splitlines()
+            if line.strip()
+        ),
         # The dev stack's switch: webhooks may also go to http://127.0.0.1 (never set in the cloud).
         webhooks_allow_local=env.get(Env.WEBHOOKS_ALLOW_LOCAL, "").lower() in ("1", "true", "yes"),
         log_level=env.get(Env.LOG_LEVEL, "INFO"),

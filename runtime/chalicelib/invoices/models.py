@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
 from chalicelib.core.errors import Unprocessable
-from chalicelib.core.models import Cents, DecimalString, PageQuery, ResponseModel, UtcTimestamp
+from chalicelib.core.models import Cents, DecimalString, PageQuery, RequestModel, ResponseModel, UtcTimestamp
 from chalicelib.core.periods import Period, parse_period
 
-InvoiceStatus = Literal["draft", "finalized", "paid", "void"]
+InvoiceStatus = Literal["draft", "finalized", "paid", "void", "uncollectible"]
+PaymentStatus = Literal["pending", "succeeded", "failed"]
 
 
 def _first_day(value: Any) -> Any:
@@ -56,6 +57,10 @@ class InvoiceSummaryResponse(ResponseModel):
     created_at: UtcTimestamp
     finalized_at: UtcTimestamp | None
     due_at: UtcTimestamp | None
+    amount_paid_cents: Cents = Field(validation_alias="amount_paid", description="What was received")
+    paid_at: UtcTimestamp | None
+    payment_status: PaymentStatus | None = Field(description="The payment processor's last charge; null if none")
+    next_payment_attempt_at: UtcTimestamp | None = Field(description="When the next charge is tried (dunning)")
 
 
 class InvoiceLineResponse(ResponseModel):
@@ -76,3 +81,44 @@ class InvoiceResponse(InvoiceSummaryResponse):
 class InvoicePageResponse(ResponseModel):
     items: list[InvoiceSummaryResponse]
     next_cursor: str | None
+
+
+# ------------------------------------------------------------------ the operator's lifecycle changes
+class VoidInvoiceBody(RequestModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why the invoice is void (kept in the audit trail)")
+
+
+class MarkPaidBody(RequestModel):
+    reference: str = Field(
+        min_length=1, max_length=200, description="The payment made outside the processor, e.g. a transfer's id"
+    )
+
+
+# ------------------------------------------------------------------ the upcoming invoice
+class ForecastResponse(ResponseModel):
+    total_cents: Cents = Field(description="The total projected to the end of the period")
+    method: str = Field(description="How the projection is made")
+
+
+class UpcomingInvoiceResponse(ResponseModel):
+    """The current period's invoice as it would be if the period ended now: an invoice without id or number."""
+
+    customer_id: uuid.UUID
+    period: Month
+    status: Literal["draft"] = Field(description="Always draft: no run has billed the period yet")
+    currency: str
+    subtotal_cents: Cents
+    discount_cents: Cents
+    tax_cents: Cents
+    total_cents: Cents
+    lines: list[InvoiceLineResponse]
+    created_at: UtcTimestamp = Field(description="When this preview was computed (as_of)")
+    finalized_at: None = None
+    due_at: None = None
+    amount_paid_cents: Cents = 0
+    paid_at: None = None
+    payment_status: None = None
+    next_payment_attempt_at: None = None
+    as_of: UtcTimestamp = Field(description="The moment the usage was read; the invoice prices usage up to it")
+    period_ends_at: UtcTimestamp
+    forecast: ForecastResponse

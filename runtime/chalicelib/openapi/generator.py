@@ -16,6 +16,7 @@ What a spec does not say is derived from how ``route`` behaves:
   refuses other content types);
 * a path parameter → ``404`` (a malformed or foreign id names nothing); a
   parameter called ``id`` or ``*_id`` is a UUID (API_REFERENCE: IDs are UUIDs);
+* a success of another ``media_type`` (a PDF) is a binary string of that type;
 * every response carries ``X-Request-Id``; errors have Chalice's
   ``{"Code", "Message"}`` shape (a ``503`` may instead carry the route's own
   response model: a dependency check reports what is down).
@@ -38,6 +39,7 @@ VERSION = "1.0.0"
 BEARER = "bearerAuth"
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}/]+)}")
+JSON = "application/json"
 
 # A model's JSON Schema for one use: "validation" (a request body or query), "serialization" (a response).
 SchemaKey = tuple[type[BaseModel], JsonSchemaMode]
@@ -203,9 +205,12 @@ def _responses(
     spec: RouteSpec, schema_for: dict[SchemaKey, dict[str, Any]], *, has_path_params: bool
 ) -> dict[str, Any]:
     success: dict[str, Any] = {"description": _reason(spec.status), "headers": _headers(spec.status)}
-    if spec.status != 204:
+    if spec.status != 204 and spec.media_type != JSON:
+        # A document (e.g. a PDF), binary: what a client saves, not what it parses.
+        success["content"] = {spec.media_type: {"schema": {"type": "string", "format": "binary"}}}
+    elif spec.status != 204:
         schema = schema_for[(spec.response, "serialization")] if spec.response is not None else {"type": "object"}
-        success["content"] = {"application/json": {"schema": schema}}
+        success["content"] = {JSON: {"schema": schema}}
     responses: dict[str, Any] = {str(spec.status): success}
     for status in sorted(_error_statuses(spec, has_path_params=has_path_params)):
         if status == 503 and spec.response is not None:
