@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from bench import alerts_bench, auth_bench, billing_bench, lambda_bench, ratelimit_bench, rls_bench
+from bench import alerts_bench, auth_bench, billing_bench, lambda_bench, people_bench, ratelimit_bench, rls_bench
 from bench.data import count, create_customers, create_events, create_invoices
 from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
@@ -38,6 +38,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "rls_rounds": 1000,
         "bcrypt_cost": 12,
         "cold_init_samples": 10,
+        "login_samples": 100,  # bcrypt cost 12 in both modes (bench/people_bench.py)
+        "mfa_samples": 1000,
     },
     "quick": {
         "customers": 200,
@@ -50,6 +52,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "rls_rounds": 200,
         "bcrypt_cost": 4,
         "cold_init_samples": 3,
+        "login_samples": 5,
+        "mfa_samples": 100,
     },
 }
 PERIOD = "2026-10"
@@ -145,16 +149,9 @@ def run(quick: bool) -> list[Figure]:
                     },
                 )
             )
-            figures.append(
-                _latency_figure(
-                    "authorize_p99_ms",
-                    auth_bench.measure_authorize(n, token),
-                    "p99",
-                    "<= 2",
-                    {"samples": n},
-                    {"what": "bearer token: JWT check + one PostgreSQL liveness call", "in_process": True},
-                )
-            )
+            # People (issue 13): login, the MFA step, and authorize() for a key's session and a
+            # person's, sampled alternately so the two figures compare.
+            figures.extend(people_bench.measure_people(client, admin, operator, token, sizes))
 
             # Rate limiting: the guard's count for one customer request (an enterprise
             # customer: 1000 samples stay inside its limits).
@@ -206,6 +203,9 @@ def run(quick: bool) -> list[Figure]:
         "auth_dynamodb_hit_p99_ms",
         "auth_cold_p50_ms",
         "authorize_p99_ms",
+        "authorize_p99_ms_user",
+        "login_p50_ms",
+        "mfa_verify_p99_ms",
         "ratelimit_check_p99_ms",
         "ingest_events_per_s",
         "ingest_with_alerts_events_per_s",
@@ -230,11 +230,15 @@ def _onboard_with_key(client: Any, operator: dict[str, str]) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, same code (under a minute)")
+    parser.add_argument(
+        "--only", choices=["people"], help="one section on its own stack (written to .local/bench-<section>.json)"
+    )
     args = parser.parse_args(argv)
     started = time.time()
-    figures = run(args.quick)
+    sizes = SIZES["quick" if args.quick else "full"]
+    figures = people_bench.run_alone(sizes) if args.only == "people" else run(args.quick)
     print(render(figures))
-    out = REPO_ROOT / ".local" / "bench.json"
+    out = REPO_ROOT / ".local" / (f"bench-{args.only}.json" if args.only else "bench.json")
     write_json(out, figures, quick=args.quick, started=started)
     print(f"\nwritten to {out} ({time.time() - started:.0f} s)")
     return 0
