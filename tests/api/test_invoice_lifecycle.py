@@ -158,3 +158,19 @@ def test_a_tenant_transaction_cannot_change_an_invoice_not_even_its_own(billed, 
     assert admin_conn.execute("SELECT status FROM invoices WHERE id = %s", (summary["id"],)).fetchone()["status"] == (
         "finalized"
     )
+
+
+def test_the_tenants_endpoint_hears_invoice_paid_when_an_operator_marks_it_paid(
+    client, operator_headers, billed, admin_conn
+):
+    customer, summary = billed()
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["invoice.paid"]}
+    created = client.http.post("/webhook-endpoints", headers=customer.headers, body=json.dumps(body))
+    assert created.status_code == 201, created.body
+    assert post(client, operator_headers, f"/admin/invoices/{summary['id']}/mark-paid", {"reference": "r"})[0] == 200
+    [event] = admin_conn.execute(
+        "SELECT type, data FROM webhook_events WHERE customer_id = %s", (customer.customer_id,)
+    ).fetchall()
+    assert event["type"] == "invoice.paid"
+    assert event["data"]["id"] == summary["id"] and event["data"]["status"] == "paid"
+    assert event["data"]["amount_paid_cents"] == event["data"]["total_cents"] == summary["total_cents"]

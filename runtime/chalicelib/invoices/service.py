@@ -9,11 +9,13 @@ from typing import Any
 
 from chalicelib.core import db
 from chalicelib.core.errors import NotFound
+from chalicelib.core.money import cents
 from chalicelib.core.pagination import keyset_page
 from chalicelib.core.periods import Period
 from chalicelib.core.settings import get_settings
 from chalicelib.invoices import lifecycle, pdf, repository
 from chalicelib.invoices.models import InvoicePageResponse, InvoiceResponse, InvoicesQuery, InvoiceSummaryResponse
+from chalicelib.webhooks import events as webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,31 @@ def void_invoice(invoice_id: uuid.UUID, *, reason: str) -> InvoiceResponse:
 
 
 def mark_invoice_paid(invoice_id: uuid.UUID, *, reference: str) -> InvoiceResponse:
-    """The operator records a payment made outside the processor, of the whole total (404, 409)."""
+    """The operator records a payment made outside the processor, of the whole total (404, 409).
+
+    The tenant's endpoints hear ``invoice.paid`` as for a card payment (the payments area emits
+    its own; ``lifecycle.mark_paid`` emits none, so neither path announces a payment twice).
+    """
     with db.operator_transaction() as conn:
         current = repository.lock(conn, invoice_id)
         if current is None:
             raise NotFound("Invoice not found")
         invoice = lifecycle.mark_paid(conn, invoice_id, amount_paid=current["total"], reference=reference)
+        event_id = webhooks.emit(
+            conn, customer_id=invoice["customer_id"], event_type=webhooks.INVOICE_PAID, data=paid_event(invoice)
+        )
+    webhooks.send_soon([event_id])
     return InvoiceResponse.model_validate(invoice)
+
+
+def paid_event(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of an ``invoice.paid`` event: the shape of the billing run's and the payments' invoice events."""
+    return {
+        "id": invoice["id"],
+        "number": invoice["number"],
+        "period": Period.of(invoice["period"]).label,
+        "status": invoice["status"],
+        "total_cents": cents(invoice["total"]),
+        "amount_paid_cents": cents(invoice["amount_paid"]),
+        "payment_status": invoice["payment_status"],
+    }
