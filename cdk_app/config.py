@@ -47,6 +47,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The customer portal's base URL (e-mailed links): https, a host, no trailing slash.
 _PORTAL_URL = re.compile(r"^https://[^/\s]+(?:/[^\s]*[^/\s])?$")
+_STRIPE_PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
 
 
 class ConfigError(ValueError):
@@ -138,6 +139,11 @@ class EnvironmentConfig:
     deletion_protection: bool
     jwt_secret_name: str
     pepper_secret_name: str
+    # Stripe (payments): the secret key's and the webhook signing secret's Secrets Manager names (CDK
+    # creates both; their values are set after deploy) and the publishable key ("" until there is one).
+    stripe_secret_name: str
+    stripe_webhook_secret_name: str
+    stripe_publishable_key: str
     jwt_issuer: str
     jwt_audience: str
     bcrypt_cost: int
@@ -206,6 +212,8 @@ class EnvironmentConfig:
             for line in self.platform_address
         ):
             problems.append("platform_address must be 1 to 6 non-empty lines of at most 100 characters")
+        if self.stripe_publishable_key and not _STRIPE_PUBLISHABLE_KEY.match(self.stripe_publishable_key):
+            problems.append("stripe_publishable_key must be a pk_test_/pk_live_ key, or empty until there is one")
         if self.name == "prod" and (not self.retain_data or not self.deletion_protection):
             problems.append("prod must retain data and keep deletion protection on")
         if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):

@@ -52,7 +52,14 @@ def _serve(env: dict[str, str], state_dir: Path, host: str, port: int) -> None:
 
     server = local_server(app, host, port)
     api_url = f"http://{host}:{port}"
-    info = stack_info(api_url, env[Env.AWS_ENDPOINT_URL], local_credentials())
+    _stripe_webhooks_to(env, api_url)
+    info = stack_info(
+        api_url,
+        env[Env.AWS_ENDPOINT_URL],
+        local_credentials(),
+        stripe_api_base=env[Env.STRIPE_API_BASE],
+        stripe_publishable_key=env[Env.STRIPE_PUBLISHABLE_KEY],
+    )
     write_stack_info(state_dir / "stack.json", info)
 
     stopping = threading.Event()
@@ -67,15 +74,43 @@ def _serve(env: dict[str, str], state_dir: Path, host: str, port: int) -> None:
     print(f"Local stack ready: {api_url}  (credentials in {state_dir / 'stack.json'})", flush=True)
     print(f"  demo owner: {info['demo_user_email']} / {info['demo_user_password']}  (POST /auth/login)", flush=True)
     print(f"  local AWS endpoint (the e-mails sent are in its SES): {info['aws_endpoint_url']}", flush=True)
+    print(f"  local Stripe (localstripe; Stripe.js at /js.stripe.com/v3/): {info['stripe_api_base']}", flush=True)
     try:
         server.server.serve_forever()
     finally:
         server.server.server_close()
 
 
-def stack_info(api_url: str, aws_endpoint_url: str, credentials: dict[str, str | None]) -> dict[str, Any]:
-    """What ``stack.json`` holds: the API's URL, the local AWS endpoint and the local credentials."""
-    return {"api_url": api_url, "aws_endpoint_url": aws_endpoint_url, **credentials}
+def stack_info(
+    api_url: str,
+    aws_endpoint_url: str,
+    credentials: dict[str, str | None],
+    *,
+    stripe_api_base: str | None = None,
+    stripe_publishable_key: str | None = None,
+) -> dict[str, Any]:
+    """What ``stack.json`` holds: the API's URL, the local AWS endpoint, the local credentials and, when
+    given, the local Stripe (its API base, where a card form's Stripe.js is too, and the publishable key)."""
+    info: dict[str, Any] = {"api_url": api_url, "aws_endpoint_url": aws_endpoint_url, **credentials}
+    if stripe_api_base is not None:
+        info |= {"stripe_api_base": stripe_api_base, "stripe_publishable_key": stripe_publishable_key}
+    return info
+
+
+def _stripe_webhooks_to(env: dict[str, str], api_url: str) -> None:
+    """localstripe sends its payment events to this API's ``POST /webhooks/stripe``, signed with the local secret."""
+    from devstack.stripe_server import WEBHOOK_EVENTS, register_webhook
+
+    try:
+        register_webhook(
+            env[Env.STRIPE_API_BASE],
+            "saas",
+            f"{api_url}/webhooks/stripe",
+            env[Env.STRIPE_WEBHOOK_SECRET],
+            WEBHOOK_EVENTS,
+        )
+    except OSError as error:  # another Stripe stand-in (STRIPE_API_BASE) may not take webhooks: charges still work
+        print(f"  (Stripe webhooks not registered at {env[Env.STRIPE_API_BASE]}: {error})", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,16 @@ from chalicelib.core.contract import (
     LOCAL_PEPPER_SECRET_ID,
     LOCAL_SES_SENDER,
     LOCAL_STAGE,
+    LOCAL_STRIPE_API_KEY,
+    LOCAL_STRIPE_PUBLISHABLE_KEY,
+    LOCAL_STRIPE_WEBHOOK_SECRET,
     Env,
     Table,
     local_table_name,
 )
 from devstack.aws import LocalAws, provision
 from devstack.postgres import EmbeddedPostgres, free_port
+from devstack.stripe_server import LocalStripe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Not the runtime's: the migrations' (privileged) URL, for the tests and the benchmark.
@@ -26,20 +30,22 @@ ADMIN_DATABASE_URL = "ADMIN_DATABASE_URL"
 
 @dataclass
 class LocalStack:
-    """PostgreSQL + AWS endpoint + migrations, and the environment the runtime reads.
+    """PostgreSQL + AWS endpoint + Stripe (localstripe) + migrations, and the environment the runtime reads.
 
     ``DATABASE_URL`` (an *app-role* URL) and ``ADMIN_DATABASE_URL`` (a privileged
-    URL for migrations), or ``AWS_ENDPOINT_URL``, when set, replace the embedded
-    server or moto respectively.
+    URL for migrations), ``AWS_ENDPOINT_URL`` or ``STRIPE_API_BASE``, when set,
+    replace the embedded server, moto or localstripe respectively.
     """
 
     state_dir: Path
     pg_port: int | None = None
     aws_port: int | None = None
+    stripe_port: int | None = None
     fast_unsafe: bool = False
     bcrypt_cost: int = 12
     postgres: EmbeddedPostgres | None = None
     aws: LocalAws | None = None
+    stripe: LocalStripe | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> dict[str, str]:
@@ -60,6 +66,13 @@ class LocalStack:
             self.aws.start()
             endpoint = self.aws.endpoint_url
 
+        stripe_api_base = os.environ.get(Env.STRIPE_API_BASE)
+        if not stripe_api_base:
+            # Its state beside the database's: Stripe customers outlive a restart as their rows do.
+            self.stripe = LocalStripe(self.state_dir / "localstripe.pickle", self.stripe_port or free_port())
+            self.stripe.start()
+            stripe_api_base = self.stripe.api_base
+
         self.env = {
             Env.STAGE: LOCAL_STAGE,
             Env.DATABASE_URL: app_url,
@@ -77,6 +90,10 @@ class LocalStack:
             # Webhooks may go to a receiver on this machine (http://127.0.0.1:<port>); never in the cloud.
             Env.WEBHOOKS_ALLOW_LOCAL: "1",
             Env.BCRYPT_COST: str(self.bcrypt_cost),
+            Env.STRIPE_API_BASE: stripe_api_base,
+            Env.STRIPE_API_KEY: LOCAL_STRIPE_API_KEY,
+            Env.STRIPE_PUBLISHABLE_KEY: LOCAL_STRIPE_PUBLISHABLE_KEY,
+            Env.STRIPE_WEBHOOK_SECRET: LOCAL_STRIPE_WEBHOOK_SECRET,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SaaSPlatformLocal",
@@ -107,6 +124,8 @@ class LocalStack:
         from chalicelib.core import db
 
         db.close_pool()
+        if self.stripe is not None:
+            self.stripe.stop()
         if self.aws is not None:
             self.aws.stop()
         if self.postgres is not None:

@@ -19,6 +19,7 @@ from chalicelib.notifications.routes import bp as notifications_bp
 from chalicelib.openapi.routes import bp as openapi_bp
 from chalicelib.operator_keys.routes import bp as operator_keys_bp
 from chalicelib.ops.handlers import bp as ops_bp
+from chalicelib.payments.routes import bp as payments_bp
 from chalicelib.ratelimit.guard import rate_limit_guard
 from chalicelib.tickets.routes import bp as tickets_bp
 from chalicelib.users.mfa_routes import bp as users_mfa_bp
@@ -49,3 +50,4 @@ app.register_blueprint(users_bp)
 app.register_blueprint(users_mfa_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(alerts_bp)
+app.register_blueprint(payments_bp)

@@ -81,6 +81,8 @@ class StatefulStack(cdk.Stack):
             key=self.encryption.key,
             jwt_secret_name=config.jwt_secret_name,
             pepper_secret_name=config.pepper_secret_name,
+            stripe_secret_name=config.stripe_secret_name,
+            stripe_webhook_secret_name=config.stripe_webhook_secret_name,
             removal_policy=policy,
         )
         self.tables = Tables(self, "Tables", key=self.encryption.key, removal_policy=policy)

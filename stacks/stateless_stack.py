@@ -76,6 +76,10 @@ class StatelessStack(cdk.Stack):
             Env.PLATFORM_ADDRESS: "\n".join(config.platform_address),
             # auth.secret_box seals users' TOTP secrets with the platform's customer-managed key.
             Env.MFA_KEY_ID: key.key_arn,
+            # payments.stripe_client: Stripe's two secrets by name (values set after deploy), the public key.
+            Env.STRIPE_SECRET_ID: config.stripe_secret_name,
+            Env.STRIPE_WEBHOOK_SECRET_ID: config.stripe_webhook_secret_name,
+            Env.STRIPE_PUBLISHABLE_KEY: config.stripe_publishable_key,
         }
         self.api = ChaliceApi(
             self,
@@ -106,6 +110,8 @@ class StatelessStack(cdk.Stack):
             grants.table_read_write(api_role, table, tables.specs[logical_name], key)
         grants.secret(api_role, secrets.jwt_secret, key)
         grants.secret(api_role, secrets.pepper_secret, key)
+        grants.secret(api_role, secrets.stripe_secret, key)
+        grants.secret(api_role, secrets.stripe_webhook_secret, key)
         grants.sealing(api_role, key)
         database.proxy.grant_connect(api_role, APP_LOGIN)
         # Only SendEmail: the mailer (notifications/mailer.py) never sends raw MIME.

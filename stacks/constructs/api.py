@@ -53,6 +53,11 @@ MIGRATE_TIMEOUT_SECONDS = 300
 # SAM from creating its extra stage named "Stage" (no throttling, logs or
 # alarms): https://github.com/aws/serverless-application-model/issues/191.
 OPEN_API_VERSION = "2.0"
+# POST /webhooks/stripe is public (Stripe signs it): its own, lower limit, so a flood of forged
+# deliveries cannot use up the stage's rate for everyone else. Stripe retries a 429 for days.
+STRIPE_WEBHOOK_RESOURCE_PATH = "/~1webhooks~1stripe"  # "/webhooks/stripe", with "/" written "~1"
+STRIPE_WEBHOOK_THROTTLE_RATE = 20
+STRIPE_WEBHOOK_THROTTLE_BURST = 40
 # How long a failed scheduled run's event is kept in the dead-letter queue.
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 
@@ -253,7 +258,16 @@ class ChaliceApi(Construct):
                     "LoggingLevel": "ERROR",
                     "MetricsEnabled": True,
                     "DataTraceEnabled": False,
-                }
+                },
+                {
+                    "ResourcePath": STRIPE_WEBHOOK_RESOURCE_PATH,
+                    "HttpMethod": "POST",
+                    "ThrottlingRateLimit": min(STRIPE_WEBHOOK_THROTTLE_RATE, throttle_rate),
+                    "ThrottlingBurstLimit": min(STRIPE_WEBHOOK_THROTTLE_BURST, throttle_burst),
+                    "LoggingLevel": "ERROR",
+                    "MetricsEnabled": True,
+                    "DataTraceEnabled": False,
+                },
             ],
         )
         # Execution logging needs the (regional, account-wide) API Gateway

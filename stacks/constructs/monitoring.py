@@ -30,7 +30,7 @@ from stacks.constructs.api import AppFunction
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ACU_NEAR_MAX_PERCENT = 90
 # What the runtime can run without for a while (core.observability.dependency_degraded).
-DEGRADABLE_DEPENDENCIES = ("database", "dynamodb", "ses", "kms")
+DEGRADABLE_DEPENDENCIES = ("database", "dynamodb", "ses", "kms", "stripe")
 # CloudWatch evaluates an alarm over at most 7 days (Period x EvaluationPeriods,
 # periods of an hour or more): a job that runs less often cannot have a
 # "did not run" alarm of its own.
@@ -314,6 +314,22 @@ class Monitoring(Construct):
             threshold=1,
             periods=1,
             description="A billing run set customers aside (their invoices could not be priced)",
+        )
+        # Dunning gave up on an invoice (its last retry was declined): the operators' notice
+        # (payments.outcomes; the platform chain's payment.collection_failed names it).
+        uncollectible = cloudwatch.Metric(
+            namespace="SaaSPlatform",
+            metric_name="InvoicesUncollectible",
+            dimensions_map={"service": "saas-api"},
+            statistic="Sum",
+            period=cdk.Duration.hours(1),
+        )
+        self._alarm(
+            "InvoicesUncollectible",
+            uncollectible,
+            threshold=1,
+            periods=1,
+            description="Invoices became uncollectible: every payment retry was declined",
         )
         # The runtime goes on without a failing dependency where PostgreSQL can decide (rate
         # limiting fails open, the verification cache reads as a miss, e-mails stay queued) and

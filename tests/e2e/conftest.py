@@ -3,7 +3,7 @@
 Its own temporary state directory (``LOCAL_STATE_DIR``: database, local keys,
 ``stack.json``) and free ports, so it never meets a developer's ``.local`` or
 another test's stack; nothing of this process's environment points it elsewhere
-(no ``DATABASE_URL``, ``AWS_ENDPOINT_URL``). Ready when ``stack.json`` exists;
+(no ``DATABASE_URL``, ``AWS_ENDPOINT_URL``, ``STRIPE_API_BASE``). Ready when ``stack.json`` exists;
 stopped at the end by SIGTERM (as Ctrl-C), then its process group, then its
 PostgreSQL if anything was left running. Its output (the request log) is
 printed at teardown, which pytest shows only for a failed test.
@@ -32,7 +32,7 @@ from devstack.stack import ADMIN_DATABASE_URL, REPO_ROOT
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 # What would point the stack at another database or AWS endpoint than its own.
-FOREIGN_ENVIRONMENT = ("DATABASE_URL", ADMIN_DATABASE_URL, "AWS_ENDPOINT_URL", "LOCAL_STATE_DIR")
+FOREIGN_ENVIRONMENT = ("DATABASE_URL", ADMIN_DATABASE_URL, "AWS_ENDPOINT_URL", "STRIPE_API_BASE", "LOCAL_STATE_DIR")
 
 
 def _log_tail(log: Path) -> str:

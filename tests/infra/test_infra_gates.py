@@ -79,14 +79,20 @@ def test_cfn_lint_finds_no_errors(each_env):
 
 @pytest.mark.parametrize("which", ["stateful", "stateless"])
 def test_no_hard_coded_physical_names(each_env, which):
-    allowed_secret_names = {each_env.config.jwt_secret_name, each_env.config.pepper_secret_name}
+    config = each_env.config
+    allowed_secret_names = {
+        config.jwt_secret_name,
+        config.pepper_secret_name,
+        config.stripe_secret_name,
+        config.stripe_webhook_secret_name,
+    }
     for logical_id, resource in each_env.templates[which]["Resources"].items():
         prop = NAME_PROPERTIES.get(resource["Type"])
         value = (resource.get("Properties") or {}).get(prop) if prop else None
         if value is None:
             continue
         if resource["Type"] == "AWS::SecretsManager::Secret":
-            # The runtime addresses these two by name; the names come from cdk.json per environment.
+            # The runtime addresses these by name; the names come from cdk.json per environment.
             assert value in allowed_secret_names, logical_id
             continue
         assert not isinstance(value, str), f"{logical_id} has the literal physical name {value!r}"

@@ -574,7 +574,7 @@ def test_issue11_item14_each_degraded_dependency_raises_an_alarm(each_env):
             dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
             assert dimensions.keys() == {"service", "dependency"} and dimensions["service"] == "saas-api"
             alarms[dimensions["dependency"]] = alarm
-    assert set(alarms) == {"database", "dynamodb", "ses", "kms"}
+    assert set(alarms) == {"database", "dynamodb", "ses", "kms", "stripe"}
     for alarm in alarms.values():
         assert alarm["Namespace"] == "SaaSPlatform"
         assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1

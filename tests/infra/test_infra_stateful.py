@@ -76,9 +76,9 @@ def test_db_secrets_rotate_and_use_the_key(each_env):
     schedules = each_env.resources("stateful", "AWS::SecretsManager::RotationSchedule").values()
     days = {s["Properties"]["RotationRules"]["ScheduleExpression"] for s in schedules}
     assert days == {f"rate({each_env.config.db_rotation_days} days)"}
-    # master, app user, JWT keys, pepper: all encrypted with the customer key
+    # master, app user, JWT keys, pepper, Stripe's key and webhook secret: all encrypted with the customer key
     secrets = each_env.resources("stateful", "AWS::SecretsManager::Secret")
-    assert len(secrets) == 4
+    assert len(secrets) == 6
     key_id, _ = _one(each_env, "stateful", "AWS::KMS::Key")
     for secret in secrets.values():
         assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}

@@ -58,6 +58,9 @@ TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable(
         "usage_alerts", "customer_id", True, False, "UPDATE usage_alerts SET last_fired_period = last_fired_period"
     ),
+    # The tenant records its Stripe customer and card; its payment attempts are the operator role's to write.
+    TenantTable("payment_customers", "customer_id", True, True, "UPDATE payment_customers SET updated_at = now()"),
+    TenantTable("payment_attempts", "customer_id", False, False, "UPDATE payment_attempts SET status = status"),
 )
 
 # INSERT statements that create one row of ``table`` for %(customer)s.
@@ -106,6 +109,12 @@ _INSERTS: dict[str, str] = {
     " VALUES (%(customer)s, %(delivery)s, %(endpoint)s, %(event)s, 1 + %(offset)s, false)",
     "usage_alerts": "INSERT INTO usage_alerts (customer_id, metric_code, threshold)"
     " VALUES (%(customer)s, 'api_calls', 1000 + %(offset)s)",
+    "payment_customers": "INSERT INTO payment_customers (customer_id, stripe_customer_id)"
+    " VALUES (%(customer)s, 'cus_' || %(unique)s)",
+    "payment_attempts": "INSERT INTO payment_attempts"
+    " (customer_id, invoice_id, attempt, stripe_payment_method_id, amount, currency)"
+    " SELECT customer_id, id, 1 + %(offset)s, 'pm_' || %(unique)s, 108, 'USD' FROM invoices"
+    " WHERE customer_id = %(customer)s ORDER BY created_at LIMIT 1",
 }
 _ORDER = (
     "api_keys",
@@ -127,6 +136,8 @@ _ORDER = (
     "webhook_deliveries",
     "webhook_delivery_attempts",
     "usage_alerts",
+    "payment_customers",
+    "payment_attempts",
 )
 
 

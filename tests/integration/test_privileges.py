@@ -157,7 +157,10 @@ table metrics | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table notifications | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
 table operator_api_keys | saas_admin |
 table operators | saas_admin | saas_analytics=r saas_operator=arw
+table payment_attempts | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
+table payment_customers | saas_admin | saas_analytics=r saas_app=arw saas_operator=r
 table schema_migrations | saas_admin | saas_analytics=r
+table stripe_events | saas_admin | saas_analytics=r saas_operator=ar
 table support_ticket_comments | saas_admin | saas_analytics=r saas_app=ar saas_operator=arw
 table support_tickets | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
 table tier_features | saas_admin | saas_analytics=r saas_app=r saas_operator=r

@@ -52,3 +52,30 @@ def test_i13_stack_json_names_the_local_aws_endpoint_beside_the_credentials():
     }
     info = stack_info("http://127.0.0.1:8000", "http://127.0.0.1:5000", credentials)
     assert info == {"api_url": "http://127.0.0.1:8000", "aws_endpoint_url": "http://127.0.0.1:5000", **credentials}
+
+
+def test_i14_stack_json_names_the_local_stripe():
+    """Issue 14: a card form needs localstripe's base URL (its Stripe.js is there too) and the publishable key."""
+    from devstack.__main__ import stack_info
+
+    info = stack_info(
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:5000",
+        {"operator_api_key": "op_x"},
+        stripe_api_base="http://127.0.0.1:8420",
+        stripe_publishable_key="pk_test_local",
+    )
+    assert info["stripe_api_base"] == "http://127.0.0.1:8420"
+    assert info["stripe_publishable_key"] == "pk_test_local"
+
+
+def test_i14_the_local_stack_exports_its_stripe(stack):
+    """The tests' stack runs its own localstripe, as make run does: the runtime is pointed at it."""
+    import urllib.request
+
+    from chalicelib.core.contract import LOCAL_STRIPE_PUBLISHABLE_KEY, Env
+
+    assert stack.stripe is not None and stack.env[Env.STRIPE_API_BASE] == stack.stripe.api_base
+    assert stack.env[Env.STRIPE_PUBLISHABLE_KEY] == LOCAL_STRIPE_PUBLISHABLE_KEY
+    with urllib.request.urlopen(f"{stack.env[Env.STRIPE_API_BASE]}/js.stripe.com/v3/", timeout=5) as answer:
+        assert answer.status == 200  # the fake Stripe.js a local card form loads

@@ -84,6 +84,10 @@ ROUTES: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/invoices/{invoice_id}"): Permission.READ_INVOICES,
         ("GET", "/invoices/{invoice_id}/pdf"): Permission.READ_INVOICES,
         ("GET", "/invoices/upcoming"): Permission.READ_INVOICES,
+        # The payment method (Stripe)
+        ("POST", "/billing/setup-intent"): Permission.MANAGE_PAYMENT_METHOD,
+        ("POST", "/billing/payment-method"): Permission.MANAGE_PAYMENT_METHOD,
+        ("GET", "/billing/payment-method"): Permission.MANAGE_PAYMENT_METHOD,
         # API keys: listing them is part of managing them (the table's read row does not name keys)
         ("POST", "/api-keys"): Permission.MANAGE_API_KEYS,
         ("GET", "/api-keys"): Permission.MANAGE_API_KEYS,

@@ -62,6 +62,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.settings import get_settings
 from chalicelib.notifications import service as notifications
+from chalicelib.payments import dunning as payments
 from chalicelib.webhooks import events as webhooks
 
 CHUNK_SIZE = 500
@@ -107,6 +108,10 @@ def run(
             run_records.failed(run_id, period, exc, actor)
             raise
         run_records.finished(result, actor)
+    if finalize:
+        # Committed and unlocked: charge the period's invoices whose customer has a card, within a
+        # budget (never raises; what it does not reach, the daily dunning job charges).
+        payments.charge_finalized(period, now=now)
     return result
 
 

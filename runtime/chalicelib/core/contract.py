@@ -63,6 +63,15 @@ class Env(StrEnum):
     PLATFORM_ADDRESS = "PLATFORM_ADDRESS"
     # Local stack only (never deployed): webhooks may also go to http://127.0.0.1:<port> (webhooks.urls).
     WEBHOOKS_ALLOW_LOCAL = "WEBHOOKS_ALLOW_LOCAL"
+    # Stripe (payments): in the cloud the secret key and the webhook signing secret are Secrets
+    # Manager secrets, by id; the publishable key is public configuration.
+    STRIPE_SECRET_ID = "STRIPE_SECRET_ID"
+    STRIPE_WEBHOOK_SECRET_ID = "STRIPE_WEBHOOK_SECRET_ID"
+    STRIPE_PUBLISHABLE_KEY = "STRIPE_PUBLISHABLE_KEY"
+    # Local only: the values themselves, and the Stripe-compatible server (localstripe) to call.
+    STRIPE_API_KEY = "STRIPE_API_KEY"
+    STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
+    STRIPE_API_BASE = "STRIPE_API_BASE"
 
 
 class Table(StrEnum):
@@ -104,6 +113,9 @@ DEPLOYED_ENVIRONMENT: frozenset[Env] = frozenset(
         Env.MFA_KEY_ID,
         Env.PLATFORM_NAME,
         Env.PLATFORM_ADDRESS,
+        Env.STRIPE_SECRET_ID,
+        Env.STRIPE_WEBHOOK_SECRET_ID,
+        Env.STRIPE_PUBLISHABLE_KEY,
     }
 )
 # Given to the migrate function only: no other function may act as the master login.
@@ -136,6 +148,11 @@ LOCAL_MFA_KEY_ID = f"alias/saas-{LOCAL_STAGE}-mfa"
 # The issuer on a local stack's invoice PDFs.
 LOCAL_PLATFORM_NAME = "SaaS Platform (local)"
 LOCAL_PLATFORM_ADDRESS = "1 Example Street\nSpringfield, ST 00000\nUnited States"
+# The local stack's Stripe (localstripe): any "sk_" key is accepted, the publishable key only names
+# itself in the fake Stripe.js, and the webhook secret signs the events it sends to the local API.
+LOCAL_STRIPE_API_KEY = "sk_test_local"
+LOCAL_STRIPE_PUBLISHABLE_KEY = "pk_test_local"
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local_stripe_webhooks"
 
 
 class SealedPurpose(StrEnum):
@@ -173,6 +190,8 @@ BILLING_MONTHLY_RUN = Function("billing_monthly_run", scheduled=True)
 BILLING_DAILY_JOB = Function("billing_daily_job", scheduled=True)
 NOTIFICATIONS_DELIVERY = Function("notifications_delivery", scheduled=True)
 AUDIT_RETENTION_PURGE = Function("audit_retention_purge", scheduled=True)
+# Charges what finalized invoices are due (first charges a billing run left, and dunning's retries).
+PAYMENTS_DUNNING = Function("payments_dunning", scheduled=True)
 WEBHOOKS_DELIVERY = Function("webhooks_delivery", scheduled=True)
 
 # Every function besides the API handler; tests/infra checks the Chalice app defines exactly these.
@@ -183,6 +202,7 @@ FUNCTIONS: tuple[Function, ...] = (
     BILLING_DAILY_JOB,
     NOTIFICATIONS_DELIVERY,
     AUDIT_RETENTION_PURGE,
+    PAYMENTS_DUNNING,
     WEBHOOKS_DELIVERY,
 )
 SCHEDULED_JOBS: tuple[Function, ...] = tuple(function for function in FUNCTIONS if function.scheduled)

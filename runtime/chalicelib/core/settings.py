@@ -24,6 +24,7 @@ from chalicelib.core.contract import (
     LOCAL_PORTAL_URL,
     LOCAL_SES_SENDER,
     LOCAL_STAGE,
+    LOCAL_STRIPE_PUBLISHABLE_KEY,
     Env,
     Table,
     local_table_name,
@@ -62,6 +63,13 @@ class Settings:
     platform_name: str
     platform_address: tuple[str, ...]
     webhooks_allow_local: bool
+    # Stripe (payments.stripe_client): the secrets by id in the cloud, by value locally.
+    stripe_secret_id: str | None
+    stripe_webhook_secret_id: str | None
+    stripe_api_key: str | None
+    stripe_webhook_secret: str | None
+    stripe_publishable_key: str
+    stripe_api_base: str | None
     log_level: str
 
 
@@ -118,6 +126,14 @@ def get_settings() -> Settings:
         ),
         # The dev stack's switch: webhooks may also go to http://127.0.0.1 (never set in the cloud).
         webhooks_allow_local=env.get(Env.WEBHOOKS_ALLOW_LOCAL, "").lower() in ("1", "true", "yes"),
+        # Cloud: the two secrets by id (values set after deploy); locally the values themselves
+        # and localstripe's base URL (unset: Stripe's own API).
+        stripe_secret_id=env.get(Env.STRIPE_SECRET_ID) or None,
+        stripe_webhook_secret_id=env.get(Env.STRIPE_WEBHOOK_SECRET_ID) or None,
+        stripe_api_key=env.get(Env.STRIPE_API_KEY) or None,
+        stripe_webhook_secret=env.get(Env.STRIPE_WEBHOOK_SECRET) or None,
+        stripe_publishable_key=env.get(Env.STRIPE_PUBLISHABLE_KEY, LOCAL_STRIPE_PUBLISHABLE_KEY),
+        stripe_api_base=(env.get(Env.STRIPE_API_BASE) or "").rstrip("/") or None,
         log_level=env.get(Env.LOG_LEVEL, "INFO"),
     )
 
