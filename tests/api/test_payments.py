@@ -290,6 +290,58 @@ def test_a_new_card_retries_the_failed_invoice_at_once(client, operator_headers,
     assert [a["status"] for a in attempts_of(admin_conn, invoice["id"])] == ["failed", "succeeded"]
 
 
+def test_the_tenants_endpoints_hear_of_the_failed_charge_and_of_the_payment(
+    client, operator_headers, new_customer, admin_conn, sdk
+):
+    """invoice.payment_failed, then invoice.paid (webhooks.events.emit, in the outcome's own transaction)."""
+    period = fresh_period()
+    customer = customer_with_usage(new_customer, period)
+    admin_conn.execute(
+        "INSERT INTO webhook_endpoints (id, customer_id, url, events, secret_sealed)"
+        " VALUES (gen_random_uuid(), %s, 'https://hooks.example.test/billing',"
+        " ARRAY['invoice.paid', 'invoice.payment_failed'], decode('00', 'hex'))",
+        (customer.customer_id,),
+    )
+    declined = card(sdk, DECLINED_WHEN_CHARGED)
+    assert post(client, customer.headers, "/billing/payment-method", {"payment_method_id": declined})[0] == 200
+    finalize(client, operator_headers, period)
+    assert post(client, customer.headers, "/billing/payment-method", {"payment_method_id": card(sdk)})[0] == 200
+    invoice = invoice_of(client, customer, period)
+    events = admin_conn.execute(
+        "SELECT type, data FROM webhook_events WHERE customer_id = %s AND data->>'id' = %s ORDER BY created_at",
+        (customer.customer_id, invoice["id"]),
+    ).fetchall()
+    assert [e["type"] for e in events] == ["invoice.payment_failed", "invoice.paid"]
+    failed, paid = (e["data"] for e in events)
+    assert failed["attempt"] == 1 and failed["failure_code"] == "card_declined" and failed["next_payment_attempt_at"]
+    assert failed["total_cents"] == invoice["total_cents"] and failed["status"] == "finalized"
+    assert paid["status"] == "paid" and paid["amount_paid_cents"] == invoice["total_cents"] and paid["attempt"] == 2
+
+
+def test_only_operators_run_dunning_and_only_the_local_stack_simulates_days(
+    client, operator_headers, new_customer, monkeypatch
+):
+    customer = new_customer()
+    assert post(client, customer.headers, "/admin/payments/dunning-runs", {})[0] == 403
+    status, report, _ = post(client, operator_headers, "/admin/payments/dunning-runs", {})
+    assert status == 200 and report["stripe_unavailable"] is False, report
+    far = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    assert post(client, operator_headers, "/admin/payments/dunning-runs", {"as_of": far})[0] == 422
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    assert post(client, operator_headers, "/admin/payments/dunning-runs", {"as_of": past})[0] == 422
+    for body in ({"as_of": "tomorrow"}, {"as_of": 12}, {"as_of": "2026-01-01T00:00:00"}, {"extra": 1}):
+        assert post(client, operator_headers, "/admin/payments/dunning-runs", body)[0] == 400, body
+    monkeypatch.setenv(Env.STAGE, "prod")
+    reset_settings()
+    try:
+        soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+        status, body, _ = post(client, operator_headers, "/admin/payments/dunning-runs", {"as_of": soon})
+        assert status == 422 and "local stack" in body["Message"]
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
 # ---------------------------------------------------------------- Stripe unavailable
 
 
