@@ -213,6 +213,58 @@ def test_an_invoice_of_a_customer_without_a_card_stays_unpaid(client, operator_h
     assert (invoice["status"], invoice["payment_status"], invoice["amount_paid_cents"]) == ("finalized", None, 0)
 
 
+def test_invoices_a_run_did_not_charge_are_charged_by_the_daily_job(
+    client, operator_headers, new_customer, admin_conn, sdk, monkeypatch
+):
+    """The process dies between finalizing and charging: the job heals it, once."""
+    from chalicelib.billing import service as billing
+
+    period = fresh_period()
+    customer = customer_with_usage(new_customer, period)
+    assert post(client, customer.headers, "/billing/payment-method", {"payment_method_id": card(sdk)})[0] == 200
+    monkeypatch.setattr(billing.payments, "charge_finalized", lambda *args, **kwargs: None)
+    finalize(client, operator_headers, period)
+    monkeypatch.undo()
+    invoice = invoice_of(client, customer, period)
+    assert (invoice["status"], invoice["payment_status"]) == ("finalized", None)
+
+    report = dunning.run(after(period, days=1))
+    assert report.succeeded >= 1 and not report.errors
+    assert invoice_of(client, customer, period)["status"] == "paid"
+    dunning.run(after(period, days=2))
+    assert len(intents_of(sdk, stripe_customer_of(admin_conn, customer.customer_id))) == 1
+
+
+def test_an_attempt_whose_process_died_is_repeated_once_its_lease_ends(
+    client, operator_headers, new_customer, admin_conn, sdk, monkeypatch
+):
+    from chalicelib.billing import service as billing
+
+    period = fresh_period()
+    customer = customer_with_usage(new_customer, period)
+    assert post(client, customer.headers, "/billing/payment-method", {"payment_method_id": card(sdk)})[0] == 200
+    monkeypatch.setattr(billing.payments, "charge_finalized", lambda *args, **kwargs: None)
+    finalize(client, operator_headers, period)
+    monkeypatch.undo()
+    invoice = invoice_of(client, customer, period)
+    # Claimed, then the process died before Stripe answered (or before it recorded the answer).
+    monkeypatch.setattr(stripe_client, "charge", lambda **kwargs: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        charges.charge_invoice(invoice["id"], as_of=after(period), actor="test")
+    monkeypatch.undo()
+    [claimed] = attempts_of(admin_conn, invoice["id"])
+    assert claimed["status"] == "pending" and claimed["claimed_until"] is not None
+
+    assert charges.charge_invoice(invoice["id"], as_of=after(period), actor="test") == "skipped"  # still leased
+    admin_conn.execute(
+        "UPDATE payment_attempts SET claimed_until = now() - interval '1 second' WHERE id = %s", (claimed["id"],)
+    )
+    assert charges.charge_invoice(invoice["id"], as_of=after(period), actor="test") == "succeeded"
+    [attempt] = attempts_of(admin_conn, invoice["id"])
+    assert (attempt["attempt"], attempt["status"]) == (1, "succeeded")
+    assert invoice_of(client, customer, period)["status"] == "paid"
+
+
 # ---------------------------------------------------------------- dunning
 
 

@@ -77,7 +77,9 @@ def retry_customer(customer_id: uuid.UUID, *, actor: str, as_of: datetime | None
 def _charge_due(as_of: datetime, *, period: Period | None, budget_s: float, actor: str) -> ChargeReport:
     report = ChargeReport(as_of=as_of)
     deadline = time.monotonic() + budget_s
-    seen: list[uuid.UUID] = []
+    # A keyset walk: each invoice is tried once per run, whatever came of it (one still due, or in
+    # flight elsewhere, is not met again).
+    after: tuple[datetime, uuid.UUID] | None = None
     while not (report.stripe_unavailable or report.out_of_time):
         with db.operator_transaction(actor=actor) as conn:
             batch = repository.due(
@@ -86,12 +88,14 @@ def _charge_due(as_of: datetime, *, period: Period | None, budget_s: float, acto
                 minimum=charges.MINIMUM_CHARGE,
                 limit=BATCH_SIZE,
                 period=None if period is None else period.first_day,
-                exclude=seen,
+                after=after,
             )
         if not batch:
             break
-        seen.extend(batch)  # tried once per run, whatever came of it (an in-flight one is someone else's)
-        charges.charge_many(batch, as_of=as_of, actor=actor, report=report, deadline=deadline)
+        after = batch[-1]
+        charges.charge_many(
+            [invoice_id for _, invoice_id in batch], as_of=as_of, actor=actor, report=report, deadline=deadline
+        )
     return report
 
 

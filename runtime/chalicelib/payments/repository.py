@@ -9,7 +9,6 @@ because only they may move an invoice (migrations 0039, 0040).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -76,13 +75,13 @@ _CHARGEABLE = """
 """
 
 DUE = (
-    "SELECT i.id"
+    "SELECT i.id, i.finalized_at"
     + _CHARGEABLE
     + """
    AND (i.payment_status IS NULL OR i.payment_status = 'pending'
         OR (i.payment_status = 'failed' AND i.next_payment_attempt_at <= %(as_of)s))
    AND (%(period)s::date IS NULL OR i.period = %(period)s::date)
-   AND NOT (i.id = ANY(%(exclude)s::uuid[]))
+   AND (%(after_at)s::timestamptz IS NULL OR (i.finalized_at, i.id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
  ORDER BY i.finalized_at, i.id
  LIMIT %(limit)s
 """
@@ -106,12 +105,14 @@ def due(
     minimum: Decimal,
     limit: int,
     period: date | None = None,
-    exclude: Sequence[uuid.UUID] = (),
-) -> list[uuid.UUID]:
-    """Up to ``limit`` invoices to charge now, oldest first (``period``: that month's only; not ``exclude``)."""
-    params = {"as_of": as_of, "minimum": minimum, "limit": limit, "period": period, "exclude": list(exclude)}
-    rows = conn.execute(DUE, params).fetchall()
-    return [row["id"] for row in rows]
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[tuple[datetime, uuid.UUID]]:
+    """Up to ``limit`` invoices to charge now, oldest first, as ``(finalized_at, id)`` keys: a keyset page
+    after ``after`` (``period``: that month's only)."""
+    after_at, after_id = after or (None, None)
+    params = {"as_of": as_of, "minimum": minimum, "limit": limit, "period": period}
+    rows = conn.execute(DUE, params | {"after_at": after_at, "after_id": after_id}).fetchall()
+    return [(row["finalized_at"], row["id"]) for row in rows]
 
 
 def open_for_customer(conn: Connection, customer_id: uuid.UUID, *, minimum: Decimal, limit: int) -> list[uuid.UUID]:
