@@ -128,6 +128,18 @@ def test_a_setup_intent_gives_a_card_form_what_it_needs_and_one_stripe_customer(
     assert actions.count("payment_customer.created") == 1
 
 
+def test_without_a_publishable_key_a_setup_intent_is_a_503(client, new_customer, monkeypatch):
+    customer = new_customer()
+    monkeypatch.setenv(Env.STRIPE_PUBLISHABLE_KEY, "")  # cdk.json's value until someone sets it
+    reset_settings()
+    try:
+        status, body, headers = post(client, customer.headers, "/billing/setup-intent")
+        assert status == 503 and headers["Retry-After"], body
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
 def test_a_card_becomes_the_default_and_reads_back(client, new_customer, admin_conn, sdk):
     customer = new_customer()
     assert get(client, customer.headers, "/billing/payment-method")[0] == 404
@@ -666,3 +678,34 @@ def test_localstripe_signs_its_events_and_the_api_accepts_them(chalice_app, new_
         register_webhook(stack.env[Env.STRIPE_API_BASE], "tests", "http://127.0.0.1:9/nowhere", "whsec_off", ["none"])
         server.server.shutdown()
         server.server.server_close()
+
+
+def test_in_the_cloud_the_keys_come_from_secrets_manager_and_a_placeholder_is_not_a_key(
+    client, new_customer, monkeypatch
+):
+    """STRIPE_SECRET_ID / STRIPE_WEBHOOK_SECRET_ID name secrets (moto here); CDK's generated placeholder means 503."""
+    from chalicelib.core import aws
+
+    secrets = aws.client("secretsmanager")
+    suffix = uuid.uuid4().hex[:8]
+    key_id, hook_id = f"tests/stripe-key-{suffix}", f"tests/stripe-hook-{suffix}"
+    secrets.create_secret(Name=key_id, SecretString="Zx8PlaceholderGeneratedByCdk0000")
+    secrets.create_secret(Name=hook_id, SecretString=LOCAL_STRIPE_WEBHOOK_SECRET)
+    customer = new_customer()
+    monkeypatch.delenv(Env.STRIPE_API_KEY)
+    monkeypatch.delenv(Env.STRIPE_WEBHOOK_SECRET)
+    monkeypatch.setenv(Env.STRIPE_SECRET_ID, key_id)
+    monkeypatch.setenv(Env.STRIPE_WEBHOOK_SECRET_ID, hook_id)
+    reset_settings()
+    stripe_client.reset()
+    try:
+        assert post(client, customer.headers, "/billing/setup-intent")[0] == 503  # not configured yet
+        secrets.put_secret_value(SecretId=key_id, SecretString=LOCAL_STRIPE_API_KEY)  # set after deploy
+        stripe_client.reset()  # (the functions' cache would take up to 5 minutes)
+        assert post(client, customer.headers, "/billing/setup-intent")[0] == 200
+        event = {"id": f"evt_{uuid.uuid4().hex[:20]}", "object": "event", "type": "ping", "data": {"object": {}}}
+        assert deliver(client, event)[0] == 200  # signed with the secret Secrets Manager holds
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+        stripe_client.reset()

@@ -19,6 +19,7 @@ import uuid
 from chalicelib.audit import recorder
 from chalicelib.core import context, db
 from chalicelib.core.errors import NotFound, Unprocessable
+from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.payments import dunning, repository, stripe_client
 from chalicelib.payments.models import Card, PaymentMethodBody, PaymentMethodResponse, SetupIntentResponse
@@ -35,8 +36,12 @@ def get_payment_method(customer_id: uuid.UUID) -> PaymentMethodResponse:
 
 def create_setup_intent(customer_id: uuid.UUID) -> SetupIntentResponse:
     """A SetupIntent for the tenant's Stripe customer: a card form confirms it with the publishable key."""
+    publishable_key = get_settings().stripe_publishable_key
+    if not publishable_key.startswith("pk_"):  # cdk.json's stripe_publishable_key is not set yet
+        logger.error("payments are not configured", extra={"missing": "publishable key"})
+        raise stripe_client.StripeUnavailable()
     client_secret = stripe_client.setup_intent(_stripe_customer(customer_id))
-    return SetupIntentResponse(client_secret=client_secret, publishable_key=get_settings().stripe_publishable_key)
+    return SetupIntentResponse(client_secret=client_secret, publishable_key=publishable_key)
 
 
 def attach_payment_method(customer_id: uuid.UUID, body: PaymentMethodBody) -> PaymentMethodResponse:
