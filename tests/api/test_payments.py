@@ -542,6 +542,8 @@ def test_a_body_that_is_not_the_signed_one_is_400(client, admin_conn):
     tampered = payload.replace(b"customer.created", b"customer.deleted")
     assert deliver(client, event, signature=signed(payload), payload=tampered)[0] == 400
     assert deliver(client, event, signature=None, payload=b"not json")[0] == 400
+    for signed_but_no_event in (b"[1, 2]", b'"text"', b'{"id": 7, "type": []}', b"{}"):
+        assert deliver(client, event, signature=None, payload=signed_but_no_event)[0] == 400, signed_but_no_event
 
 
 def test_an_unknown_event_type_is_acknowledged_and_ignored(client, admin_conn):

@@ -60,6 +60,8 @@ def receive(payload: bytes, signature: str | None, *, as_of: datetime | None = N
         event = stripe_client.construct_event(payload, signature).to_dict()
     except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Invalid Stripe-Signature") from exc
+    except (AttributeError, TypeError, KeyError) as exc:  # signed, but JSON that is no event object (a list...)
+        raise BadRequest("Not a Stripe event") from exc
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not _EVENT_ID.match(event_id) or not isinstance(event_type, str):
         raise BadRequest("Not a Stripe event")
