@@ -51,17 +51,8 @@ def insert_payment_customer(conn: Connection, customer_id: uuid.UUID, stripe_cus
 
 
 def set_card(conn: Connection, customer_id: uuid.UUID, card: Card) -> None:
-    conn.execute(
-        SET_CARD,
-        {
-            "customer": customer_id,
-            "pm": card.payment_method_id,
-            "brand": card.brand,
-            "last4": card.last4,
-            "exp_month": card.exp_month,
-            "exp_year": card.exp_year,
-        },
-    )
+    card_fields = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
+    conn.execute(SET_CARD, {"customer": customer_id, "pm": card.payment_method_id, **card_fields})
 
 
 # ---------------------------------------------------------------- which invoices to charge
