@@ -17,11 +17,21 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from bench import alerts_bench, auth_bench, billing_bench, lambda_bench, people_bench, ratelimit_bench, rls_bench
+from bench import (
+    alerts_bench,
+    auth_bench,
+    billing_bench,
+    invoice_bench,
+    lambda_bench,
+    people_bench,
+    ratelimit_bench,
+    rls_bench,
+)
 from bench.data import count, create_customers, create_events, create_invoices
 from bench.harness import Figure, render, sample_ms, summarize, write_json
 from devstack.stack import REPO_ROOT, LocalStack
@@ -40,6 +50,11 @@ SIZES: dict[str, dict[str, Any]] = {
         "cold_init_samples": 10,
         "login_samples": 100,  # bcrypt cost 12 in both modes (bench/people_bench.py)
         "mfa_samples": 1000,
+        "pdf_samples": 200,  # bench/invoice_bench.py
+        "upcoming_events": 100_000,
+        "upcoming_samples": 1000,
+        "webhook_tenants": 20,
+        "webhook_events_per_tenant": 100,
     },
     "quick": {
         "customers": 200,
@@ -54,6 +69,11 @@ SIZES: dict[str, dict[str, Any]] = {
         "cold_init_samples": 3,
         "login_samples": 5,
         "mfa_samples": 100,
+        "pdf_samples": 20,
+        "upcoming_events": 10_000,
+        "upcoming_samples": 200,
+        "webhook_tenants": 20,
+        "webhook_events_per_tenant": 5,
     },
 }
 PERIOD = "2026-10"
@@ -193,6 +213,9 @@ def run(quick: bool) -> list[Figure]:
             # Ingestion: sustained POST /metrics with batches of 1000, by a customer without usage
             # alerts and one with three (issue 14), batches alternated so the two figures compare.
             figures.extend(alerts_bench.measure_ingest_with_and_without_alerts(client, operator, sizes["ingest"]))
+
+            # Invoices and webhooks (issue 14): the PDF, the upcoming invoice, webhook fan-out.
+            figures.extend(invoice_bench.measure_invoices(client, admin, operator, sizes))
     finally:
         stack.stop()
     # The packaged artifact's cold start (its own stand-ins, after the stack above is down).
@@ -212,6 +235,9 @@ def run(quick: bool) -> list[Figure]:
         "billing_run_s",
         "metrics_query_p99_ms",
         "invoices_list_p99_ms",
+        "invoice_pdf_p50_ms",
+        "upcoming_invoice_p99_ms",
+        "webhook_fanout_per_s",
         "rls_overhead_ratio",
     ]
     return sorted(figures, key=lambda f: order.index(f.name))
@@ -227,16 +253,25 @@ def _onboard_with_key(client: Any, operator: dict[str, str]) -> tuple[str, str]:
     return key, billing_bench._token(client, key)
 
 
+# ``--only <section>``: a module's figures on a fresh stack of their own.
+SECTIONS: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
+    "people": people_bench.run_alone,
+    "invoices": invoice_bench.run_alone,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, same code (under a minute)")
     parser.add_argument(
-        "--only", choices=["people"], help="one section on its own stack (written to .local/bench-<section>.json)"
+        "--only",
+        choices=sorted(SECTIONS),
+        help="one section on its own stack (written to .local/bench-<section>.json)",
     )
     args = parser.parse_args(argv)
     started = time.time()
     sizes = SIZES["quick" if args.quick else "full"]
-    figures = people_bench.run_alone(sizes) if args.only == "people" else run(args.quick)
+    figures = SECTIONS[args.only](sizes) if args.only else run(args.quick)
     print(render(figures))
     out = REPO_ROOT / ".local" / (f"bench-{args.only}.json" if args.only else "bench.json")
     write_json(out, figures, quick=args.quick, started=started)
