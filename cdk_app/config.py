@@ -31,7 +31,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 PLACEHOLDER_MARKER = "REPLACE_ME"
 # Which VPC endpoints the stack needs; an imported VPC says, per endpoint,
 # whether to create it or use the one it already has (docs/DEPLOYMENT.md).
-# KMS: the API opens users' sealed TOTP secrets itself (auth.secret_box), with no NAT to reach it by.
+# KMS: the API opens users' sealed TOTP secrets itself (auth.secret_box); its endpoint keeps that off the NAT.
 ENDPOINTS = ("dynamodb", "secretsmanager", "email", "kms")
 GATEWAY_ENDPOINTS = ("dynamodb",)
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
@@ -123,6 +123,8 @@ class EnvironmentConfig:
     availability_zones: tuple[str, ...]
     vpc: ImportedVpc | None
     vpc_cidr: str
+    # NAT gateways of a created VPC (the functions' way to Stripe and webhooks); unused when vpc is imported.
+    nat_gateways: int
     aurora_engine_version: str
     aurora_min_acu: float
     aurora_max_acu: float
@@ -216,7 +218,12 @@ class EnvironmentConfig:
             problems.append("stripe_publishable_key must be a pk_test_/pk_live_ key, or empty until there is one")
         if self.name == "prod" and (not self.retain_data or not self.deletion_protection):
             problems.append("prod must retain data and keep deletion protection on")
-        if self.vpc is not None and len(self.vpc.private_subnet_ids) != len(self.availability_zones):
+        zones = len(self.availability_zones)
+        if type(self.nat_gateways) is not int or not 1 <= self.nat_gateways <= zones:
+            problems.append("nat_gateways must be 1 to the number of availability_zones")
+        elif self.name == "prod" and self.nat_gateways != zones:
+            problems.append("prod needs one NAT gateway per availability zone (nat_gateways)")
+        if self.vpc is not None and len(self.vpc.private_subnet_ids) != zones:
             problems.append("one private subnet per availability zone")
         if self.vpc is not None:
             problems += self.vpc.problems()

@@ -53,6 +53,7 @@ class StatefulStack(cdk.Stack):
             imported_vpc=config.vpc,
             availability_zones=config.availability_zones,
             vpc_cidr=config.vpc_cidr,
+            nat_gateways=config.nat_gateways,
             flow_log_retention=retention(config),
             removal_policy=policy,
         )

@@ -8,6 +8,7 @@ allow only the paths the system uses, in and out:
     lambda, proxy, rotation ──443──► Secrets Manager / SES interface endpoints
     lambda ──443──► KMS interface endpoint (its own group: nothing else reaches it)
     lambda ──443──► DynamoDB (its AWS-managed prefix list, via the gateway endpoint)
+    lambda ──443──► 0.0.0.0/0 (Stripe's API, tenants' webhook endpoints: through a NAT gateway)
 
 The functions call KMS themselves to seal and open users' TOTP secrets
 (``auth.secret_box``); the proxy and rotation never do (Secrets Manager uses
@@ -16,9 +17,18 @@ admits the functions only, rather than sharing the group the proxy and
 rotation reach.
 
 RDS Proxy fetches the database secrets with its own network interfaces, so
-its group reaches the Secrets Manager endpoint too. No group has a
-0.0.0.0/0 rule: an imported VPC's subnets may have a NAT route, and the
-functions must not use it.
+its group reaches the Secrets Manager endpoint too.
+
+The functions call Stripe's API and tenants' webhook endpoints, which have no
+endpoint and no prefix list, so their group alone has one CIDR rule: TCP 443
+to 0.0.0.0/0 (HTTPS only; the webhook sender refuses hosts that resolve to
+non-public addresses). No other port or group gets a CIDR rule, and AWS
+services keep going through their endpoints (private DNS, the gateway route).
+A created VPC routes its private subnets' 0.0.0.0/0 through ``nat_gateways``
+NAT gateways in small public subnets that hold nothing else; an imported VPC's
+private subnets must already route 0.0.0.0/0 through a NAT or an egress
+firewall (docs/DEPLOYMENT.md, "Network ids"). IPv4 only: neither VPC kind
+gives the functions IPv6 (a created VPC has none; Lambda is not dual-stack here).
 
 In an imported VPC each endpoint is a switch (``vpc.endpoints`` in cdk.json):
 ``true`` creates it here; an existing interface endpoint is given by its
@@ -39,6 +49,10 @@ from stacks.nag import AWS_CUSTOM_RESOURCE_SINGLETON, LAMBDA_BASIC, acknowledge,
 
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
+# EC2 refuses an apostrophe in a rule description (a-z A-Z 0-9 space ._-:/()#,@[]+=&;{}!$*).
+INTERNET_EGRESS_DESCRIPTION = (
+    "Stripe API and tenant webhook endpoints (HTTPS only; webhooks check resolved addresses are public)"
+)
 
 _INTERFACE_SERVICES = {
     "secretsmanager": ("SecretsManagerEndpoint", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
@@ -56,6 +70,7 @@ class Network(Construct):
     ``None`` when the VPC already has that endpoint), plus
     ``secrets_manager_endpoint`` (``None`` when the VPC already has one) and
     ``endpoints`` (service → the created endpoint, for those created here).
+    ``nat_gateways`` applies to a created VPC only; an imported one brings its own.
     """
 
     def __init__(
@@ -66,13 +81,16 @@ class Network(Construct):
         imported_vpc: ImportedVpc | None,
         availability_zones: tuple[str, ...],
         vpc_cidr: str,
+        nat_gateways: int,
         flow_log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         if imported_vpc is None:
-            self.vpc: ec2.IVpc = self._create_vpc(availability_zones, vpc_cidr, flow_log_retention, removal_policy)
-            self.app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            self.vpc: ec2.IVpc = self._create_vpc(
+                availability_zones, vpc_cidr, nat_gateways, flow_log_retention, removal_policy
+            )
+            self.app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
             switches: dict[str, bool | str] = dict.fromkeys(ENDPOINTS, True)
         else:
             self.vpc = ec2.Vpc.from_vpc_attributes(
@@ -155,13 +173,16 @@ class Network(Construct):
                 "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.app_subnets]
             )
         # The gateway endpoint is reached by DynamoDB's public addresses: allow
-        # exactly those (the AWS-managed prefix list), not 0.0.0.0/0.
+        # exactly those (the AWS-managed prefix list). Kept beside the internet
+        # rule below so DynamoDB never depends on it.
         self.dynamodb_prefix_list_id = self._managed_prefix_list(
             "DynamoDbPrefixList", "dynamodb", flow_log_retention, removal_policy
         )
         self.lambda_sg.add_egress_rule(
             ec2.Peer.prefix_list(self.dynamodb_prefix_list_id), https, "functions to DynamoDB (gateway endpoint)"
         )
+        # The one way to the internet: HTTPS to any IPv4 address, out through the NAT.
+        self.lambda_sg.add_egress_rule(ec2.Peer.any_ipv4(), https, INTERNET_EGRESS_DESCRIPTION)
 
     def _managed_prefix_list(
         self, construct_id: str, service: str, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
@@ -212,18 +233,28 @@ class Network(Construct):
         self,
         availability_zones: tuple[str, ...],
         cidr: str,
+        nat_gateways: int,
         flow_log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
     ) -> ec2.Vpc:
+        """Private /24 app subnets whose default route is a NAT gateway in a /26 public subnet of its own.
+
+        ``app`` comes first so its subnets keep the addresses (and logical ids)
+        they had as isolated subnets; the public ones hold only the NAT gateways
+        (no public IP on launch), one in each of the first ``nat_gateways`` AZs.
+        """
         flow_logs = logs.LogGroup(self, "FlowLogs", retention=flow_log_retention, removal_policy=removal_policy)
         return ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
             availability_zones=list(availability_zones),
-            nat_gateways=0,
+            nat_gateways=nat_gateways,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="nat", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26, map_public_ip_on_launch=False
+                ),
             ],
             flow_logs={
                 "all": ec2.FlowLogOptions(

@@ -503,9 +503,24 @@ def test_c11_no_granted_but_unused_actions(each_env):
 
 
 def test_issue11_item12_no_security_group_egress_to_the_internet(each_env):
+    """No group reaches the internet, except the functions' one HTTPS rule for Stripe and webhooks (issue 14)."""
+    from stacks.constructs.network import INTERNET_EGRESS_DESCRIPTION
+
     sg = _group_ids(each_env)
     for logical_id, group in each_env.resources("stateful", "AWS::EC2::SecurityGroup").items():
-        for rule in group["Properties"].get("SecurityGroupEgress", []):
+        rules = group["Properties"].get("SecurityGroupEgress", [])
+        if logical_id == sg["Lambda"]:
+            assert rules == [
+                {
+                    "CidrIp": "0.0.0.0/0",
+                    "Description": INTERNET_EGRESS_DESCRIPTION,
+                    "FromPort": 443,
+                    "IpProtocol": "tcp",
+                    "ToPort": 443,
+                }
+            ]
+            continue
+        for rule in rules:
             assert rule["CidrIp"] == "255.255.255.255/32", (logical_id, rule)  # CDK's "no egress" marker
     egress = _rules(each_env, "AWS::EC2::SecurityGroupEgress")
     assert not [r for r in egress if "CidrIp" in r or "CidrIpv6" in r], "no CIDR egress at all"

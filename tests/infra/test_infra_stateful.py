@@ -194,7 +194,7 @@ def test_endpoints_let_private_functions_reach_dynamodb_secrets_ses_and_kms(each
 
 
 def test_the_kms_endpoint_admits_the_functions_only_on_443(each_env):
-    """auth.secret_box calls KMS from the functions; without NAT this endpoint is the only way there."""
+    """auth.secret_box calls KMS from the functions; private DNS keeps that traffic on this endpoint, off the NAT."""
     sg = _group_ids(each_env)
     [endpoint] = [
         e["Properties"]
@@ -210,11 +210,12 @@ def test_the_kms_endpoint_admits_the_functions_only_on_443(each_env):
     assert [rule["CidrIp"] for rule in group.get("SecurityGroupEgress", [])] == ["255.255.255.255/32"]
 
 
-def test_dev_creates_a_private_vpc_without_nat_and_with_flow_logs(dev):
+def test_dev_creates_a_private_vpc_with_one_nat_and_flow_logs(dev):
+    """Issue 14: the functions reach Stripe and webhooks through one NAT gateway (dev keeps the cost down)."""
     template = dev.template("stateful")
     template.resource_count_is("AWS::EC2::VPC", 1)
-    template.resource_count_is("AWS::EC2::NatGateway", 0)
-    template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    template.resource_count_is("AWS::EC2::InternetGateway", 1)
     template.resource_count_is("AWS::EC2::FlowLog", 1)
 
 
