@@ -77,13 +77,19 @@ def test_public_addresses(address):
 
 def test_a_public_https_url_is_accepted(dns):
     dns["hooks.example.com"] = [PUBLIC, "2606:4700:4700::1111"]
-    target = urls.check("https://hooks.example.com:8443/in/coming?x=1", allow_local=False)
+    target = urls.check("https://hooks.example.com:443/in/coming?x=1", allow_local=False)
     assert (target.scheme, target.host, target.port, target.path) == (
         "https",
         "hooks.example.com",
-        8443,
+        443,
         "/in/coming?x=1",
     )
+
+
+def test_another_port_is_refused_in_the_cloud_where_only_443_leaves_the_vpc(dns):
+    dns["hooks.example.com"] = [PUBLIC]
+    with pytest.raises(urls.UrlRefused, match="443"):
+        urls.check("https://hooks.example.com:8443/", allow_local=False)
 
 
 @pytest.mark.parametrize(
@@ -195,8 +201,8 @@ def test_sending_connects_to_the_checked_address_and_names_the_host(dns, monkeyp
         raise ConnectionRefusedError("test: no network")
 
     monkeypatch.setattr(urls.socket, "create_connection", refuse)
-    answer = urls.post("https://pinned.example.com:8443/x", b"{}", {}, allow_local=False)
-    assert connected == [(PUBLIC, 8443)]
+    answer = urls.post("https://pinned.example.com/x", b"{}", {}, allow_local=False)
+    assert connected == [(PUBLIC, 443)]
     assert answer.status_code is None and "ConnectionRefusedError" in (answer.error or "")
 
 
@@ -204,3 +210,17 @@ def test_a_status_outside_http_is_no_success():
     assert not urls.Answer(None).succeeded
     assert urls.Answer(204).succeeded and urls.Answer(299).succeeded
     assert not urls.Answer(302).succeeded and not urls.Answer(199).succeeded and not urls.Answer(500).succeeded
+
+
+def test_sending_prefers_the_ipv4_address_the_functions_can_reach(dns, monkeypatch):
+    """The functions leave the VPC over IPv4 (the NAT): a name with both kinds is reached over IPv4."""
+    dns["dual.example.com"] = ["2606:4700:4700::1111", PUBLIC]
+    connected = []
+
+    def refuse(address, timeout=None, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("test: no network")
+
+    monkeypatch.setattr(urls.socket, "create_connection", refuse)
+    urls.post("https://dual.example.com/x", b"{}", {}, allow_local=False)
+    assert connected == [(PUBLIC, 443)]

@@ -120,6 +120,9 @@ def parse(url: str, *, allow_local: bool) -> Target:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise UrlRefused("url's host is not a valid name") from exc
+    if not local and port not in (None, 443):
+        # In the cloud only TCP 443 leaves the VPC (the functions' one egress rule, through the NAT).
+        raise UrlRefused("url must use the default https port (443)")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(scheme, ascii_host, port or (443 if scheme == "https" else 80), path, local)
 
@@ -169,7 +172,9 @@ def post(
     timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
     try:
         target = parse(url, allow_local=allow_local)
-        address = str(addresses(target)[0])
+        checked = addresses(target)
+        # IPv4 first: the functions reach the internet over IPv4 only (the NAT).
+        address = str(min(checked, key=lambda a: a.version))
     except UrlRefused as exc:
         return Answer(None, error=f"refused: {exc}")
     if target.scheme == "https":
