@@ -14,6 +14,7 @@ from tests.fuzz.test_fuzz_openapi import KEY_REVOCATION, LOGOUT, _assert_clean, 
 from tests.lambda_harness.test_packaged_artifact import onboard, operator_token
 
 PHASE = "coverage"
+STRIPE_BACKED = (("POST", r"/billing/setup-intent"), ("POST", r"/billing/payment-method"))
 
 
 def test_the_coverage_phase_as_a_customer_finds_nothing(deployment, tmp_path):
@@ -26,6 +27,9 @@ def test_the_coverage_phase_as_a_customer_finds_nothing(deployment, tmp_path):
     ]
     selected = {op_id for op_id, _, _, auth in operations if auth in (None, "customer", "any")}
     selected -= _matching(operations, LOGOUT + KEY_REVOCATION)
+    # The harness's deployment has no Stripe (no localstripe, as a Lambda without egress): the card
+    # routes can only answer 503 here. The full gate (tests/fuzz) fuzzes them against localstripe.
+    selected -= _matching(operations, STRIPE_BACKED)
     customer = onboard(deployment, operator_token(deployment), tier="enterprise")
     # API Gateway, not the app, answers a method the API does not declare: 403
     # MISSING_AUTHENTICATION_TOKEN (in the contract's shape, by the stack's
