@@ -142,18 +142,7 @@ def _queue_email(
     """Queue the firing's e-mail; a contact address that cannot be sent to is logged, never fails ingestion."""
     message = emails.threshold_message(customer_id=customer_id, customer_name=name, recipient=email, fired=alert)
     try:
-        return notifications.queue_email(
-            conn,
-            customer_id=customer_id,
-            template=message.template,
-            recipient=message.recipient,
-            subject=message.subject,
-            text_body=message.text_body,
-            html_body=message.html_body,
-            idempotency_key=message.idempotency_key,
-            related_type=message.related_type,
-            related_id=message.related_id,
-        )
+        return notifications.queue_message(conn, message)
     except errors.Unprocessable as exc:  # refused before anything was written: the transaction goes on
         logger.warning(
             "usage alert e-mail not queued", extra={"idempotency_key": message.idempotency_key, "reason": exc.message}

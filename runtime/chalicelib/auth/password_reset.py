@@ -57,18 +57,7 @@ def request_reset(email: str) -> None:
         message = emails.password_reset_message(
             customer_id=found.customer_id, user_id=found.user_id, email=email, token=token, expires_at=expires_at
         )
-        notification_id = notifications.queue_email(
-            conn,
-            customer_id=message.customer_id,
-            template=message.template,
-            recipient=message.recipient,
-            subject=message.subject,
-            text_body=message.text_body,
-            html_body=message.html_body,
-            idempotency_key=message.idempotency_key,
-            related_type=message.related_type,
-            related_id=message.related_id,
-        )
+        notification_id = notifications.queue_message(conn, message)
         recorder.record(
             conn,
             customer_id=found.customer_id,

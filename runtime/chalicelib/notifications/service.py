@@ -103,11 +103,16 @@ def queue_email(
         related_type=related_type,
         related_id=related_id,
     )
+    return queue_message(conn, message)
+
+
+def queue_message(conn: Connection, message: EmailMessage) -> uuid.UUID:
+    """:func:`queue_email` for a message an area's e-mail module already built (``EmailMessage``)."""
     _check(message)
     created = repository.queue_many(conn, [message])
     if created:
         return created[0]
-    existing = repository.id_for_key(conn, customer_id, idempotency_key)
+    existing = repository.id_for_key(conn, message.customer_id, message.idempotency_key)
     if existing is None:  # cannot happen: the insert conflicted with a row this tenant owns
         raise Unprocessable("notification could not be queued")
     return existing

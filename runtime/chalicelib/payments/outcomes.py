@@ -212,20 +212,7 @@ def _declined(
         failure_code=failure_code,
         next_attempt_at=next_at,
     )
-    effects.notification_ids.append(
-        notifications.queue_email(
-            conn,
-            customer_id=message.customer_id,
-            template=message.template,
-            recipient=message.recipient,
-            subject=message.subject,
-            text_body=message.text_body,
-            html_body=message.html_body,
-            idempotency_key=message.idempotency_key,
-            related_type=message.related_type,
-            related_id=message.related_id,
-        )
-    )
+    effects.notification_ids.append(notifications.queue_message(conn, message))
     gives_up = invoice["status"] == "finalized" and next_at is None
     data = _event_data(invoice) | {
         "status": "uncollectible" if gives_up else invoice["status"],

@@ -76,18 +76,7 @@ def issue_invitation(
         expires_at=row["expires_at"],
         company_name=company_name,
     )
-    notification_id = notifications.queue_email(
-        conn,
-        customer_id=message.customer_id,
-        template=message.template,
-        recipient=message.recipient,
-        subject=message.subject,
-        text_body=message.text_body,
-        html_body=message.html_body,
-        idempotency_key=message.idempotency_key,
-        related_type=message.related_type,
-        related_id=message.related_id,
-    )
+    notification_id = notifications.queue_message(conn, message)
     recorder.record(
         conn,
         customer_id=customer_id,
