@@ -9,8 +9,9 @@ harness (``python -m bench``) computes and reports the percentiles.
   configured cost): the cached verification is dropped before every sample.
 * :func:`measure_authenticate_dynamodb_hit` — a hit in the DynamoDB cache
   only, as a process that has not seen the key yet would have.
-* :func:`measure_authorize` — per-request authorization of a bearer token
-  (JWT check + the one PostgreSQL call, `auth_request_state`), the guard's work without a route.
+
+Per-request authorization (``authorize_p99_ms``, a key's session and a
+person's, interleaved) is measured in ``bench/people_bench.py``.
 """
 
 from __future__ import annotations
@@ -64,10 +65,3 @@ def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup:
         if i >= warmup:
             samples.append((time.perf_counter() - start) * 1000)
     return samples
-
-
-def measure_authorize(n: int, token: str, warmup: int = 20) -> list[float]:
-    from chalicelib.auth import authorization
-
-    header = f"Bearer {token}"
-    return sample_ms(lambda: authorization.authorize(header), n, warmup)

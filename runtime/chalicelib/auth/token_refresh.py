@@ -37,7 +37,7 @@ def refresh(refresh_token: str) -> TokenResponse:
     if claimed is None:
         raise errors.Unauthorized(_INVALID)
     subject, role = uuid.UUID(claimed["subject"]), Role(claimed["role"])
-    key_id, user_id = _optional_uuid(claimed.get("key_id")), _optional_uuid(claimed.get("user_id"))
+    key_id, user_id = tokens.optional_uuid(claimed.get("key_id")), tokens.optional_uuid(claimed.get("user_id"))
     key_valid_until = claimed.get("key_valid_until")
     if key_valid_until is not None and key_valid_until <= now:
         raise errors.Unauthorized(_INVALID)
@@ -86,17 +86,16 @@ def refresh(refresh_token: str) -> TokenResponse:
     return sessions.mint(new, new_refresh, now, state.tenant_role)
 
 
-def _optional_uuid(value: object) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(str(value))
-
-
 def _revoke_reused(reused: session_records.RefreshReused, now: int) -> None:
     """A used refresh token came back: revoke its whole family and audit the reuse."""
     revoked = session_records.revoke_family(reused.family)
     sessions.revoke_in_database(revoked | {reused.item["jti"]}, now)
     logger.warning("refresh token reused; session family revoked", extra={"family": reused.family})
     role, subject = Role(reused.item["role"]), uuid.UUID(reused.item["subject"])
-    key_id, user_id = _optional_uuid(reused.item.get("token_key_id")), _optional_uuid(reused.item.get("user_id"))
+    key_id, user_id = (
+        tokens.optional_uuid(reused.item.get("token_key_id")),
+        tokens.optional_uuid(reused.item.get("user_id")),
+    )
     sessions.audit(
         role,
         subject,

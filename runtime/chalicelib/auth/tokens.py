@@ -108,11 +108,11 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
         claims = Claims(
             subject=uuid.UUID(str(payload["sub"])),
             role=Role(str(payload["role"])),
-            key_id=_optional_uuid(payload.get("key_id")),
+            key_id=optional_uuid(payload.get("key_id")),
             jti=str(payload["jti"]),
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
-            user_id=_optional_uuid(payload.get("user_id")),
+            user_id=optional_uuid(payload.get("user_id")),
             tenant_role=None if payload.get("tenant_role") is None else TenantRole(str(payload["tenant_role"])),
             amr=tuple(str(a) for a in raw_amr) if isinstance(raw_amr, list) else ("?",),
         )
@@ -128,5 +128,6 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
     return claims
 
 
-def _optional_uuid(value: object) -> uuid.UUID | None:
+def optional_uuid(value: object) -> uuid.UUID | None:
+    """A claim or record field that holds a UUID or nothing (``key_id`` of a person, ``user_id`` of a key)."""
     return None if value is None else uuid.UUID(str(value))
