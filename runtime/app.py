@@ -8,7 +8,7 @@ from chalicelib.auth import guard as auth_guard
 from chalicelib.auth import permission_guard
 from chalicelib.auth.routes import bp as auth_bp
 from chalicelib.billing.routes import bp as billing_bp
-from chalicelib.core import observability
+from chalicelib.core import cors, observability
 from chalicelib.core.http import RATE_LIMIT_ORDER, add_guard
 from chalicelib.customers.routes import bp as customers_bp
 from chalicelib.health.routes import bp as health_bp
@@ -51,3 +51,5 @@ app.register_blueprint(users_mfa_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(alerts_bp)
 app.register_blueprint(payments_bp)
+# Last: a preflight OPTIONS for every path above, and CORS headers for the portal's origin.
+cors.register(app)

@@ -8,10 +8,22 @@ TENANT_AUTH = ("customer", "any")
 
 
 def _registered(chalice_app):
-    """Every route of the app (``chalice_app`` imports it, which registers them): (method, path) → auth."""
+    """Every route of the app (``chalice_app`` imports it, which registers them): (method, path) → auth.
+
+    Preflight ``OPTIONS`` (core.cors) are left out explicitly: they run no guard and need no rule
+    (tests/api/test_cors.py checks every path has one).
+    """
     from chalicelib.core.http import REGISTRY
 
-    return {(spec.method, spec.path): spec.auth for spec in REGISTRY}
+    return {(spec.method, spec.path): spec.auth for spec in REGISTRY if spec.method != "OPTIONS"}
+
+
+def test_the_role_table_sees_every_served_operation(chalice_app):
+    """What Chalice serves, preflights aside, is exactly what the registry (and so the role table) knows."""
+    served = {
+        (method, path) for path, methods in chalice_app.routes.items() for method in methods if method != "OPTIONS"
+    }
+    assert served == set(_registered(chalice_app))
 
 
 def test_every_tenant_route_has_a_permission(chalice_app):

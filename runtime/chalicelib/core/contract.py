@@ -55,6 +55,10 @@ class Env(StrEnum):
     INVOICE_GRACE_DAYS = "INVOICE_GRACE_DAYS"
     # The customer portal's base URL: the links in invitation and password-reset e-mails point there.
     PORTAL_URL = "PORTAL_URL"
+    # The portal's origin (scheme://host[:port]): the one origin the API answers CORS for (core.cors).
+    # Locally an environment variable; in the cloud the API stage's variable of the same name, since
+    # the API function cannot reference the CloudFront distribution whose CSP names the API.
+    PORTAL_ORIGIN = "PORTAL_ORIGIN"
     # The KMS key that seals small secrets at rest (users' TOTP secrets: auth.secret_box).
     MFA_KEY_ID = "MFA_KEY_ID"
     # Who issues the invoices: the name and postal address printed on every invoice PDF

@@ -59,6 +59,7 @@ class Settings:
     ses_sender: str
     invoice_grace_days: int
     portal_url: str
+    portal_origin: str | None
     mfa_key_id: str
     platform_name: str
     platform_address: tuple[str, ...]
@@ -115,6 +116,8 @@ def get_settings() -> Settings:
         invoice_grace_days=_int(Env.INVOICE_GRACE_DAYS, 3),
         # The customer portal, without a trailing slash: e-mailed links are built on it.
         portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
+        # Unset: the API answers no CORS at all (core.cors); the cloud passes it as a stage variable.
+        portal_origin=(env.get(Env.PORTAL_ORIGIN) or "").rstrip("/") or None,
         # Cloud: the customer-managed key's ARN; locally the dev stack's key by alias.
         mfa_key_id=env.get(Env.MFA_KEY_ID, LOCAL_MFA_KEY_ID),
         # The issuer printed on invoice PDFs; the address is one line per newline.
