@@ -43,6 +43,8 @@ class LocalStack:
     stripe_port: int | None = None
     fast_unsafe: bool = False
     bcrypt_cost: int = 12
+    # Where the portal is served (make run): e-mailed links point there, and CORS allows its origin.
+    portal_url: str | None = None
     postgres: EmbeddedPostgres | None = None
     aws: LocalAws | None = None
     stripe: LocalStripe | None = None
@@ -98,6 +100,8 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "SaaSPlatformLocal",
         }
+        if self.portal_url is not None:
+            self.env |= {Env.PORTAL_URL: self.portal_url, Env.PORTAL_ORIGIN: self.portal_url}
         os.environ.update(self.env)
         provision(
             self.aws or _external(endpoint),
