@@ -74,12 +74,14 @@ def _stop(process: subprocess.Popen[bytes], pg: EmbeddedPostgres) -> None:
 
 
 @contextlib.contextmanager
-def spawned_stack(prefix: str = "saas-stack-", env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+def spawned_stack(
+    prefix: str = "saas-stack-", env: dict[str, str] | None = None, show_output: bool = True
+) -> Iterator[dict[str, Any]]:
     """``stack.json`` of a fresh local stack in a child process (``api_url``, ``portal_url``, the credentials...).
 
     ``env`` adds to (or overrides) the child's environment, e.g. ``BCRYPT_COST``.
-    At the end the child's output (its request log) is printed: pytest shows it
-    only for a failed test.
+    At the end the child's output (its request log) is printed unless
+    ``show_output`` is false: pytest shows it only for a failed test.
     """
     state = Path(tempfile.mkdtemp(prefix=prefix))
     pg_port = free_port()
@@ -107,6 +109,7 @@ def spawned_stack(prefix: str = "saas-stack-", env: dict[str, str] | None = None
         yield _wait_for_stack_json(process, state / "stack.json", log)
     finally:
         _stop(process, pg)
-        print(f"python -m devstack exited with {process.returncode}; its output ends:\n{log_tail(log)}")
+        if show_output:
+            print(f"python -m devstack exited with {process.returncode}; its output ends:\n{log_tail(log)}")
         shutil.rmtree(state, ignore_errors=True)
         log.unlink(missing_ok=True)

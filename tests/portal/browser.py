@@ -1,4 +1,4 @@
-"""What a portal journey does in the browser: log in, save a screenshot, check accessibility.
+"""What a portal journey does in the browser: log in, save a screenshot (accessibility.py checks pages).
 
 The browser is Debian's Chromium (``/usr/bin/chromium``, installed by the
 Makefile): Playwright's own browser download needs internet the machines do
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, ViewportSize, expect
 
 from devstack.stack import REPO_ROOT
@@ -35,10 +33,6 @@ PHONE: ViewportSize = {"width": 375, "height": 740}
 LOCALE = "en-GB"
 TIMEZONE = "Europe/London"
 SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
-# axe-core impacts that fail a test (minor and moderate are reported by axe, not gated here).
-BLOCKING_IMPACTS = ("serious", "critical")
-
-_axe = Axe()
 
 
 def screenshot(page: Page, journey: str, step: str) -> Path:
@@ -47,35 +41,6 @@ def screenshot(page: Page, journey: str, step: str) -> Path:
     path = SCREENSHOTS / f"{_slug(journey)}-{_slug(step)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def accessibility_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is now, of any impact."""
-    violations: list[dict[str, Any]] = _axe.run(page).response["violations"]
-    return violations
-
-
-def assert_accessible(page: Page, name: str) -> None:
-    """Fail when axe-core finds any serious or critical violation on the page as it is now.
-
-    Run it once the page has settled (its data shown, not its spinner). The
-    failure message lists each rule, its help and the offending nodes.
-    """
-    blocking = [v for v in accessibility_violations(page) if v.get("impact") in BLOCKING_IMPACTS]
-    if blocking:
-        raise AssertionError(f"axe: {len(blocking)} serious/critical violation(s) on {name}:\n" + describe(blocking))
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    lines = []
-    for violation in violations:
-        lines.append(f"- {violation['id']} ({violation.get('impact')}): {violation['help']} <{violation['helpUrl']}>")
-        for node in violation["nodes"]:
-            lines.append(f"    {node['target']}: {node['html'][:200]}")
-            summary = (node.get("failureSummary") or "").replace("\n", " ")
-            if summary:
-                lines.append(f"      {summary[:400]}")
-    return "\n".join(lines)
 
 
 def login(page: Page, portal_url: str, email: str, password: str, mfa_code: str | None = None) -> None:

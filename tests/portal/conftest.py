@@ -9,7 +9,8 @@
   uncaught exception in the portal's JavaScript fails the test; a failed test
   leaves ``.local/screenshots/FAILED-<test>.png``.
 
-Helpers: tests/portal/browser.py (login, screenshot, assert_accessible) and
+Helpers: tests/portal/browser.py (login, screenshot), tests/portal/accessibility.py
+(assert_accessible) and
 tests/portal/data.py (usage, invoices, e-mails, TOTP, a tenant of one's own).
 """
 

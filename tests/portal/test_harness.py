@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.portal.browser import assert_accessible, screenshot
+from tests.portal.accessibility import assert_accessible
+from tests.portal.browser import screenshot
 
 CLEAN = """<!doctype html><html lang="en"><head><title>Clean</title></head><body>
 <header><nav aria-label="Main"><a href="#">Home</a></nav></header>
