@@ -1,4 +1,4 @@
-"""Stateless stack: the Chalice app (API, jobs, migrate), deploy-time migrations and monitoring.
+"""Stateless stack: the Chalice app (API, jobs, migrate), deploy-time migrations, monitoring and the portal.
 
 It can be destroyed and redeployed without touching data. Grants between the
 functions' roles and the stateful resources are wired here, by name.
@@ -11,6 +11,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import EnvironmentConfig
@@ -24,14 +26,18 @@ from stacks.constructs.database import Database
 from stacks.constructs.migrations import DeployMigrations
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.network import Network
+from stacks.constructs.portal import Portal, portal_source
 from stacks.constructs.tables import Tables
+from stacks.nag import AWS_CUSTOM_RESOURCE_SINGLETON, LAMBDA_BASIC, acknowledge, stack_singletons
 from stacks.stateful_stack import removal_policy, retention
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+# The REST API's default endpoint (Fn::Sub syntax).
+_API_ORIGIN = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
 
 
 class StatelessStack(cdk.Stack):
-    """Exposes ``api``, ``migrations`` and ``monitoring``."""
+    """Exposes ``api``, ``migrations``, ``monitoring`` and ``portal``."""
 
     def __init__(
         self,
@@ -155,10 +161,70 @@ class StatelessStack(cdk.Stack):
             cluster=database.cluster,
             proxy_name=database.proxy.db_proxy_name,
         )
+        self.portal = Portal(
+            self,
+            "Portal",
+            source=portal_source(),
+            api_url=cdk.Fn.sub(f"{_API_ORIGIN}/{self.api.api_stage}"),
+            api_origin=cdk.Fn.sub(_API_ORIGIN),
+            stripe_publishable_key=config.stripe_publishable_key,
+            log_retention=retention(config),
+            log_retention_days=config.log_retention_days,
+            removal_policy=policy,
+        )
+        self._portal_origin_on_stage(retention(config), policy)
         cdk.CfnOutput(self, "ApiUrl", value=self._api_url())
+        cdk.CfnOutput(self, "PortalUrl", value=self.portal.origin)
         for function in self.api.functions:
             # e.g. FunctionCreateOperatorKey: what `aws lambda invoke` needs after a deploy.
             cdk.CfnOutput(self, f"Function{function.logical_id}", value=function.name)
 
+    def _portal_origin_on_stage(self, log_retention: logs.RetentionDays, policy: cdk.RemovalPolicy) -> None:
+        """The API stage's variable ``PORTAL_ORIGIN`` (core.cors allows that origin), set after deploy.
+
+        Not in the template: the API function's environment, or the API's own stage variables,
+        would depend on the distribution, whose CSP names the API, which invokes the function: a
+        dependency cycle. This call (``apigateway:PATCH`` on the one stage) depends on both and
+        nothing depends on it; it runs again whenever the distribution's domain changes.
+        """
+        rest_api, stage = cdk.Fn.ref("RestAPI"), cdk.Fn.ref("RestAPI.Stage")  # SAM's generated stage
+        patch = {"op": "replace", "path": f"/variables/{Env.PORTAL_ORIGIN.value}", "value": self.portal.origin}
+        call = cr.AwsSdkCall(
+            service="APIGateway",
+            action="updateStage",
+            parameters={"restApiId": rest_api, "stageName": stage, "patchOperations": [patch]},
+            physical_resource_id=cr.PhysicalResourceId.of("portal-origin-stage-variable"),
+        )
+        stage_arn = cdk.Fn.sub(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/" + self.api.api_stage
+        )
+        setter = cr.AwsCustomResource(
+            self,
+            "PortalOriginStageVariable",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["apigateway:PATCH"], resources=[stage_arn])]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(
+                self, "PortalOriginStageVariableLogs", retention=log_retention, removal_policy=policy
+            ),
+        )
+        cdk.Validations.of(setter).acknowledge(
+            cdk.Acknowledgment(
+                id="CloudFormation-Validate::F1020",
+                reason="RestAPI.Stage is the stage SAM generates for the API; the Serverless transform resolves it.",
+            )
+        )
+        for function in stack_singletons(self, AWS_CUSTOM_RESOURCE_SINGLETON):
+            acknowledge(
+                function.node.find_child("ServiceRole"),
+                f"IAM4[{LAMBDA_BASIC}]",
+                "CDK's AwsCustomResource function only writes its own logs; the AWS basic execution policy is "
+                "exactly that.",
+            )
+        self.portal_origin_setter = setter
+
     def _api_url(self) -> str:
-        return cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + self.api.api_stage + "/")
+        return cdk.Fn.sub(f"{_API_ORIGIN}/{self.api.api_stage}/")
