@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run lint lint-types-runtime test test-runtime test-fuzz test-chaos test-e2e test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run portal portal-types portal-types-check lint lint-types-runtime test test-runtime test-fuzz test-chaos test-e2e test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
 
 # The runtime tests report line and branch coverage of runtime/chalicelib
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
@@ -23,8 +23,44 @@ $(STAMP): requirements.txt runtime/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) portal
 	$(PY) -m devstack
+
+# The customer portal (portal/: React + Vite). `npm ci` only when package-lock.json
+# is newer than the last install (a stamp in node_modules), `npm run build` only
+# when a source is newer than portal/dist/index.html (which every build rewrites).
+PORTAL_DEPS := portal/node_modules/.ci-stamp
+PORTAL_SRC := $(shell find portal/src portal/public -type f 2>/dev/null) \
+	portal/index.html portal/vite.config.ts portal/tsconfig.json portal/package.json
+
+$(PORTAL_DEPS): portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund
+	@touch $@
+
+portal/dist/index.html: $(PORTAL_DEPS) $(PORTAL_SRC)
+	cd portal && npm run build
+
+portal: portal/dist/index.html
+
+# The portal's API types come from the document GET /openapi.json serves
+# (devstack/openapi_dump.py: no database needed). portal-types regenerates and
+# writes portal/src/api/schema.d.ts (commit it); portal-types-check fails when the
+# committed file differs from what the app serves now.
+portal-types: $(STAMP) $(PORTAL_DEPS)
+	$(PY) -m devstack.openapi_dump portal/openapi.json
+	cd portal && npm run --silent gen:api
+
+portal-types-check: $(STAMP) $(PORTAL_DEPS)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m devstack.openapi_dump "$$tmp/openapi.json" 2>/dev/null && \
+	(cd portal && npx --no-install openapi-typescript "$$tmp/openapi.json" -o "$$tmp/schema.d.ts" >/dev/null 2>&1) || \
+	  { echo "*** portal-types-check: could not generate the types from /openapi.json ***"; exit 1; }; \
+	if ! diff -u portal/src/api/schema.d.ts "$$tmp/schema.d.ts" >"$$tmp/drift.diff"; then \
+	  head -n 60 "$$tmp/drift.diff"; \
+	  echo "*** portal/src/api/schema.d.ts has drifted from the app's /openapi.json: run 'make portal-types' and commit the result ***"; \
+	  exit 1; \
+	fi; \
+	echo "portal types match /openapi.json"
 
 # Code checks ([tool.ruff] and [tool.mypy] in pyproject.toml): ruff's rules, its
 # formatting, mypy checked but lenient on the infrastructure, the local stack and
