@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: operator-key run portal portal-types portal-types-check lint lint-types-runtime test test-runtime test-fuzz test-chaos test-e2e test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
+.PHONY: operator-key run portal portal-types portal-types-check chromium lint lint-types-runtime test test-runtime test-fuzz test-chaos test-e2e test-portal test-infra test-lambda bench-quick pgbouncer bench synth deploy clean
 
 # The runtime tests report line and branch coverage of runtime/chalicelib
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
@@ -80,11 +80,12 @@ lint-types-runtime: $(STAMP)
 # `make lint` first: a finding stops the run before any test starts.
 # Runtime tests and infrastructure tests run in separate pytest processes:
 # chalice.cdk imports runtime/app.py, and one Chalice app per process.
-test: $(STAMP) lint pgbouncer
+test: $(STAMP) lint pgbouncer chromium portal
 	$(PY) -m pytest tests/unit tests/integration tests/api $(COVERAGE)
 	$(PY) -m pytest tests/fuzz
 	$(PY) -m pytest tests/chaos
 	$(PY) -m pytest tests/e2e
+	$(MAKE) --no-print-directory test-portal
 	$(PY) -m pytest tests/infra
 	$(PY) -m pytest tests/lambda_harness
 	$(MAKE) --no-print-directory bench-quick
@@ -111,6 +112,14 @@ test-chaos: $(STAMP)
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
+# The portal's browser journeys (tests/portal): the built portal, its API types
+# checked against /openapi.json, then Playwright driving Debian's Chromium
+# against `python -m devstack` (one stack per test module, as tests/e2e); axe-core
+# on every page; screenshots in .local/screenshots/.
+test-portal: $(STAMP) chromium portal
+	$(MAKE) --no-print-directory portal-types-check
+	$(PY) -m pytest tests/portal
+
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
 
@@ -133,13 +142,29 @@ pgbouncer:
 	  command -v pgbouncer >/dev/null 2>&1 || command -v /usr/sbin/pgbouncer >/dev/null 2>&1 || \
 	    echo "*** WARNING: pgbouncer could not be installed; the transaction-pooler RLS tests will be SKIPPED ***"; }
 
+# Debian's Chromium, which Playwright drives in the portal's tests and bench
+# (Playwright's own browser download needs internet the machines do not have:
+# never `playwright install`). Installed as root with apt; otherwise a clear error.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (apt-get)"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) || true; \
+	  fi; \
+	  test -x /usr/bin/chromium || { \
+	    echo "*** /usr/bin/chromium is missing and could not be installed: as root, run" \
+	      "'apt-get update && apt-get install -y chromium' (the portal's browser tests need it) ***" >&2; \
+	    exit 1; }; }
+
 # `make bench` measures the figures the issues name (see docs/PERFORMANCE.md);
 # `make bench QUICK=1` runs the same code on small sizes. `make test` runs the
 # quick mode once so the harness cannot rot (it asserts no timings).
-bench: $(STAMP)
+bench: $(STAMP) chromium portal
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) chromium portal
 	$(PY) -m bench --quick
 
 # The CDK app (infra.py, what cdk.json's "app" runs) for one environment

@@ -46,18 +46,19 @@ def screenshot(page: Page, journey: str, step: str) -> Path:
 def login(page: Page, portal_url: str, email: str, password: str, mfa_code: str | None = None) -> None:
     """Log in through the login page (and its MFA step when ``mfa_code`` is given); returns once in.
 
-    "In" means the portal navigated away from /login and shows its main
-    navigation. With ``mfa_code``, the MFA step must appear.
+    "In" means the portal left /login and its header offers "Log out". With
+    ``mfa_code``, the MFA step ("Authentication code") must appear; it takes
+    a TOTP code or a recovery code.
     """
     page.goto(f"{portal_url.rstrip('/')}/login")
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     if mfa_code is not None:
-        page.get_by_label(re.compile("code", re.IGNORECASE)).fill(mfa_code)
-        page.get_by_role("button", name=re.compile("verify", re.IGNORECASE)).click()
+        page.get_by_label("Authentication code").fill(mfa_code)
+        page.get_by_role("button", name="Verify", exact=True).click()
     expect(page).not_to_have_url(re.compile(r"/login(\?|$)"))
-    expect(page.get_by_role("navigation").first).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def _slug(text: str) -> str:
