@@ -12,15 +12,23 @@ harness (``python -m bench``) computes and reports the percentiles.
 
 Per-request authorization (``authorize_p99_ms``, a key's session and a
 person's, interleaved) is measured in ``bench/people_bench.py``.
+
+``python -m bench.auth_bench [--quick]`` measures the two cache-hit figures
+alone on a fresh stack (``.local/bench-auth.json``), the same functions
+``make bench`` calls.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import shutil
+import sys
 import time
 from typing import Any
 
-from bench.harness import sample_ms
+from bench.harness import Figure, render, sample_ms, write_json
 
 JSON = {"Content-Type": "application/json"}
 
@@ -65,3 +73,59 @@ def measure_authenticate_dynamodb_hit(client: Any, n: int, api_key: str, warmup:
         if i >= warmup:
             samples.append((time.perf_counter() - start) * 1000)
     return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.auth_bench [--quick]``: the cache-hit figures alone, on a fresh stack."""
+    from bench import billing_bench
+    from bench.__main__ import SIZES, _latency_figure, _onboard_with_key
+    from devstack.stack import REPO_ROOT, LocalStack
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the quick run's size")
+    args = parser.parse_args(argv)
+    sizes = SIZES["quick" if args.quick else "full"]
+    started = time.time()
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    state = REPO_ROOT / ".local" / "bench-auth"
+    shutil.rmtree(state, ignore_errors=True)
+    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
+    stack.start()
+    n = sizes["samples"]
+    try:
+        from app import app
+        from chalice.test import Client
+
+        with Client(app) as client:
+            key, _ = _onboard_with_key(client, billing_bench.operator_headers(client))
+            path = {"path": "POST /auth/authenticate", "in_process": True}
+            figures: list[Figure] = [
+                _latency_figure(
+                    "auth_cache_hit_p99_ms",
+                    measure_authenticate_cache_hit(client, n, key),
+                    "p99",
+                    "<= 10",
+                    {"samples": n},
+                    {**path, "cache": "hit (warm process)"},
+                ),
+                _latency_figure(
+                    "auth_dynamodb_hit_p99_ms",
+                    measure_authenticate_dynamodb_hit(client, n, key),
+                    "p99",
+                    "-",
+                    {"samples": n},
+                    {**path, "cache": "hit in DynamoDB only (cold process)"},
+                ),
+            ]
+    finally:
+        stack.stop()
+    print(render(figures))
+    out = REPO_ROOT / ".local" / "bench-auth.json"
+    write_json(out, figures, quick=args.quick, started=started)
+    print(f"\nwritten to {out} ({time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

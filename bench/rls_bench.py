@@ -4,17 +4,25 @@ Without RLS means a superuser connection with an explicit ``WHERE customer_id``:
 the table owner cannot stand in, because FORCE ROW LEVEL SECURITY applies to it
 too. Both sides run alternately in one loop on identical data; the figure is
 the ratio of the medians (1.00 = no overhead).
+
+``python -m bench.rls_bench [--quick]`` builds the population ``make bench``
+builds (customers, a month of events billed, invoice history) on a fresh
+stack and measures this figure alone (``.local/bench-rls.json``).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
 import statistics
+import sys
 import time
 import uuid
 
 import psycopg
 
-from bench.harness import Figure
+from bench.harness import Figure, render, write_json
 
 LIST_INVOICES_RLS = """
 SELECT id, number, period, status, total FROM invoices
@@ -97,3 +105,51 @@ def _block(
                 if i >= warmup:
                     bucket.append((time.perf_counter() - start) * 1000)
     return rls, where
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.rls_bench [--quick]``: ``rls_overhead_ratio`` alone, on a fresh stack and population."""
+    from bench import billing_bench
+    from bench.__main__ import PERIOD, SIZES
+    from bench.data import count, create_customers, create_events, create_invoices
+    from devstack.stack import REPO_ROOT, LocalStack
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the quick run's size")
+    args = parser.parse_args(argv)
+    sizes = SIZES["quick" if args.quick else "full"]
+    started = time.time()
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    state = REPO_ROOT / ".local" / "bench-rls"
+    shutil.rmtree(state, ignore_errors=True)
+    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
+    env = stack.start()
+    admin, app_url = env["ADMIN_DATABASE_URL"], env["DATABASE_URL"]
+    try:
+        customers = create_customers(admin, sizes["customers"], seed="bench")
+        create_events(admin, customers, sizes["events"], period=f"{PERIOD}-01", seed="bench")
+        billing_bench.measure_billing_run(admin, generate=False, period=PERIOD)
+        create_invoices(admin, customers, sizes["invoices_per_customer"], seed="bench")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            invoices = count(conn, "SELECT count(*) FROM invoices")
+            conn.execute("VACUUM ANALYZE")
+        population = {"customers": len(customers), "events": sizes["events"], "invoices": invoices}
+        figures = [
+            measure_rls_overhead(
+                app_url, admin, customers[0], f"{PERIOD}-01", rounds=sizes["rls_rounds"], data_size=population
+            )
+        ]
+    finally:
+        stack.stop()
+    print(render(figures))
+    for figure in figures:
+        print(figure.detail)
+    out = REPO_ROOT / ".local" / "bench-rls.json"
+    write_json(out, figures, quick=args.quick, started=started)
+    print(f"\nwritten to {out} ({time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
