@@ -43,7 +43,7 @@ export interface LineChartProps {
 
 const W = 640;
 const H = 260;
-const PAD = { top: 16, right: 16, bottom: 32, left: 56 };
+const PAD = { top: 16, right: 16, bottom: 36, left: 64 };
 
 function niceMax(value: number): number {
   if (value <= 0) return 1;
@@ -78,7 +78,7 @@ export function LineChart({ title, description, series, references = [], xMin, x
           </g>
         ))}
         {xTicks.map((t) => (
-          <text key={`x${t}`} x={sx(t)} y={H - PAD.bottom + 20} className="chart-axis" textAnchor="middle">
+          <text key={`x${t}`} x={sx(t)} y={H - PAD.bottom + 24} className="chart-axis" textAnchor="middle">
             {formatX(t)}
           </text>
         ))}
