@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from chalicelib.auth import clock, key_format, signing, throttle
+from chalicelib.auth import dynamodb as auth_dynamodb
 from chalicelib.auth import repository as auth_repository
 
 JSON = {"Content-Type": "application/json"}
@@ -137,6 +138,24 @@ def test_cache_hit_does_no_bcrypt_and_no_database_read_of_the_hash(client, new_c
     response = authenticate(client, customer.api_key)
     assert response.status_code == 200
     assert calls == {"bcrypt": 0, "lookup": 0}
+
+
+def test_a_warm_cache_hit_and_a_refresh_make_no_dynamodb_call(client, new_customer, monkeypatch):
+    """Issue 16: the session and its refresh token are recorded in PostgreSQL only (migration 0044)."""
+    customer = new_customer()  # authenticated once: this process holds the verification
+
+    def no_dynamodb():
+        raise AssertionError("DynamoDB called")
+
+    monkeypatch.setattr(auth_dynamodb, "client", no_dynamodb)
+    response = authenticate(client, customer.api_key)
+    assert response.status_code == 200
+    pair = json.loads(response.body)
+    refreshed = post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200
+    monkeypatch.undo()
+    assert me(client, json.loads(refreshed.body)["token"]).status_code == 200
+    assert me(client, pair["token"]).status_code == 401  # refreshed away
 
 
 def test_cache_miss_calls_bcrypt_once_then_hits(client, new_customer, monkeypatch):
@@ -307,6 +326,35 @@ def test_logout_revokes_the_session_and_its_refresh_token(client, new_customer):
     assert me(client, customer.token).status_code == 401
     assert post(client, "/auth/refresh", {"refresh_token": customer.refresh_token}).status_code == 401
     assert me(client, other["token"]).status_code == 200  # only that session
+
+
+def test_logout_ends_every_session_refreshed_from_the_same_authentication(client, new_customer, admin_conn):
+    customer = new_customer()
+    pair = json.loads(post(client, "/auth/refresh", {"refresh_token": customer.refresh_token}).body)
+    assert post(client, "/auth/logout", headers=bearer(pair["token"])).status_code == 204
+    assert me(client, pair["token"]).status_code == 401
+    assert post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]}).status_code == 401
+    session_id = jwt.decode(pair["token"], options={"verify_signature": False})["jti"]
+    logged = admin_conn.execute(
+        "SELECT count(*) AS n FROM audit_events WHERE customer_id = %s AND action = 'auth.logout'"
+        " AND detail->>'session_id' = %s",
+        (customer.customer_id, session_id),
+    ).fetchone()["n"]
+    assert logged == 1
+
+
+def test_refresh_reuse_is_audited_on_the_holders_chain(client, new_customer, admin_conn):
+    customer = new_customer()
+    assert post(client, "/auth/refresh", {"refresh_token": customer.refresh_token}).status_code == 200
+    assert post(client, "/auth/refresh", {"refresh_token": customer.refresh_token}).status_code == 401
+    actions = [
+        row["action"]
+        for row in admin_conn.execute(
+            "SELECT action FROM audit_events WHERE customer_id = %s AND action LIKE 'auth.refresh%%' ORDER BY chain_seq",
+            (customer.customer_id,),
+        )
+    ]
+    assert actions == ["auth.refreshed", "auth.refresh_reused"]
 
 
 def test_logout_without_a_token_is_401(client):

@@ -83,6 +83,7 @@ column api_keys.rotated_from | saas_admin | saas_analytics=r
 column api_keys.secret_hash | saas_admin | saas_auth=r
 column customers.id | saas_admin | saas_auth=r
 column customers.require_mfa | saas_admin | saas_app=w saas_auth=r
+column customers.sessions_valid_from | saas_admin | saas_auth=r
 column customers.status | saas_admin | saas_auth=r
 column operator_api_keys.created_at | saas_admin | saas_analytics=r saas_operator=r
 column operator_api_keys.expires_at | saas_admin | saas_analytics=r saas_auth=r saas_operator=ar
@@ -123,15 +124,20 @@ function audit_event_hash(uuid,bigint,bytea,timestamp with time zone,text,text,t
 function audit_events_link() | saas_admin | PUBLIC=X
 function audit_events_refuse_change() | saas_admin | PUBLIC=X
 function auth_credential_state(text,uuid,uuid,uuid,timestamp with time zone) | saas_auth |
+function auth_end_session(text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_find_customer_key(text) | saas_auth | saas_app=X
 function auth_find_operator_key(text) | saas_auth | saas_app=X
 function auth_find_user(text) | saas_auth | saas_app=X
 function auth_key_state(text,uuid,uuid,timestamp with time zone) | saas_auth |
 function auth_open_session(text,text,uuid,uuid,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_open_session2(text,text,uuid,uuid,uuid,integer,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_open_session3(text,text,uuid,uuid,uuid,integer,timestamp with time zone,timestamp with time zone,text,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_purge_sessions(integer) | saas_auth | saas_app=X saas_operator=X
+function auth_refresh_holder(text) | saas_auth | saas_app=X saas_operator=X
+function auth_refresh_session(text,text,timestamp with time zone,text,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_request_state(text,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_request_state2(text,uuid,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_revoke_family(text,timestamp with time zone) | saas_auth |
 function auth_revoke_sessions(text[],timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function billing_period_lock_key(text,date) | saas_admin | PUBLIC=X
 function customers_suspension_ends_sessions() | saas_auth |
@@ -146,6 +152,7 @@ function verify_audit_chain(uuid) | saas_admin | PUBLIC=X
 sequence usage_events_id_seq | saas_admin |
 table api_keys | saas_admin | saas_app=arw saas_operator=arw
 table audit_events | saas_admin | saas_analytics=r saas_app=ar saas_audit_purge=rd saas_operator=ar
+table auth_session_families | saas_admin | saas_auth=arwd
 table auth_sessions | saas_admin | saas_auth=arwd
 table billing_runs | saas_admin | saas_analytics=r saas_operator=arw
 table customers | saas_admin | saas_analytics=r saas_app=r saas_operator=arw
@@ -263,6 +270,17 @@ CALLS = [
     "SELECT * FROM auth_request_state('customer', gen_random_uuid(), gen_random_uuid(), 'jti', now())",
     "SELECT auth_purge_sessions(10)",
     "SELECT * FROM auth_key_state('customer', gen_random_uuid(), gen_random_uuid(), now())",
+    (
+        "SELECT * FROM auth_open_session3('jti', 'operator', gen_random_uuid(), gen_random_uuid(), NULL, NULL,"
+        " now() + interval '1 day', now(), 'key', repeat('a', 64), now() + interval '7 days')"
+    ),
+    "SELECT * FROM auth_refresh_holder(repeat('a', 64))",
+    (
+        "SELECT * FROM auth_refresh_session(repeat('a', 64), 'jti', now() + interval '1 day', repeat('b', 64),"
+        " now() + interval '7 days', now())"
+    ),
+    "SELECT auth_end_session('jti', now() + interval '7 days')",
+    "SELECT auth_revoke_family('jti', now() + interval '7 days')",
 ]
 
 
@@ -286,6 +304,9 @@ def test_i11_2_the_app_role_still_authenticates_through_them(as_role):
     assert conn.execute("SELECT * FROM auth_find_operator_key('nobody')").fetchall() == []
     with pytest.raises(pg_errors.InsufficientPrivilege):
         conn.execute("SELECT * FROM auth_key_state('customer', gen_random_uuid(), gen_random_uuid(), now())")
+    assert conn.execute("SELECT * FROM auth_refresh_holder(repeat('a', 64))").fetchall() == []
+    with pytest.raises(pg_errors.InsufficientPrivilege):  # a helper of the two below: no family by name
+        conn.execute("SELECT auth_revoke_family('jti', now() + interval '7 days')")
 
 
 def test_i11_10_analytics_reads_keys_but_never_their_hashes(as_role, key_row):

@@ -2,12 +2,12 @@
 
 ``authenticate`` on a cache hit is one ``GetItem`` on the verification cache
 (none at all when this process holds the verification: see
-``auth.verification_cache``), then in parallel one ``BatchWriteItem``
-(session and refresh token: the record) and one short database transaction
-that opens the session in PostgreSQL only if the key and holder are still
-live (``auth_open_session``), stamps ``last_used_at`` and writes the audit
-row; no bcrypt, no read of the hash. If PostgreSQL refuses, the token is not
-handed out and the stale cache entry is deleted.
+``auth.verification_cache``), then one short database transaction that opens
+the session and records its refresh token in PostgreSQL only if the key and
+holder are still live (``auth_open_session3``, migration 0044), stamps
+``last_used_at`` and writes the audit row; no bcrypt, no read of the hash, no
+DynamoDB write. If PostgreSQL refuses, the token is not handed out and the
+stale cache entry is deleted.
 
 On a miss the key is looked up by its public id and its secret checked with
 bcrypt, after the failed-attempt throttle (``auth.throttle``) has let the
@@ -17,7 +17,6 @@ the session (the cache's protocol).
 
 from __future__ import annotations
 
-import contextvars
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -26,7 +25,6 @@ from chalicelib.auth import (
     clock,
     key_format,
     repository,
-    session_records,
     sessions,
     signing,
     throttle,
@@ -41,7 +39,7 @@ from chalicelib.core.settings import get_settings
 # Expired rows of auth_sessions are purged in the background by ~1 in PURGE_EVERY authentications.
 PURGE_EVERY = 100
 PURGE_BATCH = 1000
-_background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="auth-audit")
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auth-purge")
 
 
 def authenticate(raw_key: str | None, *, client_address: str | None = None) -> TokenResponse:
@@ -111,35 +109,18 @@ def _open(
     """Open a session for ``verified`` (just checked with bcrypt when ``fill``, else from the cache)."""
     now = int(at)
     new, refresh_token = sessions.new_session(
-        key_id=verified.key_id,
-        subject=verified.subject,
-        role=verified.role,
-        key_valid_until=verified.valid_until,
-        now=now,
+        key_id=verified.key_id, subject=verified.subject, role=verified.role, now=now
     )
-    detail = {"public_id": parsed.public_id, "session_id": new.jti, "cached": not fill}
-
-    def record() -> repository.LiveState:
-        return sessions.open_in_database(new, at, detail=detail)
-
     if fill:
         # The entry and its marker are written before PostgreSQL is read (the cache's protocol).
         verification_cache.remember(digest, verified, now)
-        session_records.write_session(new)
-        state = record()
-    else:
-        # Cache hit: the session record (DynamoDB) and the PostgreSQL transaction that opens
-        # the session, stamps the key and audits go in parallel; the cache-hit budget is 10 ms.
-        pending = _background.submit(contextvars.copy_context().run, record)
-        try:
-            session_records.write_session(new)
-        finally:
-            state = pending.result()
+    detail = {"public_id": parsed.public_id, "session_id": new.jti, "cached": not fill}
+    state = sessions.open_in_database(new, at, detail=detail)
     reason = sessions.refusal(verified.role, state)
     if reason is not None:
-        # Revoked, expired or suspended since the entry was cached (or while we filled it).
+        # Revoked, expired or suspended since the entry was cached (or while we filled it):
+        # nothing was recorded, and the stale entry goes.
         verification_cache.drop(digest)
-        session_records.revoke_family(new.family)
         raise _fail(parsed, reason, now, scope=scope, key=verified, count=reason == "expired_or_revoked")
     if random.randrange(PURGE_EVERY) == 0:
         _background.submit(_purge_expired_sessions)

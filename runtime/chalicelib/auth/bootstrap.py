@@ -55,7 +55,7 @@ def create_operator_key(
         created = operator_keys.issue_key(
             conn, operator_id=operator_id, name=key_name, expires_at=None, new=new, actor=ACTOR
         )
-    after_keys_changed(replaced, keys_revoked=True)
+    after_keys_changed(replaced)
     return OperatorKey(operator_id=operator_id, key_id=created.id, key=new.key)
 
 

@@ -2,16 +2,16 @@
 
 The ``cache`` table holds the verification cache and the failed-attempt
 counters (:mod:`chalicelib.auth.verification_cache`,
-:mod:`chalicelib.auth.throttle`); the ``sessions`` table the session records
-(:mod:`chalicelib.auth.session_records`) and the cache's markers.
+:mod:`chalicelib.auth.throttle`); the ``sessions`` table the verification
+cache's markers. (Sessions and refresh tokens themselves live in PostgreSQL
+since migration 0044; the table keeps its name.)
 
 PostgreSQL, not DynamoDB, decides whether a key, its holder or a session is
 live. So when DynamoDB cannot serve (``core.aws.DependencyUnavailable``, or an
-error :func:`core.aws.is_outage` counts as an outage) an operation either
-degrades (:func:`degrades_to`: the documented fallback, logged and counted as
-``DependencyDegraded``) or, where nothing else can answer (a refresh's
-single-use check), lets the error through as a ``503``. Each module's
-docstring lists which; ``docs/RELIABILITY.md`` has the table.
+error :func:`core.aws.is_outage` counts as an outage) an operation degrades
+(:func:`degrades_to`: the documented fallback, logged and counted as
+``DependencyDegraded``). Each module's docstring lists its fallbacks;
+``docs/RELIABILITY.md`` has the table.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from chalicelib.auth import clock, passwords, people, session_records, sessions, throttle, totp, user_tokens
+from chalicelib.auth import clock, passwords, people, sessions, throttle, totp, user_tokens
 from chalicelib.auth.models import MfaChallenge, TokenResponse
 from chalicelib.auth.secret_box import SecretBoxError, unseal
 from chalicelib.core import db, errors
@@ -166,20 +166,11 @@ def _open(
 ) -> TokenResponse:
     now = int(at)
     new, refresh_token = sessions.new_session(
-        key_id=None,
-        subject=customer_id,
-        role=Role.CUSTOMER,
-        key_valid_until=None,
-        now=now,
-        user_id=user_id,
-        user_epoch=epoch,
-        amr=amr,
+        key_id=None, subject=customer_id, role=Role.CUSTOMER, now=now, user_id=user_id, user_epoch=epoch, amr=amr
     )
-    session_records.write_session(new)
     state = sessions.open_in_database(new, at, detail={**detail, "session_id": new.jti})
     if sessions.refusal(Role.CUSTOMER, state) is not None:
-        # Removed, changed or suspended between the password check and now.
-        session_records.revoke_family(new.family)
+        # Removed, changed or suspended between the password check and now (nothing was recorded).
         raise errors.Unauthorized(_INVALID)
     return sessions.mint(new, refresh_token, now, state.tenant_role)
 

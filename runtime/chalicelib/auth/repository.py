@@ -1,15 +1,14 @@
-"""SQL for authentication: key lookup by public id, session liveness, last-use stamps, operators.
+"""SQL for authentication: key lookup by public id, sessions and their refresh tokens, last-use stamps, operators.
 
 The lookup and the session functions run before (or regardless of) the
-tenant; they go through the SECURITY DEFINER functions of migrations 0010 and
-0011 (owned by ``saas_auth``), never through the operator role and never
-through "no tenant set".
+tenant; they go through the SECURITY DEFINER functions of migrations 0010,
+0011, 0038 and 0044 (owned by ``saas_auth``), never through the operator role
+and never through "no tenant set".
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,17 +28,21 @@ REQUEST_STATE = """
 SELECT session_live, key_live, holder_active, tenant_role, require_mfa
   FROM auth_request_state2(%(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(jti)s, %(now)s)
 """
+# Sessions and their refresh tokens (migration 0044): opened, redeemed once, ended.
 OPEN_SESSION = """
 SELECT key_live, holder_active, tenant_role
-  FROM auth_open_session2(%(jti)s, %(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(user_epoch)s,
-                          %(expires_at)s, %(now)s)
+  FROM auth_open_session3(%(jti)s, %(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(user_epoch)s,
+                          %(expires_at)s, %(now)s, %(amr)s, %(refresh_hash)s, %(refresh_expires_at)s)
 """
-REVOKE_SESSIONS = "SELECT auth_revoke_sessions(%(jtis)s, %(expires_at)s)"
+REFRESH_HOLDER = "SELECT role, subject, key_id, user_id, amr FROM auth_refresh_holder(%(refresh_hash)s)"
+REFRESH_SESSION = """
+SELECT outcome, previous_jti, session_family, key_live, holder_active, tenant_role
+  FROM auth_refresh_session(%(refresh_hash)s, %(jti)s, %(expires_at)s, %(new_refresh_hash)s,
+                            %(refresh_expires_at)s, %(now)s)
+"""
+END_SESSION = "SELECT auth_end_session(%(jti)s, %(until)s) AS revoked"
 PURGE_SESSIONS = "SELECT auth_purge_sessions(%(limit)s) AS purged"
 TOUCH_CUSTOMER_KEY = "UPDATE api_keys SET last_used_at = now() WHERE id = %(key_id)s"
-# Refresh tokens issued before this moment (the customer's last suspension) are dead (migration 0032).
-# Runs in the customer's tenant transaction: RLS leaves its own row only.
-SESSIONS_VALID_FROM = "SELECT sessions_valid_from FROM customers WHERE id = %(customer_id)s"
 TOUCH_OPERATOR_KEY = "UPDATE operator_api_keys SET last_used_at = now() WHERE id = %(key_id)s"
 TOUCH_KEY = {Role.CUSTOMER: TOUCH_CUSTOMER_KEY, Role.OPERATOR: TOUCH_OPERATOR_KEY}
 UPSERT_OPERATOR = """
@@ -141,31 +144,48 @@ def request_state(
     )
 
 
-def open_session(
-    conn: Connection,
-    *,
-    jti: str,
-    role: Role,
-    subject: uuid.UUID,
-    key_id: uuid.UUID | None,
-    user_id: uuid.UUID | None = None,
-    user_epoch: int | None = None,
-    expires_at: int,
-    now: float,
-) -> LiveState:
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session about to be opened: its access token's jti and its single-use refresh token (hashed).
+
+    An API key's session names the key (``user_id`` is ``None``); a person's
+    names the user and the session epoch their login read (migration 0038).
+    ``amr``: how the session was authenticated, e.g. ``("pwd", "otp")``.
+    """
+
+    jti: str
+    key_id: uuid.UUID | None
+    subject: uuid.UUID
+    role: Role
+    expires_at: int
+    refresh_hash: str
+    refresh_expires_at: int
+    user_id: uuid.UUID | None = None
+    user_epoch: int | None = None
+    amr: tuple[str, ...] = ("key",)
+
+    @property
+    def customer_id(self) -> uuid.UUID | None:
+        return self.role.customer_id(self.subject)
+
+
+def open_session(conn: Connection, session: NewSession, *, now: float) -> LiveState:
     """Record the session only if its credential is live and its holder active; say which, and its role."""
     row = single_row(  # the function's OUT parameters: one row
         conn.execute(
             OPEN_SESSION,
             {
-                "jti": jti,
-                "role": role,
-                "subject": subject,
-                "key_id": key_id,
-                "user_id": user_id,
-                "user_epoch": user_epoch,
-                "expires_at": _at(expires_at),
+                "jti": session.jti,
+                "role": session.role,
+                "subject": session.subject,
+                "key_id": session.key_id,
+                "user_id": session.user_id,
+                "user_epoch": session.user_epoch,
+                "expires_at": _at(session.expires_at),
                 "now": _at(now),
+                "amr": " ".join(session.amr),
+                "refresh_hash": session.refresh_hash,
+                "refresh_expires_at": _at(session.refresh_expires_at),
             },
         )
     )
@@ -174,21 +194,77 @@ def open_session(
     )
 
 
-def revoke_sessions(conn: Connection, jtis: Iterable[str], *, expires_at: int) -> None:
-    """Revoke sessions by jti (a jti not recorded yet is remembered as revoked until ``expires_at``)."""
-    jtis = sorted(set(jtis))
-    if jtis:
-        conn.execute(REVOKE_SESSIONS, {"jtis": jtis, "expires_at": _at(expires_at)})
+@dataclass(frozen=True, slots=True)
+class RefreshHolder:
+    """Whose refresh token it is (the session it belongs to), read before redeeming it."""
+
+    role: Role
+    subject: uuid.UUID
+    key_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    amr: tuple[str, ...]
+
+
+def refresh_holder(conn: Connection, refresh_hash: str) -> RefreshHolder | None:
+    row = conn.execute(REFRESH_HOLDER, {"refresh_hash": refresh_hash}).fetchone()
+    if row is None:
+        return None
+    return RefreshHolder(
+        role=Role(row["role"]),
+        subject=row["subject"],
+        key_id=row["key_id"],
+        user_id=row["user_id"],
+        amr=tuple((row["amr"] or "key").split()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """What ``auth_refresh_session`` did: ``outcome`` is ok, unknown, reused, refused or revoked."""
+
+    outcome: str
+    previous_jti: str | None
+    family: str | None
+    state: LiveState
+
+
+def refresh_session(
+    conn: Connection,
+    refresh_hash: str,
+    *,
+    jti: str,
+    expires_at: int,
+    new_refresh_hash: str,
+    refresh_expires_at: int,
+    now: float,
+) -> Redemption:
+    """Redeem a refresh token once, opening session ``jti`` in its family (see migration 0044)."""
+    params = {
+        "refresh_hash": refresh_hash,
+        "jti": jti,
+        "expires_at": _at(expires_at),
+        "new_refresh_hash": new_refresh_hash,
+        "refresh_expires_at": _at(refresh_expires_at),
+        "now": _at(now),
+    }
+    row = single_row(conn.execute(REFRESH_SESSION, params))  # the function's OUT parameters: one row
+    state = LiveState(
+        key_live=bool(row["key_live"]),
+        holder_active=bool(row["holder_active"]),
+        tenant_role=_tenant_role(row["tenant_role"]),
+    )
+    return Redemption(row["outcome"], row["previous_jti"], row["session_family"], state)
+
+
+def end_session(conn: Connection, jti: str, *, until: int) -> int:
+    """Revoke session ``jti`` and its family (a jti not recorded is remembered as revoked); how many in the family."""
+    revoked: int = single_row(conn.execute(END_SESSION, {"jti": jti, "until": _at(until)}))["revoked"]
+    return revoked
 
 
 def purge_sessions(conn: Connection, limit: int) -> int:
     purged: int = single_row(conn.execute(PURGE_SESSIONS, {"limit": limit}))["purged"]
     return purged
-
-
-def sessions_valid_from(conn: Connection, customer_id: uuid.UUID) -> datetime | None:
-    row = conn.execute(SESSIONS_VALID_FROM, {"customer_id": customer_id}).fetchone()
-    return None if row is None else row["sessions_valid_from"]
 
 
 def touch_key(conn: Connection, role: Role, key_id: uuid.UUID) -> None:

@@ -1,13 +1,14 @@
 """Sessions: the token pair a session is handed, its row in PostgreSQL, its audit events, logout.
 
-Authentication (``auth.authentication``) and refresh (``auth.token_refresh``)
-both open a session the same way: a new jti and single-use refresh token
-(:func:`new_session`), the session opened in PostgreSQL only while its key
+Authentication (``auth.authentication``), a person's login (``auth.login``)
+and refresh (``auth.token_refresh``) open a session the same way: a new jti
+and single-use refresh token (:func:`new_session`), both recorded in
+PostgreSQL, in the one statement that opens the session only while its key
 and holder are live (:func:`open_in_database`, one transaction on the
-holder's audit chain), the record written to DynamoDB
-(``auth.session_records``), then a signed token (:func:`mint`). PostgreSQL is
-the authority: the guard (``auth.authorization``) reads the session's row on
-every request, so revoking it there (:func:`revoke_in_database`) ends it
+holder's audit chain), then a signed token (:func:`mint`). PostgreSQL is the
+only record of sessions, refresh tokens and their families (migration 0044):
+the guard (``auth.authorization``) reads the session's row on every request,
+so revoking it there (:func:`logout`, a refresh's reuse, a suspension) ends it
 everywhere at once.
 """
 
@@ -17,20 +18,20 @@ import contextlib
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit import recorder
-from chalicelib.auth import clock, people, repository, session_records, signing, tokens
+from chalicelib.auth import clock, people, repository, signing, tokens
 from chalicelib.auth.models import TokenResponse
-from chalicelib.auth.session_records import NewSession
+from chalicelib.auth.repository import NewSession
 from chalicelib.core import context, db
 from chalicelib.core.context import Role, TenantRole
 from chalicelib.core.db import Connection
 from chalicelib.core.settings import get_settings
 
 REFRESH_PREFIX = "rt_"
+REFRESH_TTL = 7 * 24 * 3600
 # Why a key whose holder is not active is refused (logs, the auth.failed audit detail).
 _HOLDER_INACTIVE = {Role.CUSTOMER: "customer_suspended", Role.OPERATOR: "operator_disabled"}
 
@@ -45,32 +46,26 @@ def new_session(
     key_id: uuid.UUID | None,
     subject: uuid.UUID,
     role: Role,
-    key_valid_until: int | None,
     now: int,
-    family: str | None = None,
     user_id: uuid.UUID | None = None,
     user_epoch: int | None = None,
     amr: tuple[str, ...] = ("key",),
 ) -> tuple[NewSession, str]:
-    """A new session (a new family unless ``family``) and its refresh token, shown once.
+    """A new session and its refresh token, shown once (the token is stored as :func:`hash_refresh`).
 
     An API key's session names the key; a person's names the user and the
     session epoch their login read (see migration 0038), and how they
     authenticated (``amr``).
     """
     refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
-    jti = uuid.uuid4().hex
-    # A family is named after its first session (see session_records: its item is created lazily).
     return NewSession(
-        jti=jti,
-        family=family or jti,
+        jti=uuid.uuid4().hex,
         key_id=key_id,
         subject=subject,
         role=role,
         expires_at=now + tokens.TTL_SECONDS,
-        key_valid_until=key_valid_until,
         refresh_hash=hash_refresh(refresh_token),
-        refresh_expires_at=now + session_records.REFRESH_TTL,
+        refresh_expires_at=now + REFRESH_TTL,
         user_id=user_id,
         user_epoch=user_epoch,
         amr=amr,
@@ -145,25 +140,15 @@ def audit(
         )
 
 
-def open_in_database(new: NewSession, at: float, *, detail: dict[str, Any] | None = None) -> repository.LiveState:
-    """Open ``new`` in PostgreSQL if its key and holder are live; with ``detail``, also stamp and audit it.
+def open_in_database(new: NewSession, at: float, *, detail: dict[str, Any]) -> repository.LiveState:
+    """Open ``new`` and record its refresh token if its key and holder are live; stamp and audit it.
 
     One transaction on the holder's chain; when refused nothing is written.
     """
     who = actor(new.role, new.subject, new.key_id, new.user_id)
     with holder_transaction(new.role, new.subject, actor=who) as conn:
-        state = repository.open_session(
-            conn,
-            jti=new.jti,
-            role=new.role,
-            subject=new.subject,
-            key_id=new.key_id,
-            user_id=new.user_id,
-            user_epoch=new.user_epoch,
-            expires_at=new.expires_at,
-            now=at,
-        )
-        if detail is not None and state.key_live and state.holder_active:
+        state = repository.open_session(conn, new, now=at)
+        if state.key_live and state.holder_active:
             if new.key_id is not None:
                 repository.touch_key(conn, new.role, new.key_id)
             if new.user_id is not None:
@@ -194,24 +179,21 @@ def refusal(role: Role, state: repository.LiveState) -> str | None:
     return None
 
 
-def revoke_in_database(jtis: Iterable[str], now: int) -> None:
-    """Revoke sessions in PostgreSQL: the guard refuses them from the next request on, in every process."""
-    with db.one_statement() as conn:
-        repository.revoke_sessions(conn, jtis, expires_at=now + tokens.TTL_SECONDS)
-
-
 def logout(principal: context.Principal) -> None:
-    """End the caller's session and every session refreshed from the same authentication."""
-    now = int(clock.now())
-    session = session_records.get_session(principal.session_id)
-    revoked = session_records.revoke_session(principal.session_id, session.get("family") if session else None)
-    revoke_in_database(revoked, now)
-    audit(
-        principal.role,
-        principal.subject,
-        "auth.logout",
-        key_id=principal.key_id,
-        user_id=principal.user_id,
-        actor=context.actor_for(principal),
-        detail={"session_id": principal.session_id},
-    )
+    """End the caller's session and every session refreshed from the same authentication; audit it.
+
+    One transaction: the family's sessions are revoked (``auth_end_session``,
+    migration 0044) and the logout recorded together.
+    """
+    until = int(clock.now()) + REFRESH_TTL
+    with holder_transaction(principal.role, principal.subject, actor=context.actor_for(principal)) as conn:
+        repository.end_session(conn, principal.session_id, until=until)
+        target_type, target_id = credential_target(principal.key_id, principal.user_id)
+        recorder.record(
+            conn,
+            customer_id=principal.role.customer_id(principal.subject),
+            action="auth.logout",
+            target_type=target_type,
+            target_id=target_id,
+            detail={"session_id": principal.session_id},
+        )

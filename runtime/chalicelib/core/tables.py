@@ -66,8 +66,9 @@ class TableSpec:
 
 # Key-verification cache: pk = HMAC(pepper, api key); entries expire after 4 h.
 CACHE = TableSpec(logical_name=Table.CACHE.value, partition_key="pk")
-# Sessions and refresh tokens: pk = "session#<jti>" / "refresh#<hash>"; the
-# by_key index finds every session minted from one API key, for revocation.
+# The verification cache's markers: pk = "keystate#<key id>" (auth.verification_cache).
+# It held session records and refresh tokens until migration 0044 moved them to
+# PostgreSQL; their items expire by TTL, and the by_key index they used is now idle.
 SESSIONS = TableSpec(
     logical_name=Table.SESSIONS.value,
     partition_key="pk",

@@ -208,5 +208,5 @@ def change(customer_id: uuid.UUID, body: PatchCustomerBody) -> CustomerResponse:
             if "status" in changes and after["status"] == "suspended"
             else []
         )
-    after_keys_changed(suspended_keys, keys_revoked=False)
+    after_keys_changed(suspended_keys)
     return CustomerResponse.model_validate(after)

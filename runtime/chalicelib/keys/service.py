@@ -3,8 +3,8 @@
 Every database step runs in ``tenant_transaction``; another tenant's key is
 simply not there (404). Revocation takes effect when ``revoked_at`` commits:
 the guard and every authentication read it in PostgreSQL. Only after the
-commit is the key's cache entry deleted and its session records flagged in
-DynamoDB (``auth.revocation.after_keys_changed``).
+commit is the key's cache entry deleted from DynamoDB
+(``auth.revocation.after_keys_changed``).
 
 The tier's ``max_api_keys`` bounds the *live* keys, and a rotated key still in
 its overlap is live: creating and rotating take the tenant's key lock
@@ -158,7 +158,7 @@ def revoke(customer_id: uuid.UUID, key_id: uuid.UUID, caller: TenantRole | None)
             detail={"public_id": row["public_id"]},
         )
         event = _key_event(conn, customer_id, webhooks.API_KEY_REVOKED, ApiKeyResponse.model_validate(revoked or row))
-    after_keys_changed([key_id], keys_revoked=True)
+    after_keys_changed([key_id])
     webhooks.send_soon([event], customer_id=customer_id)
 
 
@@ -209,6 +209,6 @@ def rotate(
         ]
     # Without overlap the old key is dead now; with one, its cache entry lacks the overlap's end
     # and goes, so the next authentication re-verifies.
-    after_keys_changed([key_id], keys_revoked=overlap_seconds == 0)
+    after_keys_changed([key_id])
     webhooks.send_soon(events, customer_id=customer_id)
     return created

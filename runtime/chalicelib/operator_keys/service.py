@@ -6,9 +6,9 @@ key's, a revocation takes effect when ``revoked_at`` commits: authentication
 and the per-request guard (``auth_request_state``) read it in PostgreSQL, so
 the key and every token already minted from it are refused on their next use,
 in every process. Only after the commit are the key's verification-cache
-entries deleted and its session records flagged
-(``auth.revocation.after_keys_changed``). An expiry is read the same way:
-from ``expires_at`` on, the key cannot authenticate and its tokens are refused.
+entries deleted (``auth.revocation.after_keys_changed``). An expiry is read
+the same way: from ``expires_at`` on, the key cannot authenticate and its
+tokens are refused.
 
 Any operator may list and revoke any operator key, its own current one
 included (``204``; its next request is ``401``). A platform left without a
@@ -109,7 +109,7 @@ def revoke(key_id: uuid.UUID) -> None:
         if row["revoked_at"] is not None and row["revoked_at"] <= now:
             return  # already revoked: idempotent
         _revoke(conn, row, now)
-    after_keys_changed([key_id], keys_revoked=True)
+    after_keys_changed([key_id])
 
 
 def revoke_named(
@@ -118,7 +118,7 @@ def revoke_named(
     """Revoke, on ``conn``, the live keys ``operator_id`` holds under ``name``; return their ids.
 
     Once ``conn``'s transaction has committed, the caller passes them to
-    ``auth.revocation.after_keys_changed`` (``keys_revoked=True``).
+    ``auth.revocation.after_keys_changed``.
     """
     now = datetime.now(UTC)
     rows = repository.live_named_for_update(conn, operator_id=operator_id, name=name, at=now)
