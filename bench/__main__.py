@@ -26,6 +26,8 @@ from bench import (
     alerts_bench,
     auth_bench,
     billing_bench,
+    floor_bench,
+    http_bench,
     invoice_bench,
     lambda_bench,
     people_bench,
@@ -55,6 +57,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "upcoming_samples": 1000,
         "webhook_tenants": 20,
         "webhook_events_per_tenant": 100,
+        "http_clients": 16,  # bench/http_bench.py: the load over HTTP
+        "http_duration_s": 60.0,
     },
     "quick": {
         "customers": 200,
@@ -74,6 +78,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "upcoming_samples": 200,
         "webhook_tenants": 20,
         "webhook_events_per_tenant": 5,
+        "http_clients": 16,
+        "http_duration_s": 5.0,
     },
 }
 PERIOD = "2026-10"
@@ -213,6 +219,8 @@ def run(quick: bool) -> list[Figure]:
             # Ingestion: sustained POST /metrics with batches of 1000, by a customer without usage
             # alerts and one with three (issue 14), batches alternated so the two figures compare.
             figures.extend(alerts_bench.measure_ingest_with_and_without_alerts(client, operator, sizes["ingest"]))
+            # Ratios to this machine's floor (issue 16): authorize vs JWT + SELECT 1, ingestion vs COPY.
+            figures.extend(floor_bench.measure_floors(client, admin, operator, sizes))
 
             # Invoices and webhooks (issue 14): the PDF, the upcoming invoice, webhook fan-out.
             figures.extend(invoice_bench.measure_invoices(client, admin, operator, sizes))
@@ -220,6 +228,8 @@ def run(quick: bool) -> list[Figure]:
         stack.stop()
     # The packaged artifact's cold start (its own stand-ins, after the stack above is down).
     figures.append(lambda_bench.measure_cold_init(sizes["cold_init_samples"]))
+    # Load over HTTP (issue 16): make run's server, 16 clients; the storage per event for the cost table.
+    figures.extend(http_bench.run_alone(sizes))
     order = [
         "cold_init_ms",
         "auth_cache_hit_p99_ms",
@@ -227,11 +237,13 @@ def run(quick: bool) -> list[Figure]:
         "auth_cold_p50_ms",
         "authorize_p99_ms",
         "authorize_p99_ms_user",
+        "authorize_vs_floor_ratio",
         "login_p50_ms",
         "mfa_verify_p99_ms",
         "ratelimit_check_p99_ms",
         "ingest_events_per_s",
         "ingest_with_alerts_events_per_s",
+        "ingest_vs_copy_ratio",
         "billing_run_s",
         "metrics_query_p99_ms",
         "invoices_list_p99_ms",
@@ -239,6 +251,9 @@ def run(quick: bool) -> list[Figure]:
         "upcoming_invoice_p99_ms",
         "webhook_fanout_per_s",
         "rls_overhead_ratio",
+        "http_requests_per_s",
+        "http_p99_ms",
+        "usage_bytes_per_event",
     ]
     return sorted(figures, key=lambda f: order.index(f.name))
 
@@ -257,6 +272,8 @@ def _onboard_with_key(client: Any, operator: dict[str, str]) -> tuple[str, str]:
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
     "people": people_bench.run_alone,
     "invoices": invoice_bench.run_alone,
+    "floors": floor_bench.run_alone,
+    "http": http_bench.run_alone,
 }
 
 
