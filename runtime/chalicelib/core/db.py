@@ -27,6 +27,7 @@ committed, so it is not retried). The view layer answers what is left with
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -128,6 +129,31 @@ def _conninfo() -> tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]:
     return "", kwargs
 
 
+def check_connection(conn: Connection) -> None:
+    """The pool's check when it hands out a connection: a round trip only when the socket says one is due.
+
+    An idle pooled connection (autocommit, no statement in flight) has nothing
+    to read. A backend that was terminated, an RDS Proxy reset or a failover
+    leaves its socket readable (the server's FATAL message, an EOF or a reset),
+    and psycopg marks a connection it saw fail as broken: only then is the
+    round trip of psycopg_pool's own check made, which raises for a dead
+    connection so the pool replaces it. A healthy connection is handed out
+    without the empty query every checkout used to cost (one round trip per
+    unit of work; a request makes at least two). A death not yet visible on
+    the socket when the connection is handed out is what
+    :func:`retry_once_if_lost` already covers.
+    """
+    if conn.closed or conn.broken or _readable(conn.fileno()):
+        ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or hung up), without waiting; poll, not select (any fd number)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def make_pool(
     conninfo: str, kwargs: dict[str, Any] | Callable[[], dict[str, Any]], *, min_size: int, max_size: int
 ) -> ConnectionPool[Connection]:
@@ -143,7 +169,7 @@ def make_pool(
         min_size=min_size,
         max_size=max_size,
         open=True,
-        check=ConnectionPool.check_connection,
+        check=check_connection,
         timeout=10,
         name="saas",
     )
