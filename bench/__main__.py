@@ -31,6 +31,7 @@ from bench import (
     invoice_bench,
     lambda_bench,
     people_bench,
+    portal_bench,
     ratelimit_bench,
     rls_bench,
 )
@@ -57,6 +58,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "upcoming_samples": 1000,
         "webhook_tenants": 20,
         "webhook_events_per_tenant": 100,
+        "portal_runs": 5,  # bench/portal_bench.py: the dashboard in Chromium, median of runs
+        "portal_events": 10_000,
         "http_clients": 16,  # bench/http_bench.py: the load over HTTP
         "http_duration_s": 60.0,
     },
@@ -78,6 +81,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "upcoming_samples": 200,
         "webhook_tenants": 20,
         "webhook_events_per_tenant": 5,
+        "portal_runs": 2,
+        "portal_events": 1_000,
         "http_clients": 16,
         "http_duration_s": 5.0,
     },
@@ -228,6 +233,8 @@ def run(quick: bool) -> list[Figure]:
         stack.stop()
     # The packaged artifact's cold start (its own stand-ins, after the stack above is down).
     figures.append(lambda_bench.measure_cold_init(sizes["cold_init_samples"]))
+    # The portal (issue 15): its bundle, and the dashboard in Chromium against a stack of its own.
+    figures.extend(portal_bench.run_alone(sizes))
     # Load over HTTP (issue 16): make run's server, 16 clients; the storage per event for the cost table.
     figures.extend(http_bench.run_alone(sizes))
     order = [
@@ -254,6 +261,8 @@ def run(quick: bool) -> list[Figure]:
         "http_requests_per_s",
         "http_p99_ms",
         "usage_bytes_per_event",
+        "portal_bundle_gzip_kib",
+        "portal_dashboard_usage_ms",
     ]
     return sorted(figures, key=lambda f: order.index(f.name))
 
@@ -272,6 +281,7 @@ def _onboard_with_key(client: Any, operator: dict[str, str]) -> tuple[str, str]:
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
     "people": people_bench.run_alone,
     "invoices": invoice_bench.run_alone,
+    "portal": portal_bench.run_alone,
     "floors": floor_bench.run_alone,
     "http": http_bench.run_alone,
 }
