@@ -361,6 +361,17 @@ def test_logout_without_a_token_is_401(client):
     assert post(client, "/auth/logout").status_code == 401
 
 
+def test_an_operator_session_refreshes_and_its_reuse_ends_the_family(client, operator_key):
+    pair = json.loads(authenticate(client, operator_key).body)
+    refreshed = post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200
+    token = json.loads(refreshed.body)["token"]
+    assert jwt.decode(token, options={"verify_signature": False})["role"] == "operator"
+    assert client.http.get("/admin/customers", headers=bearer(token)).status_code == 200
+    assert post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert client.http.get("/admin/customers", headers=bearer(token)).status_code == 401
+
+
 def test_operator_can_log_out(client, operator_key):
     token = json.loads(authenticate(client, operator_key).body)["token"]
     assert post(client, "/auth/logout", headers=bearer(token)).status_code == 204
