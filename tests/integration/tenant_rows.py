@@ -27,7 +27,10 @@ class TenantTable:
 TENANT_TABLES: tuple[TenantTable, ...] = (
     TenantTable("customers", "id", False, False, "UPDATE customers SET name = name"),
     TenantTable("api_keys", "customer_id", True, True, "UPDATE api_keys SET name = 'touched'"),
+    # Partitioned by month (migration 0043): through the parent; its partitions are test_rls.py's own tests.
     TenantTable("usage_events", "customer_id", True, False, "UPDATE usage_events SET quantity = quantity"),
+    # Global idempotency keys of usage events (migration 0043).
+    TenantTable("usage_event_keys", "customer_id", True, False, "UPDATE usage_event_keys SET period = period"),
     TenantTable("usage_monthly", "customer_id", True, True, "UPDATE usage_monthly SET quantity = quantity + 1"),
     TenantTable("invoices", "customer_id", False, False, "UPDATE invoices SET status = status"),
     TenantTable("invoice_lines", "customer_id", False, False, "UPDATE invoice_lines SET amount = amount"),
@@ -69,6 +72,8 @@ _INSERTS: dict[str, str] = {
     " VALUES (%(customer)s, 'key', 'sk_test_', %(unique)s, 'not-a-real-hash')",
     "usage_events": "INSERT INTO usage_events (customer_id, event_id, metric_code, quantity, occurred_at, period)"
     " VALUES (%(customer)s, %(unique)s, 'api_calls', 1, now(), date_trunc('month', now())::date)",
+    "usage_event_keys": "INSERT INTO usage_event_keys (customer_id, event_id, period)"
+    " VALUES (%(customer)s, %(unique)s, date_trunc('month', now())::date)",
     "usage_monthly": "INSERT INTO usage_monthly (customer_id, period, metric_code, quantity)"
     " VALUES (%(customer)s, date_trunc('month', now() - %(offset)s * interval '1 month')::date,"
     " 'api_calls', 1)",
@@ -119,6 +124,7 @@ _INSERTS: dict[str, str] = {
 _ORDER = (
     "api_keys",
     "usage_events",
+    "usage_event_keys",
     "usage_monthly",
     "invoices",
     "invoice_lines",

@@ -26,7 +26,7 @@ WITH objects AS (
            c.relname::text AS name, c.relowner AS owner,
            coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
     UNION ALL
     SELECT 'function', p.oid::regprocedure::text, p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -35,6 +35,7 @@ WITH objects AS (
     SELECT 'column', c.relname || '.' || a.attname, c.relowner, a.attacl
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+       AND NOT c.relispartition
 )
 SELECT o.kind, o.name, pg_get_userbyid(o.owner) AS owner,
        CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END AS grantee,
@@ -141,15 +142,18 @@ function auth_revoke_family(text,timestamp with time zone) | saas_auth |
 function auth_revoke_sessions(text[],timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function billing_period_lock_key(text,date) | saas_admin | PUBLIC=X
 function customers_suspension_ends_sessions() | saas_auth |
+function detach_expired_usage_partitions(integer) | saas_admin | saas_operator=X
 function enable_tenant_rls(regclass,text) | saas_admin |
+function ensure_usage_partitions(integer) | saas_admin | saas_operator=X
 function ingest_usage_events(jsonb) | saas_admin | saas_app=X
 function invoice_lines_refuse_frozen_new() | saas_admin | PUBLIC=X
 function invoice_lines_refuse_frozen_old() | saas_admin | PUBLIC=X
 function invoice_lines_refuse_truncate() | saas_admin | PUBLIC=X
 function invoices_refuse_frozen_change() | saas_admin | PUBLIC=X
 function purge_expired_audit_events() | saas_audit_purge | saas_operator=X
+function usage_partition_create(date) | saas_admin |
+function usage_partition_for_ingest(date) | saas_admin | saas_app=X
 function verify_audit_chain(uuid) | saas_admin | PUBLIC=X
-sequence usage_events_id_seq | saas_admin |
 table api_keys | saas_admin | saas_app=arw saas_operator=arw
 table audit_events | saas_admin | saas_analytics=r saas_app=ar saas_audit_purge=rd saas_operator=ar
 table auth_session_families | saas_admin | saas_auth=arwd
@@ -174,8 +178,11 @@ table tier_features | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table tier_prices | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table tiers | saas_admin | saas_analytics=r saas_app=r saas_operator=r
 table usage_alerts | saas_admin | saas_analytics=r saas_app=ard saas_operator=r
+table usage_event_archives | saas_admin | saas_analytics=r saas_operator=r
+table usage_event_keys | saas_admin | saas_analytics=r saas_app=ar saas_operator=r
 table usage_events | saas_admin | saas_analytics=r saas_app=ar saas_operator=arw
 table usage_monthly | saas_admin | saas_analytics=r saas_app=arw saas_operator=arw
+table usage_retention | saas_admin | saas_analytics=r saas_operator=r
 table user_invitations | saas_admin | saas_app=arw saas_operator=ar
 table user_recovery_codes | saas_admin | saas_app=arwd
 table user_tokens | saas_admin | saas_app=arw

@@ -1,4 +1,4 @@
-"""Storage of usage: one call per batch into ``ingest_usage_events`` (migrations 0020, 0042), monthly totals."""
+"""Storage of usage: one call per batch into ``ingest_usage_events`` (migrations 0020, 0042, 0043), monthly totals."""
 
 from __future__ import annotations
 
@@ -72,6 +72,10 @@ def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
     try:
         row = single_row(conn.execute(INGEST_BATCH, {"events": events}))  # each of its paths returns one row
     except (pg_errors.NumericValueOutOfRange, pg_errors.CheckViolation) as exc:
+        if exc.diag.table_name == "usage_events" and exc.diag.constraint_name is None:
+            # "no partition found for row": the month was detached by the retention job while this
+            # batch ran (migration 0043), the same refusal as a batch arriving after it.
+            raise Unprocessable("An event's month is past the usage retention and no longer accepts events") from exc
         # usage_monthly_quantity_bound (migration 0030): 10^10 per customer, metric and month.
         raise Unprocessable("The month's total for a metric would exceed 10^10 units") from exc
     return BatchOutcome(row["accepted"], row["error_index"], row["error_reason"], row["alerts_fired"] or [])

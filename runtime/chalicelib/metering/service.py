@@ -46,6 +46,8 @@ _NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s
 _REASONS = {
     "unknown_metric": "unknown metric",
     "period_finalized": "its billing period is already invoiced and finalized",
+    # Past the usage retention (metering.partitions): the month is archived, or older still.
+    "period_archived": "its month is past the usage retention and no longer accepts events",
 }
 
 
