@@ -114,6 +114,7 @@ class LocalStack:
             key_file=self.state_dir / "kms-mfa-key.json",
         )
         migrate(admin_url)
+        ensure_usage_partitions(admin_url)
 
         from chalicelib.core import aws as runtime_aws
         from chalicelib.core import db
@@ -134,6 +135,17 @@ class LocalStack:
             self.aws.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def ensure_usage_partitions(admin_url: str) -> int:
+    """What the daily jobs do, done at start: a stack left off for months finds this month's partitions."""
+    import psycopg
+
+    from chalicelib.metering.partitions import ENSURE, MONTHS_AHEAD
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(ENSURE, {"months_ahead": MONTHS_AHEAD}).fetchone()
+    return int(row[0]) if row else 0
 
 
 class _ExternalAws(LocalAws):

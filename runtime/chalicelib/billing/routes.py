@@ -11,6 +11,7 @@ from chalicelib.billing.models import BillingRunRequest, BillingRunResponse
 from chalicelib.core import contract
 from chalicelib.core.http import route
 from chalicelib.core.observability import logger
+from chalicelib.metering import partitions
 
 bp = Blueprint(__name__)
 
@@ -47,12 +48,22 @@ def monthly_billing_run(event: Any) -> dict[str, Any]:
 @bp.schedule(
     Cron(0, 3, "*", "*", "?", "*"),
     name=DAILY_JOB,
-    description="Daily, 03:00 UTC: finalize drafts past the grace period and send pending e-mails",
+    description="Daily, 03:00 UTC: usage partitions ahead; finalize drafts past the grace period; send e-mails",
 )
 def daily_billing_job(event: Any) -> dict[str, Any]:
+    # First, and cheap: next months' usage partitions (the usage-partitions job makes them too; a
+    # month without one is still created by ingestion). A failure here must not stop billing.
+    try:
+        partitions_created: int | None = partitions.ensure_ahead()
+    except Exception:  # noqa: BLE001 - logged, then raised after the billing work below
+        logger.exception("usage partitions could not be created ahead")
+        partitions_created = None
     report = service.daily()
+    if partitions_created is None:
+        raise RuntimeError("daily billing job: usage partitions could not be created ahead")
     return {
         "periods_finalized": list(report.periods_finalized),
         "emails_sent": report.emails_sent,
         "emails_failed": report.emails_failed,
+        "usage_partitions_created": partitions_created,
     }

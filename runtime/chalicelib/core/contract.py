@@ -76,6 +76,9 @@ class Env(StrEnum):
     STRIPE_API_KEY = "STRIPE_API_KEY"
     STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
     STRIPE_API_BASE = "STRIPE_API_BASE"
+    # Months of usage events kept online besides the current one (older partitions are detached by
+    # the usage-partitions job); optional, the default is core.settings'.
+    USAGE_RETENTION_MONTHS = "USAGE_RETENTION_MONTHS"
 
 
 class Table(StrEnum):
@@ -197,6 +200,8 @@ AUDIT_RETENTION_PURGE = Function("audit_retention_purge", scheduled=True)
 # Charges what finalized invoices are due (first charges a billing run left, and dunning's retries).
 PAYMENTS_DUNNING = Function("payments_dunning", scheduled=True)
 WEBHOOKS_DELIVERY = Function("webhooks_delivery", scheduled=True)
+# Creates usage_events' monthly partitions ahead and detaches those past the retention.
+USAGE_PARTITIONS_JOB = Function("usage_partitions_job", scheduled=True)
 
 # Every function besides the API handler; tests/infra checks the Chalice app defines exactly these.
 FUNCTIONS: tuple[Function, ...] = (
@@ -208,5 +213,6 @@ FUNCTIONS: tuple[Function, ...] = (
     AUDIT_RETENTION_PURGE,
     PAYMENTS_DUNNING,
     WEBHOOKS_DELIVERY,
+    USAGE_PARTITIONS_JOB,
 )
 SCHEDULED_JOBS: tuple[Function, ...] = tuple(function for function in FUNCTIONS if function.scheduled)

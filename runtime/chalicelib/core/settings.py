@@ -58,6 +58,8 @@ class Settings:
     bcrypt_cost: int
     ses_sender: str
     invoice_grace_days: int
+    # Months of usage events online besides the current one (metering.partitions): at least 3.
+    usage_retention_months: int
     portal_url: str
     portal_origin: str | None
     mfa_key_id: str
@@ -114,6 +116,7 @@ def get_settings() -> Settings:
         bcrypt_cost=_int(Env.BCRYPT_COST, 12),
         ses_sender=env.get(Env.SES_SENDER, LOCAL_SES_SENDER),
         invoice_grace_days=_int(Env.INVOICE_GRACE_DAYS, 3),
+        usage_retention_months=max(3, _int(Env.USAGE_RETENTION_MONTHS, 24)),
         # The customer portal, without a trailing slash: e-mailed links are built on it.
         portal_url=env.get(Env.PORTAL_URL, LOCAL_PORTAL_URL).rstrip("/"),
         # Unset: the API answers no CORS at all (core.cors); the cloud passes it as a stage variable.

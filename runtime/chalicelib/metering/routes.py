@@ -8,11 +8,15 @@ and, for now, the logical name of the rate-limit counters' DynamoDB table.
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import Any
 
+from chalice import Blueprint, Cron
+
+from chalicelib.core import contract
 from chalicelib.core.context import current_customer_id
 from chalicelib.core.http import route
-from chalicelib.metering import service
+from chalicelib.core.observability import logger
+from chalicelib.metering import partitions, service
 from chalicelib.metering.models import IngestResponse, MetricsBatch, UsageQuery, UsageResponse
 
 bp = Blueprint(__name__)
@@ -47,3 +51,15 @@ def ingest_usage(body: MetricsBatch) -> IngestResponse:
 )
 def monthly_usage(query: UsageQuery) -> UsageResponse:
     return service.usage_for_period(current_customer_id(), query.period)
+
+
+@bp.schedule(
+    Cron(15, 4, "*", "*", "?", "*"),
+    name=contract.USAGE_PARTITIONS_JOB.name,
+    description="Daily, 04:15 UTC: create usage_events partitions ahead, detach months past the retention",
+)
+def usage_partitions_job(event: Any) -> dict[str, Any]:
+    report = partitions.maintain()
+    result = {"partitions_created": report.created, "months_detached": list(report.detached)}
+    logger.info("usage partitions maintained", extra=result)
+    return result
