@@ -32,6 +32,7 @@ that does not bypass it, so the ``COPY`` runs as the stack's superuser.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -260,9 +261,9 @@ def measure_ingest_vs_copy(
         latencies: dict[str, list[float]] = {"post": [], "statement": [], "copy": []}
         for index in range(len(post)):
             arms: dict[str, Callable[[], Any]] = {
-                "post": lambda i=index: _post_ok(client, request_headers, post[i]),
-                "statement": lambda i=index: _statement_batch(statement_customer, statement[i]),
-                "copy": lambda i=index: _copy_batch(admin, tables, copies[i]),
+                "post": functools.partial(_post_ok, client, request_headers, post[index]),
+                "statement": functools.partial(_statement_batch, statement_customer, statement[index]),
+                "copy": functools.partial(_copy_batch, admin, tables, copies[index]),
             }
             names = list(arms)
             shift = index % len(names)

@@ -154,8 +154,8 @@ class CpuSampler:
         self.groups = groups
         self.with_children = with_children
         self.last: dict[int, float] = {}
-        self.totals: Counter[str] = Counter()
-        self.peaks: Counter[str] = Counter()
+        self.totals: dict[str, float] = dict.fromkeys(groups, 0.0)
+        self.peaks: dict[str, float] = dict.fromkeys(groups, 0.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
         self.started = self.stopped = 0.0
@@ -389,7 +389,7 @@ def measure_http(
         "in_process": False,
     }
     events = by_path.get("POST /metrics", 0) * EVENTS_PER_POST
-    database = {key: after[key] - before[key] for key in after}
+    database: dict[str, float] = {key: after[key] - before[key] for key in after}
     database |= {
         "blocks_read_per_request": round(database["blocks_read"] / max(answered, 1), 3),
         "wal_bytes_per_request": round(database["wal_bytes"] / max(answered, 1), 1),
