@@ -73,8 +73,8 @@ def record(
 _INSERT_MANY = """
 INSERT INTO audit_events (customer_id, action, target_type, target_id, detail, request_id)
 SELECT e.customer_id, e.action, e.target_type, e.target_id, e.detail, %(request_id)s
-  FROM unnest(%(customer_ids)s::uuid[], %(actions)s::text[], %(target_types)s::text[], %(target_ids)s::text[],
-              %(details)s::jsonb[]) WITH ORDINALITY AS e(customer_id, action, target_type, target_id, detail, ord)
+  FROM unnest(%(customer_ids)b::uuid[], %(actions)b::text[], %(target_types)b::text[], %(target_ids)b::text[],
+              %(details)b::jsonb[]) WITH ORDINALITY AS e(customer_id, action, target_type, target_id, detail, ord)
  ORDER BY e.ord
 """
 
@@ -89,7 +89,10 @@ class AuditEntry:
 
 
 def record_many(conn: Connection, entries: Sequence[AuditEntry], *, actor: str | None = None) -> None:
-    """Append many events in one statement (a billing run audits thousands of invoices), in order."""
+    """Append many events in one statement (a billing run audits thousands of invoices), in order.
+
+    The arrays go in binary: in text, psycopg escapes every element in Python (slower than the insert).
+    """
     if not entries:
         return
     _act_as(conn, actor)

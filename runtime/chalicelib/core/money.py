@@ -8,25 +8,28 @@ through here, so none of them depends on another for it.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
 
 # Wide enough that no product of a stored quantity (24 digits) and a stored
 # price (14 digits) is ever rounded before we round it to cents ourselves.
 EXACT = Context(prec=100, rounding=ROUND_HALF_UP)
 
 
+# Both below pass EXACT as the operation's context rather than entering localcontext(EXACT): the
+# same arithmetic, without a context switch per call (a billing run makes several per invoice).
+
+
 def round_half_up(value: Decimal) -> Decimal:
     """Round to whole cents, half up (ties away from zero)."""
-    with localcontext(EXACT):
-        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=EXACT)
 
 
 def cents(amount: Decimal) -> int:
     """Integer cents of an amount already rounded to cents (the API's money unit)."""
-    with localcontext(EXACT):
-        return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
+    return int(EXACT.multiply(amount, HUNDRED).to_integral_value(rounding=ROUND_HALF_UP, context=EXACT))
 
 
 def plain(value: Decimal, *, grouped: bool = False) -> str:
