@@ -1,15 +1,21 @@
 """Storage for the billing run's invoices. Every function runs on the caller's (operator) transaction.
 
 Reads are one aggregation query (usage per customer and metric, with each
-customer's prices) plus the period's existing invoices; writes are set-based
-(``INSERT ... SELECT FROM unnest(...)``), never a statement per customer.
+customer's prices), streamed a chunk of customers at a time through a
+server-side cursor so the run's memory does not grow with the number of
+customers, plus, per chunk, those customers' existing invoices; writes are
+set-based (``INSERT ... SELECT FROM unnest(...)``), never a statement per
+customer. Arrays of ids and text go in binary (``%b``): psycopg's text format
+escapes every element in Python, which at 100,000 invoices cost more than
+the statements themselves; numeric arrays stay in text (exact decimal strings).
 The run's locks and its own record (``billing_runs``) are :mod:`chalicelib.billing.run_repository`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +51,10 @@ SELECT c.id AS customer_id, c.name, c.email, c.tax_rate, c.billing_start_date,
  ORDER BY c.created_at, c.id, tp.metric_code
 """
 
+# The aggregation's hash tables and sort fit in memory at 100,000 customers (about 25 MB; the
+# default 4 MB spills them to disk); for the lock transaction only (set_config(..., true)).
+AGGREGATION_WORK_MEM = "SELECT set_config('work_mem', '64MB', true)"
+
 # The same rows for the tenant of a tenant transaction, from the running monthly totals that
 # ingestion keeps (usage_monthly: one row per metric, however many events): the upcoming invoice.
 USAGE_OF_TENANT = """
@@ -62,16 +72,18 @@ SELECT c.id AS customer_id, c.name, c.email, c.tax_rate, c.billing_start_date,
  ORDER BY tp.metric_code
 """
 
+# A chunk's customers' invoices of the period, with the lines of the drafts (for the "keep or
+# recompute" comparison), in one statement: invoices_period_idx, then per draft the lines' unique
+# index (LATERAL: a plain join would hash every line of the table).
 EXISTING_INVOICES = """
-SELECT id, customer_id, number, status, tier_code, tax_rate, subtotal, discount, tax, total
-  FROM invoices WHERE period = %(period)s
-"""
-
-EXISTING_DRAFT_LINES = """
-SELECT l.invoice_id, l.description, l.metric_code, l.quantity, l.unit_price, l.amount
-  FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
- WHERE i.period = %(period)s AND i.status = 'draft'
- ORDER BY l.invoice_id, l.position
+SELECT i.id, i.customer_id, i.number, i.status, i.tier_code, i.tax_rate, i.subtotal, i.discount, i.tax, i.total,
+       l.description, l.metric_code, l.quantity, l.unit_price, l.amount
+  FROM invoices i
+  LEFT JOIN LATERAL (
+      SELECT * FROM invoice_lines WHERE invoice_id = i.id AND i.status = 'draft' ORDER BY position
+  ) l ON true
+ WHERE i.period = %(period)s AND i.customer_id = ANY(%(customer_ids)b::uuid[])
+ ORDER BY i.id, l.position
 """
 
 # Gap-free numbering per customer and year (migration 0033): each customer's
@@ -80,7 +92,7 @@ SELECT l.invoice_id, l.description, l.metric_code, l.quantity, l.unit_price, l.a
 # in id order, so two transactions never wait on each other's rows in a cycle.
 ALLOCATE_NUMBERS = """
 INSERT INTO invoice_number_counters_by_customer AS c (customer_id, year, last_value)
-SELECT customer_id, %(year)s, 1 FROM unnest(%(customer_ids)s::uuid[]) AS u(customer_id) ORDER BY customer_id
+SELECT customer_id, %(year)s, 1 FROM unnest(%(customer_ids)b::uuid[]) AS u(customer_id) ORDER BY customer_id
 ON CONFLICT (customer_id, year) DO UPDATE SET last_value = c.last_value + 1
 RETURNING customer_id, last_value
 """
@@ -90,7 +102,7 @@ INSERT INTO invoices (id, customer_id, number, period, status, tier_code, tax_ra
                       billing_run_id)
 SELECT u.id, u.customer_id, u.number, %(period)s, 'draft', u.tier_code, u.tax_rate, u.subtotal, u.discount, u.tax,
        u.total, %(run_id)s
-  FROM unnest(%(ids)s::uuid[], %(customer_ids)s::uuid[], %(numbers)s::text[], %(tier_codes)s::text[],
+  FROM unnest(%(ids)b::uuid[], %(customer_ids)b::uuid[], %(numbers)b::text[], %(tier_codes)b::text[],
               %(tax_rates)s::numeric[], %(subtotals)s::numeric[], %(discounts)s::numeric[], %(taxes)s::numeric[],
               %(totals)s::numeric[])
        AS u(id, customer_id, number, tier_code, tax_rate, subtotal, discount, tax, total)
@@ -100,26 +112,26 @@ UPDATE_DRAFTS = """
 UPDATE invoices i
    SET tier_code = u.tier_code, tax_rate = u.tax_rate, subtotal = u.subtotal, discount = u.discount, tax = u.tax,
        total = u.total, billing_run_id = %(run_id)s, updated_at = now()
-  FROM unnest(%(ids)s::uuid[], %(tier_codes)s::text[], %(tax_rates)s::numeric[], %(subtotals)s::numeric[],
+  FROM unnest(%(ids)b::uuid[], %(tier_codes)b::text[], %(tax_rates)s::numeric[], %(subtotals)s::numeric[],
               %(discounts)s::numeric[], %(taxes)s::numeric[], %(totals)s::numeric[])
        AS u(id, tier_code, tax_rate, subtotal, discount, tax, total)
  WHERE i.id = u.id AND i.status = 'draft'
 """
 
-DELETE_LINES = "DELETE FROM invoice_lines WHERE invoice_id = ANY(%(ids)s::uuid[])"
+DELETE_LINES = "DELETE FROM invoice_lines WHERE invoice_id = ANY(%(ids)b::uuid[])"
 
+# One array per column, in this order (a line's fields, as replace_lines lists them).
 INSERT_LINES = """
 INSERT INTO invoice_lines (invoice_id, customer_id, position, description, metric_code, quantity, unit_price, amount)
-SELECT * FROM unnest(%(invoice_ids)s::uuid[], %(customer_ids)s::uuid[], %(positions)s::integer[],
-                     %(descriptions)s::text[], %(metric_codes)s::text[], %(quantities)s::numeric[],
-                     %(unit_prices)s::numeric[], %(amounts)s::numeric[])
+SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::integer[], %b::text[], %b::text[], %s::numeric[], %s::numeric[],
+                     %s::numeric[])
 """
 
 FINALIZE = """
 UPDATE invoices
    SET status = 'finalized', finalized_at = now(), due_at = now() + make_interval(days => %(terms_days)s),
        updated_at = now()
- WHERE id = ANY(%(ids)s::uuid[]) AND status = 'draft'
+ WHERE id = ANY(%(ids)b::uuid[]) AND status = 'draft'
 RETURNING id, customer_id, number, due_at
 """
 
@@ -128,9 +140,42 @@ SELECT DISTINCT period FROM invoices WHERE status = 'draft' AND created_at <= %(
 """
 
 
+# An existing invoice's columns, as EXISTING_INVOICES names them (its lines come from the rows after).
+INVOICE_FIELDS = tuple(f.name for f in dataclasses.fields(ExistingInvoice) if f.name != "lines")
+
+
 def usage_by_customer(conn: Connection, period_start: date, last_day: date) -> list[CustomerUsage]:
-    rows = conn.execute(USAGE_BY_CUSTOMER, {"period": period_start, "last_day": last_day}).fetchall()
-    return customers_from_rows(rows)
+    """Every billable customer's usage, in the run's order (all at once: for tests and small periods)."""
+    return [customer for batch in usage_batches(conn, period_start, last_day, 1000) for customer in batch]
+
+
+def usage_batches(
+    conn: Connection, period_start: date, last_day: date, batch_size: int
+) -> Iterator[list[CustomerUsage]]:
+    """The run's aggregation, ``batch_size`` customers at a time, in its order (one statement, one snapshot).
+
+    A server-side cursor on ``conn``'s transaction: PostgreSQL computes the
+    aggregation once and the run holds about one batch of rows at a time.
+    """
+    conn.execute(AGGREGATION_WORK_MEM)
+    with conn.cursor(name="billing_usage") as cursor:
+        cursor.execute(USAGE_BY_CUSTOMER, {"period": period_start, "last_day": last_day})
+        rows: list[dict[str, Any]] = []
+        customers: list[CustomerUsage] = []
+        while fetched := cursor.fetchmany(2 * batch_size):
+            rows += fetched
+            # The last customer's rows may go on in the next fetch: hold them back until then.
+            cut = len(rows)
+            while cut > 0 and rows[cut - 1]["customer_id"] == rows[-1]["customer_id"]:
+                cut -= 1
+            customers += customers_from_rows(rows[:cut])
+            rows = rows[cut:]
+            while len(customers) >= batch_size:
+                yield customers[:batch_size]
+                customers = customers[batch_size:]
+        customers += customers_from_rows(rows)
+        if customers:
+            yield customers
 
 
 def usage_of_customer(conn: Connection, customer_id: uuid.UUID, period_start: date) -> CustomerUsage | None:
@@ -165,16 +210,23 @@ def customers_from_rows(rows: Sequence[dict[str, Any]]) -> list[CustomerUsage]:
     return customers
 
 
-def existing_invoices(conn: Connection, period_start: date) -> dict[uuid.UUID, ExistingInvoice]:
-    lines: dict[uuid.UUID, list[Line]] = {}
-    for row in conn.execute(EXISTING_DRAFT_LINES, {"period": period_start}):
-        lines.setdefault(row["invoice_id"], []).append(
-            Line(row["description"], row["metric_code"], row["quantity"], row["unit_price"], row["amount"])
-        )
-    return {
-        row["customer_id"]: ExistingInvoice(**row, lines=tuple(lines.get(row["id"], ())))
-        for row in conn.execute(EXISTING_INVOICES, {"period": period_start})
-    }
+def existing_invoices(
+    conn: Connection, period_start: date, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ExistingInvoice]:
+    """These customers' invoices of the period, by customer (a draft with its lines, in order)."""
+    rows = conn.execute(EXISTING_INVOICES, {"period": period_start, "customer_ids": list(customer_ids)}).fetchall()
+    invoices: dict[uuid.UUID, ExistingInvoice] = {}
+    lines: list[Line] = []
+    for index, row in enumerate(rows):  # ordered by invoice, then line
+        if row["description"] is not None:
+            lines.append(
+                Line(row["description"], row["metric_code"], row["quantity"], row["unit_price"], row["amount"])
+            )
+        if index + 1 == len(rows) or rows[index + 1]["id"] != row["id"]:
+            invoice = {key: row[key] for key in INVOICE_FIELDS}
+            invoices[row["customer_id"]] = ExistingInvoice(**invoice, lines=tuple(lines))
+            lines = []
+    return invoices
 
 
 def allocate_numbers(conn: Connection, year: int, customer_ids: Sequence[uuid.UUID]) -> list[str]:
@@ -218,31 +270,13 @@ def replace_lines(conn: Connection, planned: Sequence[PlannedInvoice], *, clear:
     """Delete the lines of ``clear`` (recomputed drafts), then insert every planned invoice's lines."""
     if clear:
         conn.execute(DELETE_LINES, {"ids": list(clear)})
-    columns: dict[str, list[Any]] = {
-        key: []
-        for key in (
-            "invoice_ids",
-            "customer_ids",
-            "positions",
-            "descriptions",
-            "metric_codes",
-            "quantities",
-            "unit_prices",
-            "amounts",
-        )
-    }
-    for p in planned:
-        for position, line in enumerate(p.priced.lines, start=1):
-            columns["invoice_ids"].append(p.invoice_id)
-            columns["customer_ids"].append(p.customer.customer_id)
-            columns["positions"].append(position)
-            columns["descriptions"].append(line.description)
-            columns["metric_codes"].append(line.metric_code)
-            columns["quantities"].append(line.quantity)
-            columns["unit_prices"].append(line.unit_price)
-            columns["amounts"].append(line.amount)
-    if columns["invoice_ids"]:
-        conn.execute(INSERT_LINES, columns)
+    rows = [
+        (p.invoice_id, p.customer.customer_id, n, ln.description, ln.metric_code, ln.quantity, ln.unit_price, ln.amount)
+        for p in planned
+        for n, ln in enumerate(p.priced.lines, start=1)
+    ]
+    if rows:
+        conn.execute(INSERT_LINES, [list(column) for column in zip(*rows, strict=True)])
 
 
 def finalize(conn: Connection, invoice_ids: Sequence[uuid.UUID], *, terms_days: int) -> list[FinalizedInvoice]:

@@ -12,8 +12,10 @@ A run of a period:
    the period waits, then is refused); then marks ``abandoned`` (and audits)
    the period's runs still ``running`` whose own lock is free: their process
    died before finishing;
-3. runs ONE aggregation query (usage per customer and metric, with prices)
-   and reads the period's existing invoices;
+3. runs ONE aggregation query (usage per customer and metric, with prices),
+   streamed :data:`CHUNK_SIZE` customers at a time (the run's memory is one
+   chunk's, whatever the number of customers), and reads each chunk's
+   existing invoices of the period;
 4. prices every customer with :mod:`chalicelib.billing.pricing` and decides
    per customer: create, recompute a draft whose content changed, keep an
    unchanged draft, or leave a finalized invoice alone. A customer whose
@@ -21,10 +23,11 @@ A run of a period:
    not invoiced, listed in the result, audited (``billing.customer_set_aside``)
    and counted in the ``BillingCustomersSetAside`` metric; it never stops the
    other customers' billing;
-5. writes in chunks of :data:`CHUNK_SIZE` customers, each chunk one
-   transaction of set-based statements (bounded locks and audit-chain work);
-   a run killed part-way leaves whole invoices (its e-mails and audit events
-   with them) and the next run of the period completes it;
+5. writes each chunk in one transaction of set-based statements (bounded
+   locks and audit-chain work) on a thread of its own while it prices the
+   next (:mod:`chalicelib.billing.chunks`); a run killed part-way leaves
+   whole invoices (its e-mails and audit events with them) and the next run
+   of the period completes it;
 6. when finalizing, freezes the drafts, queues their e-mails (delivered by
    the daily job, never inside the run) and audits each invoice;
 7. marks the run succeeded (or failed, with the error) and audits it, while
@@ -37,14 +40,13 @@ Invoice numbers count each customer's invoices of the period's year, gap-free:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from chalicelib.audit import recorder
-from chalicelib.audit.recorder import AuditEntry
-from chalicelib.billing import invoice_email, repository, run_records, run_repository
+from chalicelib.billing import repository, run_records, run_repository
+from chalicelib.billing.chunks import ChunkWriter, Counts, RunScope
 from chalicelib.billing.models import (
     BillingRunResponse,
     CustomerUsage,
@@ -66,19 +68,9 @@ from chalicelib.payments import dunning as payments
 from chalicelib.webhooks import events as webhooks
 
 CHUNK_SIZE = 500
-PAYMENT_TERMS_DAYS = 30
 # The daily job's e-mail sending stops after this; what is left goes out with
 # the 5-minute notifications job (and failed ones with the next daily run).
 DELIVERY_BUDGET_S = 600
-
-
-@dataclass(slots=True)
-class _Counts:
-    created: int = 0
-    recomputed: int = 0
-    finalized: int = 0
-    # The webhook events the run's chunks stored: tried once right after the last chunk (send_soon).
-    webhook_events: list[uuid.UUID] = field(default_factory=list)
 
 
 def run(
@@ -149,27 +141,28 @@ def daily(now: datetime | None = None) -> DailyReport:
 
 
 def _bill(locks: Connection, period: Period, finalize: bool, run_id: uuid.UUID, actor: str) -> BillingRunResponse:
-    counts = _Counts()
+    counts = Counts()
     run_repository.lock_period(locks, "run", period.first_day)
     if finalize:
         run_repository.lock_period(locks, "freeze", period.first_day)
     run_records.abandon_dead_runs(period, run_id, actor)
-    customers = repository.usage_by_customer(locks, period.first_day, period.last_day)
-    existing = repository.existing_invoices(locks, period.first_day)
-    planned: list[PlannedInvoice] = []
     set_aside: list[SetAsideResponse] = []
-    for customer in customers:
-        try:
-            plan = _plan(customer, existing.get(customer.customer_id), period)
-        except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
-            set_aside.append(SetAsideResponse(customer_id=customer.customer_id, reason=str(exc)))
-            continue
-        if plan is not None:
-            planned.append(plan)
-    for start in range(0, len(planned), CHUNK_SIZE):
-        chunk = planned[start : start + CHUNK_SIZE]
-        with db.operator_transaction(actor=actor) as conn:
-            _write_chunk(conn, chunk, period, run_id, finalize, counts)
+    billed, total = 0, Decimal("0.00")
+    with ChunkWriter(RunScope(period, run_id, finalize, actor), counts) as writer:
+        for customers in repository.usage_batches(locks, period.first_day, period.last_day, CHUNK_SIZE):
+            existing = repository.existing_invoices(locks, period.first_day, [c.customer_id for c in customers])
+            planned: list[PlannedInvoice] = []
+            for customer in customers:
+                try:
+                    plan = _plan(customer, existing.get(customer.customer_id), period)
+                except AmountOutOfRange as exc:  # one customer's absurd usage must not stop everyone's billing
+                    set_aside.append(SetAsideResponse(customer_id=customer.customer_id, reason=str(exc)))
+                    continue
+                if plan is not None:
+                    planned.append(plan)
+                    total += plan.total
+            billed += len(planned)
+            writer.submit(planned)  # written while the next chunk is priced
     run_records.set_aside(set_aside, period, run_id, actor)
     # Once, briefly (webhooks.send_soon's budget): whatever is left goes with the webhooks job.
     webhooks.send_soon(counts.webhook_events)
@@ -178,68 +171,13 @@ def _bill(locks: Connection, period: Period, finalize: bool, run_id: uuid.UUID, 
         period=period.label,
         finalize=finalize,
         invoices_created=counts.created,
-        invoices_existing=len(planned) - counts.created,
+        invoices_existing=billed - counts.created,
         invoices_recomputed=counts.recomputed,
         invoices_finalized=counts.finalized,
-        total_cents=cents(sum((p.total for p in planned), Decimal("0.00"))),
+        total_cents=cents(total),
         customers_set_aside=len(set_aside),
         set_aside=set_aside,
     )
-
-
-def _write_chunk(
-    conn: Connection,
-    chunk: Sequence[PlannedInvoice],
-    period: Period,
-    run_id: uuid.UUID,
-    finalize: bool,
-    counts: _Counts,
-) -> None:
-    creates = [p for p in chunk if p.action == "create"]
-    recomputes = [p for p in chunk if p.action == "recompute"]
-    numbers = repository.allocate_numbers(conn, period.year, [p.customer.customer_id for p in creates])
-    for plan, number in zip(creates, numbers, strict=True):
-        plan.number = number
-    repository.insert_invoices(conn, creates, period_start=period.first_day, run_id=run_id)
-    repository.update_drafts(conn, recomputes, run_id=run_id)
-    repository.replace_lines(conn, [*creates, *recomputes], clear=[p.invoice_id for p in recomputes])
-    audit = [_invoice_entry(p, "invoice.created", period) for p in creates]
-    announced = [_invoice_event(p, webhooks.INVOICE_CREATED, period) for p in creates]
-    audit += [_invoice_entry(p, "invoice.recomputed", period) for p in recomputes]
-    counts.created += len(creates)
-    counts.recomputed += len(recomputes)
-    if finalize:
-        drafts = {p.invoice_id: p for p in chunk if p.action != "frozen"}
-        frozen = repository.finalize(conn, list(drafts), terms_days=PAYMENT_TERMS_DAYS)
-        emails = []
-        for invoice in frozen:
-            plan = drafts[invoice.id]
-            audit.append(_invoice_entry(plan, "invoice.finalized", period, due_at=invoice.due_at))
-            emails.append(invoice_email.invoice_message(plan, period, invoice.due_at))
-            announced.append(_invoice_event(plan, webhooks.INVOICE_FINALIZED, period, due_at=invoice.due_at))
-        notifications.queue_emails(conn, emails, strict=False)
-        counts.finalized += len(frozen)
-    recorder.record_many(conn, audit)
-    # One statement for the chunk; with no endpoint subscribed it only reads an index.
-    counts.webhook_events += webhooks.emit_many(conn, announced)
-
-
-def _invoice_event(
-    plan: PlannedInvoice, event_type: str, period: Period, due_at: datetime | None = None
-) -> webhooks.Event:
-    """An invoice's webhook event: its number, period, status and amounts in cents (``due_at`` once finalized)."""
-    data = {
-        "id": plan.invoice_id,
-        "number": plan.number,
-        "period": period.label,
-        "status": "finalized" if event_type == webhooks.INVOICE_FINALIZED else "draft",
-        "subtotal_cents": cents(plan.priced.subtotal),
-        "discount_cents": cents(plan.priced.discount),
-        "tax_cents": cents(plan.priced.tax),
-        "total_cents": cents(plan.priced.total),
-        "due_at": due_at,
-    }
-    return (plan.customer.customer_id, event_type, data)
 
 
 def price_customer(
@@ -272,18 +210,3 @@ def _plan(customer: CustomerUsage, existing: ExistingInvoice | None, period: Per
     if existing.same_content(customer.plan.tier_code, customer.tax_rate, priced):
         return PlannedInvoice(customer, priced, "keep", existing.id, existing.number, existing.total)
     return PlannedInvoice(customer, priced, "recompute", existing.id, existing.number, existing.total)
-
-
-def _invoice_entry(plan: PlannedInvoice, action: str, period: Period, due_at: datetime | None = None) -> AuditEntry:
-    detail = {"number": plan.number, "period": period.label, "total_cents": cents(plan.priced.total)}
-    if action == "invoice.recomputed" and plan.previous_total is not None:
-        detail["previous_total_cents"] = cents(plan.previous_total)
-    if due_at is not None:
-        detail["due_at"] = due_at.isoformat()
-    return AuditEntry(
-        customer_id=plan.customer.customer_id,
-        action=action,
-        target_type="invoice",
-        target_id=plan.invoice_id,
-        detail=detail,
-    )

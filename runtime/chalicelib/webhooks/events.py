@@ -84,6 +84,17 @@ def emit_many(conn: Connection, events: Sequence[Event]) -> list[uuid.UUID]:
     return [row[0] for row in rows if row[0] in stored]
 
 
+def subscribed(
+    conn: Connection, customer_ids: Sequence[uuid.UUID], event_types: Sequence[str]
+) -> set[tuple[uuid.UUID, str]]:
+    """The ``(customer id, event type)`` pairs among these that some live endpoint subscribes to.
+
+    For a caller about to emit thousands of events (the billing run): it builds
+    only the events :func:`emit_many` would store, instead of every one.
+    """
+    return repository.subscribed(conn, customer_ids, event_types) if customer_ids else set()
+
+
 def send_soon(
     event_ids: Iterable[uuid.UUID | None],
     *,
