@@ -1,11 +1,14 @@
-"""``make bench`` (``python -m bench [--quick]``): start a local stack, make data, measure, report.
+"""``make bench`` (``python -m bench [--quick] [--scale N]``): start a local stack, make data, measure, report.
 
 Every figure is measured here, on this machine, against a fresh local stack
 (embedded PostgreSQL with fsync on, moto for DynamoDB/SES/Secrets) whose data
 the run generates itself. The table is printed and ``.local/bench.json``
 keeps, for each figure, the value, the data size and the parameters.
 ``--quick`` runs the same code on small sizes (``make test`` runs it once so
-the harness cannot rot; it asserts no timings).
+the harness cannot rot; it asserts no timings). ``--scale N`` (``make bench
+SCALE=10``) multiplies the population by N: customers and the billed month's
+events (100,000 and 10,000,000 at 10), so the invoice history too; the other
+sizes (samples, ingestion, per-customer reads) stay as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bench import (
     alerts_bench,
     auth_bench,
     billing_bench,
+    billing_run_bench,
     floor_bench,
     http_bench,
     invoice_bench,
@@ -88,6 +92,18 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 PERIOD = "2026-10"
+# What --scale multiplies: the population. Everything else is sampled, not scaled.
+SCALED = ("customers", "events")
+
+
+def scaled(sizes: dict[str, Any], scale: int) -> dict[str, Any]:
+    """``sizes`` with the population ``scale`` times larger."""
+    return sizes | {key: sizes[key] * scale for key in SCALED}
+
+
+def billing_target(scale: int) -> str:
+    """The billing run's target: 10 s at 10,000 customers, 60 s at 100,000 and more (issue 16)."""
+    return "<= 60" if scale >= 10 else "<= 10"
 
 
 def _latency_figure(
@@ -103,8 +119,8 @@ def _customer_invoices(client: Any, headers: dict[str, str]) -> None:
         raise RuntimeError(f"GET /invoices answered {response.status_code}: {response.body[:300]!r}")
 
 
-def run(quick: bool) -> list[Figure]:
-    sizes = SIZES["quick" if quick else "full"]
+def run(quick: bool, scale: int = 1) -> list[Figure]:
+    sizes = scaled(SIZES["quick" if quick else "full"], scale)
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # keep per-request log lines out of the report
     state = REPO_ROOT / ".local" / "bench"
@@ -117,7 +133,8 @@ def run(quick: bool) -> list[Figure]:
         # The population: customers and a month of usage, billed, plus invoice history.
         customers = create_customers(admin, sizes["customers"], seed="bench")
         create_events(admin, customers, sizes["events"], period=f"{PERIOD}-01", seed="bench")
-        figures.append(billing_bench.measure_billing_run(admin, generate=False, period=PERIOD))
+        # The billing run (draft, unchanged re-run, finalize), its memory and its ratio to the scan.
+        figures.extend(billing_run_bench.measure_billing(admin, period=PERIOD, target=billing_target(scale)))
         create_invoices(admin, customers, sizes["invoices_per_customer"], seed="bench")
         with psycopg.connect(admin, autocommit=True) as conn:
             invoice_count = count(conn, "SELECT count(*) FROM invoices")
@@ -252,6 +269,9 @@ def run(quick: bool) -> list[Figure]:
         "ingest_with_alerts_events_per_s",
         "ingest_vs_copy_ratio",
         "billing_run_s",
+        "billing_finalize_s",
+        "billing_vs_scan_ratio",
+        "billing_peak_rss_mib",
         "metrics_query_p99_ms",
         "invoices_list_p99_ms",
         "invoice_pdf_p50_ms",
@@ -295,13 +315,18 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(SECTIONS),
         help="one section on its own stack (written to .local/bench-<section>.json)",
     )
+    parser.add_argument(
+        "--scale", type=int, default=1, help="population N times larger (10: 100,000 customers, 10M events)"
+    )
     args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error("--scale must be 1 or more")
     started = time.time()
-    sizes = SIZES["quick" if args.quick else "full"]
-    figures = SECTIONS[args.only](sizes) if args.only else run(args.quick)
+    sizes = scaled(SIZES["quick" if args.quick else "full"], args.scale)
+    figures = SECTIONS[args.only](sizes) if args.only else run(args.quick, args.scale)
     print(render(figures))
     out = REPO_ROOT / ".local" / (f"bench-{args.only}.json" if args.only else "bench.json")
-    write_json(out, figures, quick=args.quick, started=started)
+    write_json(out, figures, quick=args.quick, started=started, scale=args.scale)
     print(f"\nwritten to {out} ({time.time() - started:.0f} s)")
     return 0
 

@@ -4,7 +4,8 @@
   (in-process, authentication included when ``headers`` carry a real token):
   events per second, sustained over ``n_events``.
 * :func:`measure_billing_run` — ``billing.service.run`` over the data generated
-  by :func:`seed_billing_data` (N customers, M events in one period): seconds.
+  by :func:`seed_billing_data` (N customers, M events in one period): seconds
+  (:mod:`bench.billing_run_bench` measures it, with its memory and its ratio to the scan).
 * :func:`measure_metrics_query` — ``GET /metrics`` for one customer with many
   events in the month: p99 milliseconds over >= 1000 samples after a warm-up.
 """
@@ -17,10 +18,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from bench.auth_bench import _authenticate
-from bench.data import count, create_customers, create_events
+from bench.data import create_customers, create_events
 from bench.harness import Figure, sample_ms, summarize
 
 INGEST_TARGET = ">= 20000"
@@ -111,46 +110,15 @@ def measure_billing_run(
     seed: str = "billing",
     generate: bool = True,
 ) -> Figure:
-    """Seconds for one billing run of ``period`` creating every invoice (then a rerun and a finalize, in detail).
+    """``billing_run_s`` alone (see :func:`bench.billing_run_bench.measure_billing` for all four figures).
 
     With ``generate=False`` it bills whatever the database holds for the period.
-    ``data_size`` reports what was actually there: billable customers and events.
     """
-    from chalicelib.billing import service as billing
-    from chalicelib.core.periods import parse_period
+    from bench.billing_run_bench import measure_billing
 
     if generate:
         seed_billing_data(admin_url, n_customers, n_events, period=period, seed=seed)
-    month = parse_period(period)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        customers = count(conn, "SELECT count(*) FROM customers WHERE billing_start_date <= %s", (month.last_day,))
-        events = count(conn, "SELECT count(*) FROM usage_events WHERE period = %s", (month.first_day,))
-        existing = count(conn, "SELECT count(*) FROM invoices WHERE period = %s", (month.first_day,))
-    now = month.ends_at + timedelta(days=1)
-
-    def timed(finalize: bool) -> tuple[float, Any]:
-        start = time.perf_counter()
-        result = billing.run(month, finalize=finalize, now=now, actor="system:bench")
-        return time.perf_counter() - start, result
-
-    first_s, first = timed(False)
-    rerun_s, _ = timed(False)
-    finalize_s, finalized = timed(True)
-    return Figure(
-        "billing_run_s",
-        round(first_s, 3),
-        "s",
-        BILLING_TARGET,
-        {"customers": customers, "events": events},
-        params={"period": period, "finalize": False, "invoices_before": existing},
-        detail={
-            "invoices_created": first.invoices_created,
-            "total_cents": first.model_dump(mode="json")["total_cents"],
-            "rerun_unchanged_s": round(rerun_s, 3),
-            "finalize_run_s": round(finalize_s, 3),
-            "invoices_finalized": finalized.invoices_finalized,
-        },
-    )
+    return measure_billing(admin_url, period=period, target=BILLING_TARGET)[0]
 
 
 # ---------------------------------------------------------------- GET /metrics

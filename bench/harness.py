@@ -86,10 +86,11 @@ def render(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, figures: list[Figure], *, quick: bool, started: float) -> None:
+def write_json(path: Path, figures: list[Figure], *, quick: bool, started: float, scale: int = 1) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "quick": quick,
+        "scale": scale,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": round(time.time() - started, 1),
         "machine": machine(),
