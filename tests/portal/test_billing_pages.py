@@ -1,0 +1,149 @@
+"""Issue 15's billing journeys in the browser: invoices and their PDF, the card form, webhooks and usage alerts.
+
+Each journey has a tenant of its own, onboarded by the operator with an owner
+(``owner_email``) who accepts the e-mailed invitation and logs in through the
+login page: the pages are used as the people at a customer use them, with the
+data made through the API as a customer's systems (or the operator's billing
+run) would make it. axe-core checks every page, dialogs open included; each
+step leaves a screenshot in ``.local/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+
+from tests.portal.accessibility import assert_accessible
+from tests.portal.browser import PHONE, login, screenshot
+from tests.portal.data import (
+    INVITATION_TOKEN,
+    PASSWORD,
+    Api,
+    Tenant,
+    invoice_last_month,
+    previous_month,
+    wait_for_email,
+)
+
+# Over the starter tier's allowance, so the invoice has usage lines besides the base fee.
+USAGE = {"api_calls": 150_000, "compliance_scans": 1_234}
+
+
+@pytest.fixture(scope="module")
+def operator(api: Api, local_stack: dict[str, Any]) -> str:
+    """A session of the local operator key (onboarding, billing runs)."""
+    return api.token(local_stack["operator_api_key"])
+
+
+def new_owner_tenant(api: Api, operator: str, aws_endpoint_url: str, name: str) -> Tenant:
+    """A starter customer billed from the first of last month whose first owner has accepted the invitation.
+
+    The operator onboards it naming ``owner_email`` (the API invites that person
+    as the owner); the owner accepts with the e-mailed token. The onboarding
+    key's session (role admin) arranges the tenant's data.
+    """
+    start = previous_month(datetime.now(UTC))[1]
+    tag = uuid.uuid4().hex[:10]
+    owner = f"owner-{tag}@example.test"
+    created = api.call(
+        "POST",
+        "/admin/customers",
+        {
+            "name": name,
+            "email": f"billing-{tag}@example.test",
+            "tier": "starter",
+            "tax_rate": "0.0825",
+            "billing_start_date": start.isoformat(),
+            "owner_email": owner,
+        },
+        operator,
+    )
+    token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
+    api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
+    return Tenant(created["customer"], api.token(created["api_key"]["key"]), owner, PASSWORD, "owner")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_an_owner_filters_invoices_opens_one_and_downloads_its_pdf(
+    page: Page, local_stack: dict[str, Any], portal_url: str, api: Api, operator: str, tmp_path: Path
+) -> None:
+    journey = "invoices"
+    tenant = new_owner_tenant(api, operator, local_stack["aws_endpoint_url"], "Invoice Journey Co")
+    invoice = invoice_last_month(api, operator, tenant, USAGE)
+    assert invoice["status"] == "finalized", invoice  # no card: the run finalizes, nothing charges it
+    assert invoice["currency"].upper() == "USD", invoice["currency"]
+    total = _money_en_gb(invoice["total_cents"])
+
+    login(page, portal_url, tenant.email, tenant.password)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoices").click()
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", name="Invoices", level=1)).to_be_visible()
+    row = main.get_by_role("row", name=re.compile(re.escape(invoice["number"])))
+    expect(row).to_contain_text("Finalized")
+    expect(row).to_contain_text(total)
+    assert_accessible(page, "the invoice list")
+    screenshot(page, journey, "1-list")
+
+    # Filtered: paid has nothing yet (an empty state, not an empty table); finalized has the invoice.
+    status = main.get_by_label("Status")
+    status.select_option("paid")
+    expect(main.get_by_text("No paid invoices")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"[?&]status=paid"))
+    assert_accessible(page, "the invoice list, filtered to an empty status")
+    screenshot(page, journey, "2-filter-paid-empty")
+    status.select_option("finalized")
+    expect(row).to_be_visible()
+    screenshot(page, journey, "3-filter-finalized")
+
+    # The detail: lines and totals as the API computed them, the payment state, the PDF.
+    row.get_by_role("link", name=invoice["number"]).click()
+    expect(main.get_by_role("heading", name=f"Invoice {invoice['number']}", level=1)).to_be_visible()
+    lines = main.get_by_role("table", name="Invoice lines")
+    expect(lines.get_by_role("row")).to_have_count(1 + len(invoice["lines"]))
+    for line in invoice["lines"]:
+        expect(lines).to_contain_text(line["description"])
+        expect(lines).to_contain_text(_money_en_gb(line["amount_cents"]))
+    expect(main.get_by_text(_money_en_gb(invoice["tax_cents"]), exact=True)).to_be_visible()
+    expect(main.get_by_text(total, exact=True).first).to_be_visible()
+    expect(main.get_by_text("No charge yet")).to_be_visible()
+    assert_accessible(page, "the invoice detail")
+    screenshot(page, journey, "4-detail")
+
+    with page.expect_download() as download_info:
+        main.get_by_role("button", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{invoice['number']}.pdf", download.suggested_filename
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    pdf = saved.read_bytes()
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 1000, pdf[:100]
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert invoice["number"] in text, text[:2000]
+
+    # At a phone's width the detail still reads (the tables scroll sideways) and passes axe.
+    page.set_viewport_size(PHONE)
+    expect(main.get_by_role("button", name="Download PDF")).to_be_visible()
+    assert_accessible(page, "the invoice detail at phone width")
+    screenshot(page, journey, "5-detail-phone")
+
+
+def _money_en_gb(cents: int, symbol: str = "$") -> str:
+    """What Intl.NumberFormat("en-GB", {currency: "USD"}) shows for ``cents`` (the tests' locale is en-GB)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}US{symbol}{whole:,}.{part:02d}"
