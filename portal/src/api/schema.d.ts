@@ -493,7 +493,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Used, included and billable units per metric for a month */
+        /** Used, included and billable units per metric for a month (?daily=true: and per day) */
         get: operations["get_metrics"];
         put?: never;
         /** Record 1-1000 usage events (idempotent on event_id) */
@@ -1148,6 +1148,22 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** DailyUsageResponse */
+        DailyUsageResponse: {
+            /**
+             * Date
+             * Format: date
+             * @description A UTC day of the month (YYYY-MM-DD)
+             */
+            date: string;
+            /**
+             * Quantity
+             * @description Used that day (decimal string)
+             */
+            quantity: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** DeliveryPage */
         DeliveryPage: {
             /** Items */
@@ -1565,6 +1581,11 @@ export interface components {
              * @description max(0, quantity - included) (decimal string)
              */
             billable: string;
+            /**
+             * Daily
+             * @description Only with ?daily=true: the days of the month with usage, oldest first (days without usage are left out; empty for a month past the usage retention, whose events are archived)
+             */
+            daily?: components["schemas"]["DailyUsageResponse"][];
         } & {
             [key: string]: unknown;
         };
@@ -3442,6 +3463,8 @@ export interface operations {
             query?: {
                 /** @description YYYY-MM (default: current month) */
                 period?: string;
+                /** @description true: each metric entry also carries `daily`, its usage per UTC day of the month (for the portal's chart; reads the month's events, so only when asked) */
+                daily?: boolean;
             };
             header?: never;
             path?: never;

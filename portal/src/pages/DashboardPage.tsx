@@ -17,7 +17,8 @@ export function DashboardPage() {
   const period = currentPeriod();
   const usage = useQuery({
     queryKey: usageQueryKey(period),
-    queryFn: () => unwrap(api.GET("/metrics", { params: { query: { period } } })),
+    // daily: each metric's usage per UTC day, which the chart accumulates day by day.
+    queryFn: () => unwrap(api.GET("/metrics", { params: { query: { period, daily: true } } })),
   });
   const showInvoice = session.can("invoices");
   const upcoming = useUpcomingInvoice(showInvoice);

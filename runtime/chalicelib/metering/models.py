@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.core.errors import PayloadTooLarge
 from chalicelib.core.models import DecimalString, RequestModel, ResponseModel, Timestamp
@@ -50,6 +52,11 @@ class MetricsBatch(RequestModel):
 
 class UsageQuery(RequestModel):
     period: str | None = Field(default=None, max_length=32, description="YYYY-MM (default: current month)")
+    daily: bool = Field(
+        default=False,
+        description="true: each metric entry also carries `daily`, its usage per UTC day of the month"
+        " (for the portal's chart; reads the month's events, so only when asked)",
+    )
 
 
 class IngestResponse(ResponseModel):
@@ -57,11 +64,29 @@ class IngestResponse(ResponseModel):
     duplicates: int = Field(description="Events already recorded (in this batch or before): ignored")
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    # The field is left out rather than null: no "default": null (invalid for an array) in the document.
+    schema.pop("default", None)
+
+
+class DailyUsageResponse(ResponseModel):
+    date: dt.date = Field(description="A UTC day of the month (YYYY-MM-DD)")
+    quantity: DecimalString = Field(description="Used that day (decimal string)")
+
+
 class MetricUsageResponse(ResponseModel):
     metric: str
     quantity: DecimalString = Field(description="Used this month (decimal string)")
     included: DecimalString = Field(description="Included in the tier (decimal string)")
     billable: DecimalString = Field(description="max(0, quantity - included) (decimal string)")
+    # Absent unless asked for (``?daily=true``): the document without it is unchanged.
+    daily: list[DailyUsageResponse] | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_absent_not_null,
+        description="Only with ?daily=true: the days of the month with usage, oldest first (days without"
+        " usage are left out; empty for a month past the usage retention, whose events are archived)",
+    )
 
 
 class UsageResponse(ResponseModel):

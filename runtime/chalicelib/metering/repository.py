@@ -1,4 +1,4 @@
-"""Storage of usage: one call per batch into ``ingest_usage_events`` (migrations 0020, 0042, 0043), monthly totals."""
+"""Storage of usage: one call per batch into ``ingest_usage_events`` (migrations 0020, 0042, 0043), monthly and daily totals."""
 
 from __future__ import annotations
 
@@ -24,6 +24,18 @@ SELECT tp.metric_code AS metric, tp.included_units AS included, coalesce(um.quan
   LEFT JOIN usage_monthly um
          ON um.customer_id = c.id AND um.period = %(period)s AND um.metric_code = tp.metric_code
  ORDER BY tp.metric_code
+"""
+
+# Row-level security confines usage_events to the tenant's rows; ``period`` selects the month's
+# one partition, and the tenant's rows in it come from its (customer_id, metric_code) index.
+# Days are UTC days, as months are (``period`` is the event's UTC month).
+DAILY_USAGE = """
+SELECT metric_code AS metric, date_trunc('day', occurred_at AT TIME ZONE 'UTC')::date AS date,
+       sum(quantity) AS quantity
+  FROM usage_events
+ WHERE period = %(period)s
+ GROUP BY metric_code, date_trunc('day', occurred_at AT TIME ZONE 'UTC')
+ ORDER BY metric_code, date
 """
 
 
@@ -84,3 +96,8 @@ def insert_batch(conn: Connection, batch: BatchColumns) -> BatchOutcome:
 def monthly_usage(conn: Connection, period_start: date) -> list[dict[str, Any]]:
     """Per metric of the tenant's tier: ``metric``, used ``quantity`` in the month and ``included`` units."""
     return conn.execute(MONTHLY_USAGE, {"period": period_start}).fetchall()
+
+
+def daily_usage(conn: Connection, period_start: date) -> list[dict[str, Any]]:
+    """The tenant's usage per metric and UTC day of the month: ``metric``, ``date``, ``quantity`` (days with events)."""
+    return conn.execute(DAILY_USAGE, {"period": period_start}).fetchall()

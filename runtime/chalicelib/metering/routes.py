@@ -1,4 +1,4 @@
-"""``POST /metrics`` (ingest a batch of usage events) and ``GET /metrics`` (a month's usage).
+"""``POST /metrics`` (ingest a batch of usage events) and ``GET /metrics`` (a month's usage, by day if asked).
 
 ``/metrics`` is the contract's name for usage metering; the code calls it
 usage. "metrics" elsewhere: the metric catalogue (PostgreSQL ``metrics``:
@@ -45,12 +45,12 @@ def ingest_usage(body: MetricsBatch) -> IngestResponse:
     auth="customer",
     query=UsageQuery,
     response=UsageResponse,
-    summary="Used, included and billable units per metric for a month",
+    summary="Used, included and billable units per metric for a month (?daily=true: and per day)",
     tags=("metering",),
     errors=(400, 401, 403, 422, 429),
 )
 def monthly_usage(query: UsageQuery) -> UsageResponse:
-    return service.usage_for_period(current_customer_id(), query.period)
+    return service.usage_for_period(current_customer_id(), query.period, daily=query.daily)
 
 
 @bp.schedule(

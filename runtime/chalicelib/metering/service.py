@@ -31,7 +31,13 @@ from chalicelib.core.errors import Unprocessable
 from chalicelib.core.periods import Period, parse_period, utc_now
 from chalicelib.core.text import is_identifier
 from chalicelib.metering import repository
-from chalicelib.metering.models import IngestResponse, MetricUsageResponse, UsageEventIn, UsageResponse
+from chalicelib.metering.models import (
+    DailyUsageResponse,
+    IngestResponse,
+    MetricUsageResponse,
+    UsageEventIn,
+    UsageResponse,
+)
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Billing periods start in 1970; older timestamps are typos, and a far-away
@@ -84,13 +90,31 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
     return result
 
 
-def usage_for_period(customer_id: uuid.UUID, period: str | None, *, now: datetime | None = None) -> UsageResponse:
-    """Used, included and billable quantity per metric for one month (default: the current one)."""
+def usage_for_period(
+    customer_id: uuid.UUID, period: str | None, *, daily: bool = False, now: datetime | None = None
+) -> UsageResponse:
+    """Used, included and billable quantity per metric for one month (default: the current one).
+
+    With ``daily``, each metric also gets its usage per UTC day (the days with
+    events), summed from the month's events right after the totals are read
+    (``usage_monthly``, kept by the same statements that store the events): the
+    days add up to the total, give or take a batch committed between the two reads.
+    """
     month = parse_period(period) if period is not None else Period.containing(now or utc_now())
+    days: dict[str, list[DailyUsageResponse]] = {}
     with db.tenant_transaction(customer_id) as conn:
         rows = repository.monthly_usage(conn, month.first_day)
+        if daily:
+            for day in repository.daily_usage(conn, month.first_day):
+                days.setdefault(day["metric"], []).append(DailyUsageResponse.model_validate(day))
     metrics = [
-        MetricUsageResponse.model_validate({**row, "billable": billable_units(row["quantity"], row["included"])})
+        MetricUsageResponse.model_validate(
+            {
+                **row,
+                "billable": billable_units(row["quantity"], row["included"]),
+                "daily": days.get(row["metric"], []) if daily else None,
+            }
+        )
         for row in rows
     ]
     return UsageResponse(period=month.label, metrics=metrics)

@@ -7,10 +7,11 @@
  * and the billing start (at least one day), extended over the time remaining.
  * The invoice's forecast amount itself always comes from the API.
  *
- * Daily usage: GET /metrics answers monthly totals. If a metric entry carries a
- * `daily` list (`[{"date": "YYYY-MM-DD", "quantity": "12"}]`, the API's documented
- * extension point: entries allow additional properties), the chart draws it day by
- * day; otherwise it draws the run-rate line from the start to now.
+ * Daily usage: `GET /metrics?daily=true` adds to each metric entry a `daily` list
+ * (`[{"date": "YYYY-MM-DD", "quantity": "12"}]`: the UTC days with usage, oldest
+ * first). The chart then draws the cumulative usage day by day from the month's
+ * start: flat over days without usage, rising over a day with some. Without it
+ * (an older API, a malformed list) it draws the run-rate line from the start to now.
  */
 import type { components } from "../../api/schema";
 
@@ -60,9 +61,9 @@ interface DailyEntry {
   quantity: number;
 }
 
-/** The optional `daily` list of a metric entry, validated (unknown shape → null). */
+/** The optional `daily` list of a metric entry, as numbers, oldest first (absent or malformed → null). */
 export function dailyUsage(metric: MetricUsage): DailyEntry[] | null {
-  const raw = metric.daily;
+  const raw: unknown = metric.daily;
   if (!Array.isArray(raw)) return null;
   const out: DailyEntry[] = [];
   for (const item of raw as unknown[]) {
@@ -95,14 +96,19 @@ export function usageSeries(metric: MetricUsage, frame: MonthFrame): UsageSeries
   const days = dailyUsage(metric);
   let actual: { x: number; y: number }[];
   if (days) {
-    actual = [{ x: dayPosition(frame, frame.rateStart), y: 0 }];
+    // From day 1, not the billing start: these are the events themselves, whenever billing starts.
+    // Each day with usage: flat up to its start, rising to its total by its end (or by now, today).
+    actual = [{ x: 0, y: 0 }];
     let total = 0;
     for (const day of days) {
       const dayStart = Date.parse(`${day.date}T00:00:00Z`);
       if (Number.isNaN(dayStart) || dayStart < frame.start || dayStart >= frame.end) continue;
+      const fromX = Math.min(dayPosition(frame, dayStart), nowX);
+      actual.push({ x: fromX, y: total });
       total += day.quantity;
-      actual.push({ x: Math.min(dayPosition(frame, dayStart + DAY_MS), nowX), y: total });
+      actual.push({ x: Math.max(fromX, Math.min(dayPosition(frame, dayStart + DAY_MS), nowX)), y: total });
     }
+    // The month's total (usage_monthly) can exceed the days' sum by a batch committed in between.
     actual.push({ x: nowX, y: Math.max(total, used) });
   } else {
     actual = [
