@@ -19,14 +19,14 @@ from chalicelib.core.contract import SealedPurpose
 from chalicelib.core.tables import TableSpec
 
 # What the runtime calls (grep runtime/ for the boto3 methods): no BatchGetItem,
-# no transactions (ConditionCheckItem), no Scan. Add an action with its caller.
+# no transactions (ConditionCheckItem), no Scan, and no BatchWriteItem since
+# migration 0044 moved sessions to PostgreSQL. Add an action with its caller.
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
     "dynamodb:DescribeTable",
 )
 
