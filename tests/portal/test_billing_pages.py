@@ -14,16 +14,17 @@ import io
 import re
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.portal.accessibility import assert_accessible
-from tests.portal.browser import PHONE, login, screenshot
+from tests.portal.browser import PHONE, login
+from tests.portal.browser import screenshot as save_screenshot
 from tests.portal.data import (
     INVITATION_TOKEN,
     PASSWORD,
@@ -70,6 +71,12 @@ def new_owner_tenant(api: Api, operator: str, aws_endpoint_url: str, name: str) 
     token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
     api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
     return Tenant(created["customer"], api.token(created["api_key"]["key"]), owner, PASSWORD, "owner")
+
+
+def screenshot(page: Page, journey: str, step: str) -> None:
+    """The page from its top (a full-page picture taken scrolled down draws the sticky header mid-page)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    save_screenshot(page, journey, step)
 
 
 def free_port() -> int:
@@ -147,3 +154,57 @@ def _money_en_gb(cents: int, symbol: str = "$") -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}US{symbol}{whole:,}.{part:02d}"
+
+
+def test_an_owner_adds_a_card_through_the_stripe_card_form(
+    page: Page, local_stack: dict[str, Any], portal_url: str, api: Api, operator: str
+) -> None:
+    journey = "payment-method"
+    tenant = new_owner_tenant(api, operator, local_stack["aws_endpoint_url"], "Card Journey Co")
+    expiry_year = f"{(date.today().year + 3) % 100:02d}"
+
+    login(page, portal_url, tenant.email, tenant.password)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payment method").click()
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", name="Payment method", level=1)).to_be_visible()
+    expect(main.get_by_text("No card on file")).to_be_visible()
+    assert_accessible(page, "the payment method page without a card")
+    screenshot(page, journey, "1-empty")
+
+    # The card form: a SetupIntent from the API, Stripe.js (localstripe's) loaded at run time.
+    main.get_by_role("button", name="Add a card").click()
+    card_number = main.get_by_label("Card number")
+    expect(card_number).to_be_visible()
+    assert_accessible(page, "the card form")
+    screenshot(page, journey, "2-card-form")
+
+    # A card Stripe declines when it is set up: the reason is shown, nothing is saved.
+    _fill_card(main, "4000000000000002", expiry_year)
+    main.get_by_role("button", name="Save card").click()
+    refusal = main.get_by_role("alert")
+    expect(refusal).to_contain_text("The card was not saved")
+    expect(refusal).to_contain_text("declined")
+    assert api.request("GET", "/billing/payment-method", token=tenant.admin_token)[0] == 404
+    assert_accessible(page, "the card form with a decline")
+    screenshot(page, journey, "3-declined")
+
+    # A good card (with a fresh SetupIntent: the declined one is spent) becomes the payment method.
+    _fill_card(main, "4242424242424242", expiry_year)
+    main.get_by_role("button", name="Save card").click()
+    expect(main.get_by_role("status").filter(has_text="Card saved")).to_contain_text("Visa ending in 4242")
+    on_file = main.locator("section").filter(has=page.get_by_role("heading", name="Card on file"))
+    expect(on_file).to_contain_text("Visa")
+    expect(on_file).to_contain_text("•••• 4242")
+    expect(on_file).to_contain_text(f"/20{expiry_year}")
+    card = api.call("GET", "/billing/payment-method", token=tenant.admin_token)
+    assert card == {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2000 + int(expiry_year)}, card
+    assert_accessible(page, "the payment method page with a card")
+    screenshot(page, journey, "4-saved")
+
+
+def _fill_card(main: Locator, number: str, expiry_year: str) -> None:
+    main.get_by_label("Card number").fill(number)
+    main.get_by_label("Expiry month (MM)").fill("08")
+    main.get_by_label("Expiry year (YY)").fill(expiry_year)
+    main.get_by_label("Security code (CVC)").fill("123")
+    main.get_by_label("Postal code").fill("10115")
