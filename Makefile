@@ -17,9 +17,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
 COVERAGE := --cov=runtime/chalicelib --cov-branch --cov-report=term
 
+# pip is upgraded but kept below 26.3: chalice 1.34.0 requires pip<26.3 (it
+# packages the functions with pip), so pip 26.3 would leave the venv with a broken
+# requirement. Lift the bound when chalice does.
 $(STAMP): requirements.txt runtime/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade 'pip<26.3'
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
@@ -175,7 +178,7 @@ bench-quick: $(STAMP) chromium portal
 # then cfn-lint checks every template.
 # NETWORK=file.json gives the environment's vpc block (real network ids kept
 # out of cdk.json; docs/DEPLOYMENT.md, "Network ids") as context saas:network.
-synth: $(STAMP)
+synth: $(STAMP) portal
 	rm -rf cdk.out
 	CDK_CONTEXT_JSON="$$($(PY) -c 'import json,sys; c={"env": sys.argv[1]}; c.update({"saas:network": json.load(open(sys.argv[2]))} if sys.argv[2] else {}); print(json.dumps(c))' '$(ENV)' '$(NETWORK)')" \
 	  CDK_OUTDIR=cdk.out $(PY) infra.py
@@ -183,8 +186,9 @@ synth: $(STAMP)
 	@echo "synthesized $(ENV): $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 
 # Deploy both stacks of ENV with the cdk CLI from npm (needs AWS credentials
-# and a bootstrapped account: see docs/DEPLOYMENT.md).
-deploy: $(STAMP)
+# and a bootstrapped account: see docs/DEPLOYMENT.md). Both synth and deploy
+# build the portal first: the app uploads portal/dist to the portal's bucket.
+deploy: $(STAMP) portal
 	npx --yes aws-cdk@2 deploy --all -c env=$(ENV) $(if $(NETWORK),-c saas:network="$$(cat $(NETWORK))",) --require-approval broadening
 
 clean:
