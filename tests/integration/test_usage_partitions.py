@@ -1,7 +1,7 @@
 """usage_events partitioned by month (migration 0043): global idempotency, partitions on demand, retention.
 
 Idempotency and on-demand partitions are tested on the session's database,
-in months of private years (``fresh_period``). Retention detaches every month
+in private months of 1970 (``fresh_month_1970``). Retention detaches every month
 older than the window, which would take the other tests' years with it: those
 tests (and the migration's copy of existing rows) run on a database of their own.
 """
@@ -32,7 +32,7 @@ from chalicelib.core.periods import Period, utc_now
 from chalicelib.core.settings import reset_settings
 from chalicelib.metering import partitions
 from chalicelib.metering import service as metering
-from tests.billing_support import at, event, fresh_period
+from tests.billing_support import at, event, fresh_month_1970
 
 INGEST = "SELECT * FROM ingest_usage_events(%s)"
 
@@ -60,7 +60,7 @@ def _stored(admin_conn, customer_id) -> tuple[list[tuple[str, D, Any]], list[tup
 
 def test_the_same_event_id_in_another_month_is_a_duplicate(make_customer, admin_conn):
     cid = make_customer()
-    january, june = fresh_period(1), fresh_period(6)
+    january, june = fresh_month_1970(), fresh_month_1970()
     first = metering.ingest(cid, [event("api_calls", D(3), when=at(january), event_id="e-1")])
     again = metering.ingest(cid, [event("api_calls", D(5), when=at(june), event_id="e-1")])
     both = metering.ingest(
@@ -81,7 +81,7 @@ def test_the_same_event_id_in_another_month_is_a_duplicate(make_customer, admin_
 
 
 def test_another_customer_may_use_the_same_event_id(make_customer, admin_conn):
-    period = fresh_period()
+    period = fresh_month_1970()
     a, b = make_customer(), make_customer()
     for cid in (a, b):
         assert metering.ingest(cid, [event("api_calls", D(1), when=at(period), event_id="shared")]).accepted == 1
@@ -133,7 +133,7 @@ def test_two_connections_ingesting_one_event_in_different_months_accept_it_once(
     make_customer, app_url, admin_url, admin_conn, first_outcome
 ):
     cid = make_customer()
-    march, august = fresh_period(3), fresh_period(8)
+    march, august = fresh_month_1970(), fresh_month_1970()
     for period in (march, august):  # both months' partitions exist: the two batches meet on the key alone
         admin_conn.execute("SELECT usage_partition_create(%s)", (period.first_day,))
     one, two = _Tenant(app_url, cid), _Tenant(app_url, cid)
@@ -175,7 +175,7 @@ def _partition_of(admin_conn, period: Period) -> list[str]:
 def test_ingestion_creates_a_missing_month_once_when_two_batches_race_for_it(
     make_customer, app_url, admin_url, admin_conn
 ):
-    period = fresh_period(11)
+    period = fresh_month_1970()
     a, b = make_customer(), make_customer()
     assert _partition_of(admin_conn, period) == []
     one, two = _Tenant(app_url, a), _Tenant(app_url, b)
@@ -200,7 +200,7 @@ def test_ingestion_creates_a_missing_month_once_when_two_batches_race_for_it(
 
 def test_a_refused_batch_leaves_no_partition_behind(make_customer, admin_conn):
     cid = make_customer()
-    period = fresh_period(2)
+    period = fresh_month_1970()
     with pytest.raises(Unprocessable, match=r"events\[1\]: unknown metric"):
         metering.ingest(cid, [event("api_calls", D(1), when=at(period)), event("nope", D(1), when=at(period))])
     assert _partition_of(admin_conn, period) == []
