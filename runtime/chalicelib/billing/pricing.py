@@ -14,10 +14,11 @@ rows of one aggregation query and stores what they return.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from chalicelib.catalog.prices import Plan, billable_units
 from chalicelib.core.money import EXACT, cents, plain, round_half_up
@@ -71,31 +72,32 @@ def prorated_base_fee(base_fee: Decimal, days_active: int, days_in_month: int) -
     return Decimal(quotient).scaleb(-2)
 
 
+# Every operation below names EXACT as its context (rather than entering localcontext(EXACT)):
+# the same exact arithmetic, without a context switch per call (the run prices 100,000 invoices).
+
+
 def usage_amount(billable: Decimal, unit_price: Decimal) -> Decimal:
-    with localcontext(EXACT):
-        return round_half_up(billable * unit_price)
+    return round_half_up(EXACT.multiply(billable, unit_price))
 
 
 def discount_for(subtotal: Decimal) -> Decimal:
     """5 % of the subtotal, only when it is strictly more than $5,000.00."""
     if subtotal > DISCOUNT_THRESHOLD:
-        with localcontext(EXACT):
-            return round_half_up(subtotal * DISCOUNT_RATE)
+        return round_half_up(EXACT.multiply(subtotal, DISCOUNT_RATE))
     return ZERO
 
 
 def tax_for(taxable: Decimal, tax_rate: Decimal) -> Decimal:
-    with localcontext(EXACT):
-        return round_half_up(taxable * tax_rate)
+    return round_half_up(EXACT.multiply(taxable, tax_rate))
 
 
 def totals(amounts: list[Decimal], tax_rate: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """``(subtotal, discount, tax, total)`` from line amounts already rounded to cents."""
-    with localcontext(EXACT):
-        subtotal = round_half_up(sum(amounts, ZERO))
-        discount = discount_for(subtotal)
-        tax = tax_for(subtotal - discount, tax_rate)
-        return subtotal, discount, tax, subtotal - discount + tax
+    subtotal = round_half_up(functools.reduce(EXACT.add, amounts, ZERO))
+    discount = discount_for(subtotal)
+    taxable = EXACT.subtract(subtotal, discount)
+    tax = tax_for(taxable, tax_rate)
+    return subtotal, discount, tax, EXACT.add(taxable, tax)
 
 
 def price_invoice(
