@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from tests.portal.data import (
     previous_month,
     wait_for_email,
 )
+from tests.webhook_receiver import Receiver, start_receiver
 
 # Over the starter tier's allowance, so the invoice has usage lines besides the base fee.
 USAGE = {"api_calls": 150_000, "compliance_scans": 1_234}
@@ -77,13 +78,6 @@ def screenshot(page: Page, journey: str, step: str) -> None:
     """The page from its top (a full-page picture taken scrolled down draws the sticky header mid-page)."""
     page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, journey, step)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_an_owner_filters_invoices_opens_one_and_downloads_its_pdf(
@@ -208,3 +202,118 @@ def _fill_card(main: Locator, number: str, expiry_year: str) -> None:
     main.get_by_label("Expiry year (YY)").fill(expiry_year)
     main.get_by_label("Security code (CVC)").fill("123")
     main.get_by_label("Postal code").fill("10115")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver (tests.webhook_receiver): ``flaky`` paths answer 503 once, then 200."""
+    found, server, thread = start_receiver()
+    try:
+        yield found
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_an_owner_manages_webhook_endpoints_and_usage_alerts(
+    page: Page, local_stack: dict[str, Any], portal_url: str, api: Api, operator: str, receiver: Receiver
+) -> None:
+    journey = "webhooks-alerts"
+    tenant = new_owner_tenant(api, operator, local_stack["aws_endpoint_url"], "Webhook Journey Co")
+    hook = receiver.url("flaky")  # http://127.0.0.1:<port>/flaky/<random>: the local stack accepts it
+
+    login(page, portal_url, tenant.email, tenant.password)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
+    expect(main.get_by_text("No endpoints yet")).to_be_visible()
+    assert_accessible(page, "the webhooks page without endpoints")
+    screenshot(page, journey, "1-webhooks-empty")
+
+    # Create: the form in a dialog (checked by axe while open), then the secret, once.
+    main.get_by_role("button", name="Add endpoint").first.click()
+    dialog = page.get_by_role("dialog", name="Add a webhook endpoint")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Create endpoint").click()
+    expect(dialog.get_by_text("Enter the URL that receives the events.")).to_be_visible()
+    expect(dialog.get_by_text("Choose at least one event.")).to_be_visible()
+    dialog.get_by_label("Endpoint URL").fill(hook)
+    dialog.get_by_label("Description (optional)").fill("Key events for the audit bot")
+    dialog.get_by_label("api_key.created").check()
+    assert_accessible(page, "the add-endpoint dialog")
+    screenshot(page, journey, "2-add-endpoint")
+    dialog.get_by_role("button", name="Create endpoint").click()
+    created = page.get_by_role("dialog", name="Endpoint created")
+    expect(created).to_contain_text("shown only this once")
+    secret = created.locator("code").filter(has_text="whsec_").inner_text().strip()
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret), secret
+    expect(created.get_by_role("button", name="Copy signing secret")).to_be_visible()
+    assert_accessible(page, "the endpoint-created dialog with its secret")
+    screenshot(page, journey, "3-secret-once")
+    created.get_by_role("button", name="Done").click()
+    expect(created).to_be_hidden()
+    row = main.get_by_role("row", name=hook)
+    expect(row).to_contain_text("api_key.created")
+    expect(row).to_contain_text("Key events for the audit bot")
+    expect(page.get_by_text(secret)).to_have_count(0)  # shown once: gone with the dialog
+    [listed] = api.call("GET", "/webhook-endpoints", token=tenant.admin_token)["items"]
+    assert listed["url"] == hook and "secret" not in listed, listed
+
+    # An event: a new API key. The endpoint answers 503 the first time: a failed delivery, then "Retry".
+    api.call("POST", "/api-keys", {"name": "webhook journey"}, tenant.admin_token)
+    assert receiver.wait_for(hook, count=1), "the api_key.created event never reached the receiver"
+    row.get_by_role("button", name=f"Deliveries to {hook}").click()
+    deliveries = main.get_by_role("table", name=f"Deliveries to {hook}")
+    first = deliveries.get_by_role("row", name=re.compile("api_key.created")).first
+    expect(first).to_contain_text("Failed")
+    expect(first).to_contain_text("HTTP 503")
+    assert_accessible(page, "the webhooks page with deliveries")
+    screenshot(page, journey, "4-deliveries-failed")
+    deliveries.get_by_role("button", name="Retry api_key.created (attempt 1)").click()
+    expect(main.get_by_role("status").filter(has_text="Delivered")).to_contain_text("HTTP 200")
+    expect(deliveries.get_by_role("row").filter(has_text="HTTP 200").first).to_contain_text("Delivered")
+    assert len(receiver.received(hook)) >= 2
+    screenshot(page, journey, "5-deliveries-retried")
+
+    # Usage alerts: the metric from the plan's catalog, a threshold, then deleted after a confirmation.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage alerts").click()
+    expect(main.get_by_role("heading", name="Usage alerts", level=1)).to_be_visible()
+    expect(main.get_by_text("No alerts yet")).to_be_visible()
+    metric = main.get_by_label("Metric")
+    expect(metric.locator("option")).to_contain_text(["API calls", "Compliance scans"])
+    assert_accessible(page, "the usage alerts page without alerts")
+    screenshot(page, journey, "6-alerts-empty")
+    metric.select_option(label="Compliance scans")
+    main.get_by_label("Threshold").fill("12.3456789")
+    main.get_by_role("button", name="Create alert").click()
+    expect(main.get_by_text("at most 6 decimal places")).to_be_visible()
+    main.get_by_label("Threshold").fill("2500")
+    main.get_by_role("button", name="Create alert").click()
+    alerts = main.get_by_role("table", name="Usage alerts")
+    alert_row = alerts.get_by_role("row", name=re.compile("Compliance scans"))
+    expect(alert_row).to_contain_text("2,500")
+    expect(alert_row).to_contain_text("Not yet")
+    [made] = api.call("GET", "/usage-alerts", token=tenant.admin_token)["items"]
+    assert made["metric"] == "compliance_scans" and made["threshold"] in ("2500", "2500.000000"), made
+    assert_accessible(page, "the usage alerts page with an alert")
+    screenshot(page, journey, "7-alert-created")
+    alert_row.get_by_role("button", name="Delete the alert for Compliance scans at 2,500").click()
+    confirm = page.get_by_role("dialog", name="Delete this alert?")
+    expect(confirm).to_contain_text("Compliance scans at 2,500")
+    assert_accessible(page, "the delete-alert dialog")
+    screenshot(page, journey, "8-delete-alert")
+    confirm.get_by_role("button", name="Delete alert").click()
+    expect(confirm).to_be_hidden()
+    expect(main.get_by_text("No alerts yet")).to_be_visible()
+    assert api.call("GET", "/usage-alerts", token=tenant.admin_token)["items"] == []
+
+    # Back to webhooks: the endpoint deleted after its confirmation.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
+    main.get_by_role("row", name=hook).get_by_role("button", name=f"Delete {hook}").click()
+    confirm = page.get_by_role("dialog", name="Delete this endpoint?")
+    assert_accessible(page, "the delete-endpoint dialog")
+    confirm.get_by_role("button", name="Delete endpoint").click()
+    expect(main.get_by_text("No endpoints yet")).to_be_visible()
+    assert api.call("GET", "/webhook-endpoints", token=tenant.admin_token)["items"] == []
+    screenshot(page, journey, "9-endpoint-deleted")
