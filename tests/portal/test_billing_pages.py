@@ -23,7 +23,7 @@ from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.portal.accessibility import assert_accessible
-from tests.portal.browser import PHONE, login
+from tests.portal.browser import DESKTOP, PHONE, login
 from tests.portal.browser import screenshot as save_screenshot
 from tests.portal.data import (
     INVITATION_TOKEN,
@@ -78,6 +78,12 @@ def screenshot(page: Page, journey: str, step: str) -> None:
     """The page from its top (a full-page picture taken scrolled down draws the sticky header mid-page)."""
     page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, journey, step)
+
+
+def assert_fits_the_width(page: Page, name: str) -> None:
+    """Nothing on the page is wider than the viewport (tables scroll inside their own region)."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{name} is {widths[0]} px wide in a {widths[1]} px viewport"
 
 
 def test_an_owner_filters_invoices_opens_one_and_downloads_its_pdf(
@@ -140,6 +146,7 @@ def test_an_owner_filters_invoices_opens_one_and_downloads_its_pdf(
     page.set_viewport_size(PHONE)
     expect(main.get_by_role("button", name="Download PDF")).to_be_visible()
     assert_accessible(page, "the invoice detail at phone width")
+    assert_fits_the_width(page, "the invoice detail")
     screenshot(page, journey, "5-detail-phone")
 
 
@@ -194,6 +201,12 @@ def test_an_owner_adds_a_card_through_the_stripe_card_form(
     assert card == {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2000 + int(expiry_year)}, card
     assert_accessible(page, "the payment method page with a card")
     screenshot(page, journey, "4-saved")
+
+    page.set_viewport_size(PHONE)
+    expect(on_file).to_contain_text("•••• 4242")
+    assert_accessible(page, "the payment method page at phone width")
+    assert_fits_the_width(page, "the payment method page")
+    screenshot(page, journey, "5-saved-phone")
 
 
 def _fill_card(main: Locator, number: str, expiry_year: str) -> None:
@@ -275,6 +288,12 @@ def test_an_owner_manages_webhook_endpoints_and_usage_alerts(
     expect(deliveries.get_by_role("row").filter(has_text="HTTP 200").first).to_contain_text("Delivered")
     assert len(receiver.received(hook)) >= 2
     screenshot(page, journey, "5-deliveries-retried")
+    page.set_viewport_size(PHONE)
+    expect(deliveries).to_be_visible()
+    assert_accessible(page, "the webhooks page at phone width")
+    assert_fits_the_width(page, "the webhooks page")
+    screenshot(page, journey, "5b-deliveries-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Usage alerts: the metric from the plan's catalog, a threshold, then deleted after a confirmation.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage alerts").click()
@@ -298,6 +317,11 @@ def test_an_owner_manages_webhook_endpoints_and_usage_alerts(
     assert made["metric"] == "compliance_scans" and made["threshold"] in ("2500", "2500.000000"), made
     assert_accessible(page, "the usage alerts page with an alert")
     screenshot(page, journey, "7-alert-created")
+    page.set_viewport_size(PHONE)
+    assert_accessible(page, "the usage alerts page at phone width")
+    assert_fits_the_width(page, "the usage alerts page")
+    screenshot(page, journey, "7b-alert-created-phone")
+    page.set_viewport_size(DESKTOP)
     alert_row.get_by_role("button", name="Delete the alert for Compliance scans at 2,500").click()
     confirm = page.get_by_role("dialog", name="Delete this alert?")
     expect(confirm).to_contain_text("Compliance scans at 2,500")

@@ -140,11 +140,11 @@ export function UsageAlertsPage() {
     { key: "created", header: "Created", render: (a) => formatDate(a.created_at) },
     {
       key: "actions",
-      header: <span className="visually-hidden">Actions</span>,
+      header: "Actions",
       align: "right",
       render: (a) => (
-        <Button variant="secondary" size="sm" onClick={() => setDeleting(a)}>
-          Delete<span className="visually-hidden"> the alert for {describeAlert(a)}</span>
+        <Button variant="secondary" size="sm" aria-label={`Delete the alert for ${describeAlert(a)}`} onClick={() => setDeleting(a)}>
+          Delete
         </Button>
       ),
     },

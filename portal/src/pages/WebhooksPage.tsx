@@ -12,6 +12,7 @@ import { useCursorList } from "../api/hooks";
 import type { components } from "../api/schema";
 import { Button, Card, Dialog, EmptyState, ErrorAlert, PageHeader, Pagination, QueryState, Table, formatDate, type Column } from "../ui";
 import { CreateEndpointDialog, ENDPOINTS_KEY } from "./webhooks/CreateEndpointDialog";
+import { BreakableUrl } from "./webhooks/BreakableUrl";
 import { Deliveries } from "./webhooks/Deliveries";
 
 type Endpoint = components["schemas"]["EndpointResponse"];
@@ -51,7 +52,7 @@ export function WebhooksPage() {
       header: "Endpoint",
       render: (e) => (
         <>
-          <span className="mono">{e.url}</span>
+          <BreakableUrl url={e.url} />
           {e.description ? <p className="muted small">{e.description}</p> : null}
         </>
       ),
@@ -60,15 +61,21 @@ export function WebhooksPage() {
     { key: "created", header: "Created", render: (e) => formatDate(e.created_at) },
     {
       key: "actions",
-      header: <span className="visually-hidden">Actions</span>,
+      header: "Actions",
       align: "right",
       render: (e) => (
         <span className="row">
-          <Button variant="secondary" size="sm" aria-pressed={e.id === selectedId} onClick={() => select(e.id === selectedId ? null : e.id)}>
-            Deliveries<span className="visually-hidden"> to {e.url}</span>
+          <Button
+            variant="secondary"
+            size="sm"
+            aria-label={`Deliveries to ${e.url}`}
+            aria-pressed={e.id === selectedId}
+            onClick={() => select(e.id === selectedId ? null : e.id)}
+          >
+            Deliveries
           </Button>
-          <Button variant="secondary" size="sm" onClick={() => setDeleting(e)}>
-            Delete<span className="visually-hidden"> {e.url}</span>
+          <Button variant="secondary" size="sm" aria-label={`Delete ${e.url}`} onClick={() => setDeleting(e)}>
+            Delete
           </Button>
         </span>
       ),
@@ -123,7 +130,7 @@ export function WebhooksPage() {
       >
         {remove.error ? <ErrorAlert error={remove.error} title="The endpoint was not deleted" /> : null}
         <p>
-          No more events will be sent to <span className="mono">{deleting?.url}</span>; its deliveries are no longer listed.
+          No more events will be sent to <BreakableUrl url={deleting?.url ?? ""} />; its deliveries are no longer listed.
         </p>
       </Dialog>
     </>

@@ -10,6 +10,7 @@ import { unwrap } from "../../api/errors";
 import { useCursorList } from "../../api/hooks";
 import type { components } from "../../api/schema";
 import { Alert, Badge, Button, Card, EmptyState, ErrorAlert, Pagination, QueryState, Table, formatDateTime, type Column } from "../../ui";
+import { BreakableUrl } from "./BreakableUrl";
 
 type Endpoint = components["schemas"]["EndpointResponse"];
 type Delivery = components["schemas"]["DeliveryResponse"];
@@ -55,15 +56,17 @@ export function Deliveries({ endpoint }: { endpoint: Endpoint }) {
     { key: "next", header: "Next attempt", render: (d) => (d.next_attempt_at ? formatDateTime(d.next_attempt_at) : "—") },
     {
       key: "retry",
-      header: <span className="visually-hidden">Actions</span>,
+      header: "Actions",
       align: "right",
       render: (d) => (
-        <Button variant="secondary" size="sm" loading={retry.isPending && retry.variables?.id === d.id} onClick={() => retry.mutate(d)}>
+        <Button
+          variant="secondary"
+          size="sm"
+          aria-label={`Retry ${d.event_type} (attempt ${d.attempt})`}
+          loading={retry.isPending && retry.variables?.id === d.id}
+          onClick={() => retry.mutate(d)}
+        >
           Retry
-          <span className="visually-hidden">
-            {" "}
-            {d.event_type} (attempt {d.attempt})
-          </span>
         </Button>
       ),
     },
@@ -73,14 +76,14 @@ export function Deliveries({ endpoint }: { endpoint: Endpoint }) {
     <Card
       title="Deliveries"
       actions={
-        <Button variant="secondary" size="sm" onClick={deliveries.refetch}>
-          Refresh<span className="visually-hidden"> deliveries</span>
+        <Button variant="secondary" size="sm" aria-label="Refresh deliveries" onClick={deliveries.refetch}>
+          Refresh
         </Button>
       }
     >
       <div className="stack">
         <p className="muted small">
-          To <span className="mono">{endpoint.url}</span>
+          To <BreakableUrl url={endpoint.url} />
         </p>
         {retry.isSuccess ? (
           <Alert tone={retry.data.succeeded ? "success" : "warning"} title={retry.data.succeeded ? "Delivered" : "Still failing"}>
