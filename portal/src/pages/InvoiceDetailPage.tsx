@@ -9,6 +9,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { unwrap } from "../api/errors";
 import type { components } from "../api/schema";
+import { useSession } from "../session/useSession";
 import {
   Alert,
   Button,
@@ -44,6 +45,14 @@ function lineColumns(currency: string): readonly Column<Line>[] {
 
 /** What the status means for the customer, in a sentence (void and uncollectible need saying). */
 function StatusNotice({ invoice }: { invoice: Invoice }) {
+  const session = useSession();
+  // Only a role that manages the payment method is pointed at it.
+  const update = session.can("payment_method") ? (
+    <>
+      {" "}
+      <Link to="/billing/payment-method">Update your payment method</Link> to pay it now.
+    </>
+  ) : null;
   switch (invoice.status) {
     case "draft":
       return <Alert tone="info">This invoice is a draft: its amounts may still change until it is finalized.</Alert>;
@@ -52,15 +61,14 @@ function StatusNotice({ invoice }: { invoice: Invoice }) {
     case "uncollectible":
       return (
         <Alert tone="error" title="Payment could not be collected">
-          Every attempt to charge this invoice failed. Update your payment method or contact support.
+          Every attempt to charge this invoice failed.{update}
         </Alert>
       );
     default:
       return invoice.payment_status === "failed" ? (
         <Alert tone="warning" title="The last payment attempt failed">
-          {invoice.next_payment_attempt_at
-            ? `We will try again on ${formatDateTime(invoice.next_payment_attempt_at)}. Updating your payment method retries at once.`
-            : "Update your payment method to pay this invoice."}
+          {invoice.next_payment_attempt_at ? `We will try again on ${formatDateTime(invoice.next_payment_attempt_at)}.` : null}
+          {update}
         </Alert>
       ) : null;
   }

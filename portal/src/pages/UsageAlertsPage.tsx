@@ -59,7 +59,8 @@ function describeAlert(alert: UsageAlert): string {
 function CreateAlertForm() {
   const queryClient = useQueryClient();
   const catalog = useQuery({
-    queryKey: ["metrics", currentPeriod()],
+    // Its own key: the dashboard caches GET /metrics under ["metrics", period] and may ask it for more.
+    queryKey: ["metrics", "catalog", currentPeriod()],
     queryFn: () => unwrap(api.GET("/metrics", { params: { query: { period: currentPeriod() } } })),
   });
   const [metric, setMetric] = useState("");
