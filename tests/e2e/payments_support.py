@@ -139,21 +139,24 @@ def parse_moment(value: str) -> datetime:
     return datetime.fromisoformat(value)  # Python 3.11 reads the "Z"
 
 
-def onboard(api: Api, operator: str, name: str, billing_start: date) -> tuple[dict[str, Any], str]:
-    """A new starter customer (8.25% tax) billed from ``billing_start``: its record and its admin key's token."""
+def onboard(
+    api: Api, operator: str, name: str, billing_start: date, *, owner_email: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """A new starter customer (8.25% tax) billed from ``billing_start``: its record and its admin key's token.
+
+    With ``owner_email``, onboarding also e-mails that address an owner invitation.
+    """
     email = f"{name.lower().replace(' ', '-')}-{uuid.uuid4().hex[:10]}@example.test"
-    created = api.call(
-        "POST",
-        "/admin/customers",
-        {
-            "name": name,
-            "email": email,
-            "tier": "starter",
-            "tax_rate": "0.0825",
-            "billing_start_date": billing_start.isoformat(),
-        },
-        operator,
-    )
+    body = {
+        "name": name,
+        "email": email,
+        "tier": "starter",
+        "tax_rate": "0.0825",
+        "billing_start_date": billing_start.isoformat(),
+    }
+    if owner_email is not None:
+        body["owner_email"] = owner_email
+    created = api.call("POST", "/admin/customers", body, operator)
     return created["customer"], api.token(created["api_key"]["key"])
 
 

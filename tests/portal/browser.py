@@ -36,11 +36,22 @@ SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
 
 
 def screenshot(page: Page, journey: str, step: str) -> Path:
-    """The whole page as ``.local/screenshots/<journey>-<step>.png`` (the issue lists them on resolving)."""
+    """The whole page as ``.local/screenshots/<journey>-<step>.png`` (the issue lists them on resolving).
+
+    Taken from the top: a full-page picture of a page scrolled down (a focused
+    field scrolls it) draws the sticky header in the middle of the page.
+    """
+    page.evaluate("window.scrollTo(0, 0)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{_slug(journey)}-{_slug(step)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def assert_fits_the_width(page: Page, name: str) -> None:
+    """Nothing on the page is wider than the viewport (a wide table scrolls inside its own region)."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{name} is {widths[0]} px wide in a {widths[1]} px viewport"
 
 
 def login(page: Page, portal_url: str, email: str, password: str, mfa_code: str | None = None) -> None:

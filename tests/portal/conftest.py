@@ -62,6 +62,12 @@ def api(local_stack: dict[str, Any]) -> Api:
     return Api(local_stack["api_url"])
 
 
+@pytest.fixture(scope="module")
+def operator(api: Api, local_stack: dict[str, Any]) -> str:
+    """A session of the local operator key (onboarding, billing runs)."""
+    return api.token(local_stack["operator_api_key"])
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:

@@ -139,6 +139,22 @@ def new_tenant(
     return Tenant(customer, admin_token, email, PASSWORD, role)
 
 
+def new_owner_tenant(api: Api, operator_key: str, aws_endpoint_url: str, name: str) -> Tenant:
+    """A new starter customer billed from the first of last month whose first owner has accepted the invitation.
+
+    ``new_tenant`` cannot make an owner (its person is invited by the onboarding
+    key, an admin, and only an owner makes an owner): here the operator onboards
+    naming ``owner_email``, and the owner accepts with the e-mailed token. The
+    onboarding key's session (role admin) arranges the tenant's data.
+    """
+    owner = f"owner-{uuid.uuid4().hex[:10]}@example.test"
+    start = previous_month(datetime.now(UTC))[1]
+    customer, admin_token = onboard(api, operator_key, name, start, owner_email=owner)
+    token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
+    api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
+    return Tenant(customer, admin_token, owner, PASSWORD, "owner")
+
+
 def invoice_last_month(api: Api, operator_key: str, tenant: Tenant, usage: dict[str, int]) -> dict[str, Any]:
     """Last month's usage for the tenant, billed by the operator's finalizing run: the invoice in full.
 

@@ -14,61 +14,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.portal.accessibility import assert_accessible
-from tests.portal.browser import DESKTOP, LOCALE, PHONE, TIMEZONE, login, screenshot
+from tests.portal.browser import DESKTOP, LOCALE, PHONE, TIMEZONE, assert_fits_the_width, login, screenshot
 from tests.portal.data import (
-    INVITATION_TOKEN,
     PASSWORD,
     Api,
-    Tenant,
     email_link,
+    new_owner_tenant,
     new_tenant,
-    previous_month,
     room_in_this_step,
     totp_code,
-    wait_for_email,
 )
 
 # A customer key as the API shows its prefix: "sk_test_"/"sk_live_" and the 12-character public id.
 KEY_PREFIX_LEN = len("sk_test_") + 12
-
-
-@pytest.fixture(scope="module")
-def operator(api: Api, local_stack: dict[str, Any]) -> str:
-    """A session of the local operator key (onboarding)."""
-    return api.token(local_stack["operator_api_key"])
-
-
-def new_owner_tenant(api: Api, operator: str, aws_endpoint_url: str, name: str) -> Tenant:
-    """A starter customer whose first owner (onboarding's ``owner_email``) has accepted the e-mailed invitation.
-
-    ``new_tenant`` cannot make an owner (its person is invited by the
-    onboarding key, an admin, and only an owner makes an owner).
-    """
-    tag = uuid.uuid4().hex[:10]
-    owner = f"owner-{tag}@example.test"
-    created = api.call(
-        "POST",
-        "/admin/customers",
-        {
-            "name": name,
-            "email": f"billing-{tag}@example.test",
-            "tier": "starter",
-            "billing_start_date": previous_month(datetime.now(UTC))[1].isoformat(),
-            "owner_email": owner,
-        },
-        operator,
-    )
-    token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
-    api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
-    return Tenant(created["customer"], api.token(created["api_key"]["key"]), owner, PASSWORD, "owner")
 
 
 def go_to(page: Page, link: str, heading: str) -> Locator:
@@ -82,12 +46,6 @@ def go_to(page: Page, link: str, heading: str) -> Locator:
 def card(main: Locator, title: str) -> Locator:
     """The card (a <section>) whose heading is ``title``."""
     return main.locator("section").filter(has=main.page.get_by_role("heading", name=title, exact=True))
-
-
-def assert_fits_the_phone(page: Page) -> None:
-    """Nothing sticks out sideways at phone width (a wide table scrolls inside its own region)."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide at a {PHONE['width']} px viewport"
 
 
 def authenticate_status(api: Api, key: str) -> int:
@@ -161,7 +119,7 @@ def test_an_owner_turns_on_mfa_and_logs_in_again_with_a_code(
 
     page.set_viewport_size(PHONE)
     expect(main.get_by_role("button", name="Turn off 2FA")).to_be_visible()
-    assert_fits_the_phone(page)
+    assert_fits_the_width(page, "the page")
     assert_accessible(page, "the security page at phone width")
     screenshot(page, journey, "7-security-phone")
 
@@ -242,7 +200,7 @@ def test_a_key_is_shown_once_works_rotates_and_once_revoked_is_refused(
 
     page.set_viewport_size(PHONE)
     expect(keys.get_by_role("row")).to_have_count(4)  # the header, the onboarding key, the revoked and its successor
-    assert_fits_the_phone(page)
+    assert_fits_the_width(page, "the page")
     assert_accessible(page, "the API keys page at phone width")
     screenshot(page, journey, "8-keys-phone")
 
@@ -342,6 +300,6 @@ def test_an_owner_invites_a_viewer_who_is_not_offered_api_keys(
 
     page.set_viewport_size(PHONE)
     expect(main.get_by_role("button", name="Invite a person")).to_be_visible()
-    assert_fits_the_phone(page)
+    assert_fits_the_width(page, "the page")
     assert_accessible(page, "the team page at phone width")
     screenshot(page, journey, "9-team-phone")

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,67 +22,16 @@ from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.portal.accessibility import assert_accessible
-from tests.portal.browser import DESKTOP, PHONE, login
-from tests.portal.browser import screenshot as save_screenshot
+from tests.portal.browser import DESKTOP, PHONE, assert_fits_the_width, login, screenshot
 from tests.portal.data import (
-    INVITATION_TOKEN,
-    PASSWORD,
     Api,
-    Tenant,
     invoice_last_month,
-    previous_month,
-    wait_for_email,
+    new_owner_tenant,
 )
 from tests.webhook_receiver import Receiver, start_receiver
 
 # Over the starter tier's allowance, so the invoice has usage lines besides the base fee.
 USAGE = {"api_calls": 150_000, "compliance_scans": 1_234}
-
-
-@pytest.fixture(scope="module")
-def operator(api: Api, local_stack: dict[str, Any]) -> str:
-    """A session of the local operator key (onboarding, billing runs)."""
-    return api.token(local_stack["operator_api_key"])
-
-
-def new_owner_tenant(api: Api, operator: str, aws_endpoint_url: str, name: str) -> Tenant:
-    """A starter customer billed from the first of last month whose first owner has accepted the invitation.
-
-    The operator onboards it naming ``owner_email`` (the API invites that person
-    as the owner); the owner accepts with the e-mailed token. The onboarding
-    key's session (role admin) arranges the tenant's data.
-    """
-    start = previous_month(datetime.now(UTC))[1]
-    tag = uuid.uuid4().hex[:10]
-    owner = f"owner-{tag}@example.test"
-    created = api.call(
-        "POST",
-        "/admin/customers",
-        {
-            "name": name,
-            "email": f"billing-{tag}@example.test",
-            "tier": "starter",
-            "tax_rate": "0.0825",
-            "billing_start_date": start.isoformat(),
-            "owner_email": owner,
-        },
-        operator,
-    )
-    token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
-    api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
-    return Tenant(created["customer"], api.token(created["api_key"]["key"]), owner, PASSWORD, "owner")
-
-
-def screenshot(page: Page, journey: str, step: str) -> None:
-    """The page from its top (a full-page picture taken scrolled down draws the sticky header mid-page)."""
-    page.evaluate("window.scrollTo(0, 0)")
-    save_screenshot(page, journey, step)
-
-
-def assert_fits_the_width(page: Page, name: str) -> None:
-    """Nothing on the page is wider than the viewport (tables scroll inside their own region)."""
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"{name} is {widths[0]} px wide in a {widths[1]} px viewport"
 
 
 def test_an_owner_filters_invoices_opens_one_and_downloads_its_pdf(

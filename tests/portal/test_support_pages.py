@@ -45,12 +45,6 @@ def _settled(page: Page, heading: str) -> Locator:
     return main
 
 
-def _screenshot(page: Page, step: str) -> None:
-    """A screenshot from the top of the page (a focused field may have scrolled it; the header is sticky)."""
-    page.evaluate("window.scrollTo(0, 0)")
-    screenshot(page, JOURNEY, step)
-
-
 def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_trail(
     page: Page, local_stack: dict[str, Any], portal_url: str
 ) -> None:
@@ -62,7 +56,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     main = _settled(page, "Support tickets")
     expect(main.get_by_text("No support tickets yet")).to_be_visible()
     assert_accessible(page, "the tickets page (empty)")
-    _screenshot(page, "1-tickets-empty")
+    screenshot(page, JOURNEY, "1-tickets-empty")
 
     # The form: a blank subject is refused at the field, before anything is sent.
     main.get_by_role("button", name="Open a ticket").first.click()
@@ -74,7 +68,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     dialog.get_by_label("Description").fill(DESCRIPTION)
     dialog.get_by_label("Priority").select_option("high")
     assert_accessible(page, "the open-a-ticket dialog")
-    _screenshot(page, "2-open-ticket-form")
+    screenshot(page, JOURNEY, "2-open-ticket-form")
     dialog.get_by_role("button", name="Open ticket").click()
     expect(dialog).to_be_hidden()
 
@@ -86,7 +80,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     expect(row).to_contain_text("High")
     page.wait_for_load_state("networkidle")
     assert_accessible(page, "the tickets list")
-    _screenshot(page, "3-tickets-list")
+    screenshot(page, JOURNEY, "3-tickets-list")
     status_filter = main.get_by_label("Status")
     status_filter.select_option("closed")
     expect(main.get_by_text("No closed tickets")).to_be_visible()
@@ -104,7 +98,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     reference = re.search(r"#([0-9a-f]{8})", main.get_by_text(re.compile(r"^Ticket #")).inner_text())
     assert reference, "the ticket's reference is shown under its subject"
     assert_accessible(page, "the ticket")
-    _screenshot(page, "4-ticket")
+    screenshot(page, JOURNEY, "4-ticket")
     main.get_by_label("Comment").fill(COMMENT)
     main.get_by_role("button", name="Add comment").click()
     comment = main.get_by_role("heading", name="You", level=3)
@@ -112,14 +106,14 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     expect(main.get_by_text(COMMENT)).to_be_visible()
     expect(main.get_by_label("Comment")).to_have_value("")
     assert_accessible(page, "the ticket with a comment")
-    _screenshot(page, "5-ticket-commented")
+    screenshot(page, JOURNEY, "5-ticket-commented")
 
     # Closing asks first, then the ticket reads closed and takes no more comments.
     main.get_by_role("button", name="Close ticket").click()
     confirm = page.get_by_role("dialog", name="Close this ticket?")
     expect(confirm).to_be_visible()
     assert_accessible(page, "the close-ticket dialog")
-    _screenshot(page, "6-close-ticket-dialog")
+    screenshot(page, JOURNEY, "6-close-ticket-dialog")
     confirm.get_by_role("button", name="Close ticket").click()
     expect(confirm).to_be_hidden()
     expect(details.get_by_text("Closed", exact=True)).to_be_visible()
@@ -128,7 +122,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     expect(main.get_by_role("button", name="Close ticket")).to_have_count(0)
     page.wait_for_load_state("networkidle")
     assert_accessible(page, "the closed ticket")
-    _screenshot(page, "7-ticket-closed")
+    screenshot(page, JOURNEY, "7-ticket-closed")
 
     # The audit trail: this sign-in and the ticket's three events, and the chain head to keep elsewhere.
     _nav(page, "Audit trail")
@@ -141,7 +135,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     expect(head_hash).to_be_visible()
     expect(main.get_by_text("Keep a copy outside the platform")).to_be_visible()
     assert_accessible(page, "the audit trail")
-    _screenshot(page, "8-audit-trail")
+    screenshot(page, JOURNEY, "8-audit-trail")
     main.get_by_role("button", name="Copy chain head").click()
     expect(main.get_by_role("button", name="Copied")).to_be_visible()
     copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
@@ -157,7 +151,7 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     expect(confirmation).to_contain_text("Ticket confirmation")
     expect(confirmation).to_contain_text(re.compile("Queued|Sent"))
     assert_accessible(page, "the notifications")
-    _screenshot(page, "9-notifications")
+    screenshot(page, JOURNEY, "9-notifications")
 
     # At a phone's width, through the collapsed menu.
     page.set_viewport_size(PHONE)
@@ -166,13 +160,13 @@ def test_the_owner_opens_comments_on_and_closes_a_ticket_then_reads_the_audit_tr
     main = _settled(page, "Audit trail")
     expect(main.get_by_text(SHA256_HEX)).to_be_visible()
     assert_accessible(page, "the audit trail at phone width")
-    _screenshot(page, "10-audit-trail-phone")
+    screenshot(page, JOURNEY, "10-audit-trail-phone")
     page.get_by_role("button", name="Menu").click()
     _nav(page, "Support tickets")
     main = _settled(page, "Support tickets")
     expect(main.get_by_role("link", name=SUBJECT)).to_be_visible()
     assert_accessible(page, "the tickets list at phone width")
-    _screenshot(page, "11-tickets-phone")
+    screenshot(page, JOURNEY, "11-tickets-phone")
 
 
 def test_a_viewer_reads_tickets_but_is_not_offered_to_write_them(
@@ -199,7 +193,7 @@ def test_a_viewer_reads_tickets_but_is_not_offered_to_write_them(
     expect(main.get_by_role("button", name="Open a ticket")).to_have_count(0)
     expect(main.get_by_text("can read tickets but not open or answer them")).to_be_visible()
     assert_accessible(page, "the tickets page for a viewer")
-    _screenshot(page, "viewer-1-tickets")
+    screenshot(page, JOURNEY, "viewer-1-tickets")
 
     row.get_by_role("link", name=subject).click()
     main = _settled(page, subject)
@@ -207,7 +201,7 @@ def test_a_viewer_reads_tickets_but_is_not_offered_to_write_them(
     expect(main.get_by_label("Comment")).to_have_count(0)
     expect(main.get_by_role("button", name="Close ticket")).to_have_count(0)
     assert_accessible(page, "a ticket for a viewer")
-    _screenshot(page, "viewer-2-ticket")
+    screenshot(page, JOURNEY, "viewer-2-ticket")
 
     _nav(page, "Notifications")
     main = _settled(page, "Notifications")
@@ -215,4 +209,4 @@ def test_a_viewer_reads_tickets_but_is_not_offered_to_write_them(
         main.get_by_role("table", name="Notifications").get_by_role("row").filter(has_text="Ticket confirmation").first
     ).to_be_visible()
     assert_accessible(page, "the notifications for a viewer")
-    _screenshot(page, "viewer-3-notifications")
+    screenshot(page, JOURNEY, "viewer-3-notifications")
