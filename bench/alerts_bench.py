@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import time
 import uuid
 from typing import Any
 
 from bench.billing_bench import INGEST_TARGET, _post_ok, make_batches, onboard_customer, operator_headers
-from bench.harness import Figure, render, summarize, write_json
+from bench.harness import Figure, fresh_stack, render, summarize, write_json
 
 # make_batches: 90% of events are api_calls, quantities 1-5 (3 on average).
 MEAN_API_CALLS_PER_EVENT = 0.9 * 3
@@ -110,27 +108,19 @@ def measure_ingest_with_and_without_alerts(
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.alerts_bench [--quick]``: the two ingestion figures alone, on a fresh stack."""
     from bench.__main__ import SIZES
-    from devstack.stack import REPO_ROOT, LocalStack
+    from devstack.stack import REPO_ROOT
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the quick run's size")
     args = parser.parse_args(argv)
     sizes = SIZES["quick" if args.quick else "full"]
     started = time.time()
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-ingest"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    stack.start()
-    try:
+    with fresh_stack("ingest", sizes):
         from app import app
         from chalice.test import Client
 
         with Client(app) as client:
             figures = measure_ingest_with_and_without_alerts(client, operator_headers(client), sizes["ingest"])
-    finally:
-        stack.stop()
     print(render(figures))
     out = REPO_ROOT / ".local" / "bench-ingest.json"
     write_json(out, figures, quick=args.quick, started=started)

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import time
 from typing import Any
 
-from bench.harness import Figure, render, sample_ms, write_json
+from bench.harness import Figure, fresh_stack, render, sample_ms, write_json
 
 JSON = {"Content-Type": "application/json"}
 
@@ -79,21 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bench.auth_bench [--quick]``: the cache-hit figures alone, on a fresh stack."""
     from bench import billing_bench
     from bench.__main__ import SIZES, _latency_figure, _onboard_with_key
-    from devstack.stack import REPO_ROOT, LocalStack
+    from devstack.stack import REPO_ROOT
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the quick run's size")
     args = parser.parse_args(argv)
     sizes = SIZES["quick" if args.quick else "full"]
     started = time.time()
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-auth"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    stack.start()
-    n = sizes["samples"]
-    try:
+    with fresh_stack("auth", sizes):
+        n = sizes["samples"]
         from app import app
         from chalice.test import Client
 
@@ -118,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
                     {**path, "cache": "hit in DynamoDB only (cold process)"},
                 ),
             ]
-    finally:
-        stack.stop()
     print(render(figures))
     out = REPO_ROOT / ".local" / "bench-auth.json"
     write_json(out, figures, quick=args.quick, started=started)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 import psycopg
 
 from bench.data import count, create_customers, create_events
-from bench.harness import Figure
+from bench.harness import Figure, fresh_stack
 from devstack.stack import REPO_ROOT
 
 
@@ -205,17 +204,9 @@ def measure_billing(admin_url: str, *, period: str = "2026-10", target: str = "<
 
 def run_alone(sizes: dict[str, Any], period: str = "2026-10") -> list[Figure]:
     """``python -m bench --only billing [--scale N]``: the population and these four figures, on a stack of their own."""
-    from devstack.stack import LocalStack
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-billing"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    admin = stack.start()["ADMIN_DATABASE_URL"]
-    try:
+    with fresh_stack("billing", sizes) as env:
+        admin = env["ADMIN_DATABASE_URL"]
         customers = create_customers(admin, sizes["customers"], seed="bench")
         create_events(admin, customers, sizes["events"], period=f"{period}-01", seed="bench")
         return measure_billing(admin, period=period, target=target_for(sizes["customers"]))
-    finally:
-        stack.stop()

@@ -46,7 +46,7 @@ from psycopg import sql
 
 from bench.billing_bench import JSON, _post_ok, make_batches, onboard_customer
 from bench.data import create_customers
-from bench.harness import Figure, summarize
+from bench.harness import Figure, fresh_stack, summarize
 
 AUTHORIZE_TARGET = "<= 1.5"
 INGEST_TARGET = ">= 0.5"
@@ -311,19 +311,9 @@ def measure_floors(client: Any, admin_url: str, operator: dict[str, str], sizes:
 
 def run_alone(sizes: dict[str, Any]) -> list[Figure]:
     """``python -m bench --only floors``: both ratios on a fresh stack of their own."""
-    import os
-    import shutil
-
     from bench.billing_bench import operator_headers
-    from devstack.stack import REPO_ROOT, LocalStack
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-floors"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    env = stack.start()
-    try:
+    with fresh_stack("floors", sizes) as env:
         from app import app
         from chalice.test import Client
 
@@ -332,5 +322,3 @@ def run_alone(sizes: dict[str, Any]) -> list[Figure]:
             with psycopg.connect(env["ADMIN_DATABASE_URL"], autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")  # as the full run does: no autovacuum amid the samples
             return measure_floors(client, env["ADMIN_DATABASE_URL"], operator, sizes)
-    finally:
-        stack.stop()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import shutil
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,3 +100,24 @@ def write_json(path: Path, figures: list[Figure], *, quick: bool, started: float
         "figures": {f.name: {**asdict(f), "met": f.met} for f in figures},
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def fresh_stack(name: str, sizes: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """A local stack of its own for a bench module run alone: ``.local/bench-<name>``, wiped first.
+
+    Yields the runtime environment ``LocalStack.start`` returns (``ADMIN_DATABASE_URL`` among it)
+    and stops the stack afterwards; the metrics and the INFO logs are off, as in the full run.
+    """
+    from devstack.stack import REPO_ROOT, LocalStack
+
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    state = REPO_ROOT / ".local" / f"bench-{name}"
+    shutil.rmtree(state, ignore_errors=True)
+    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
+    env = stack.start()
+    try:
+        yield env
+    finally:
+        stack.stop()

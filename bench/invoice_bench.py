@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -47,7 +45,7 @@ import psycopg
 from bench import billing_bench
 from bench.billing_bench import _post_ok, onboard_customer
 from bench.data import count
-from bench.harness import Figure, sample_ms, summarize
+from bench.harness import Figure, fresh_stack, sample_ms, summarize
 
 PDF_TARGET = "<= 50"
 UPCOMING_TARGET = "<= 100"
@@ -393,20 +391,11 @@ def measure_invoices(client: Any, admin_url: str, operator: dict[str, str], size
 
 def run_alone(sizes: dict[str, Any]) -> list[Figure]:
     """``python -m bench --only invoices``: this module's figures on a fresh stack of their own."""
-    from devstack.stack import REPO_ROOT, LocalStack
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-invoices"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    env = stack.start()
-    try:
+    with fresh_stack("invoices", sizes) as env:
         from app import app
         from chalice.test import Client
 
         with Client(app) as client:
             operator = billing_bench.operator_headers(client)
             return measure_invoices(client, env["ADMIN_DATABASE_URL"], operator, sizes)
-    finally:
-        stack.stop()

@@ -32,8 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
 import time
 import types
 import uuid
@@ -45,7 +43,7 @@ import psycopg
 import pyotp
 
 from bench import billing_bench
-from bench.harness import Figure, summarize
+from bench.harness import Figure, fresh_stack, summarize
 
 JSON = {"Content-Type": "application/json"}
 PASSWORD = "bench person password 1"
@@ -271,15 +269,8 @@ def measure_people(
 
 def run_alone(sizes: dict[str, Any]) -> list[Figure]:
     """``python -m bench --only people``: this module's figures on a fresh stack of their own."""
-    from devstack.stack import REPO_ROOT, LocalStack
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-people"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    env = stack.start()
-    try:
+    with fresh_stack("people", sizes) as env:
         from app import app
         from chalice.test import Client
 
@@ -290,5 +281,3 @@ def run_alone(sizes: dict[str, Any]) -> list[Figure]:
             with psycopg.connect(env["ADMIN_DATABASE_URL"], autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")  # as the full run does: no autovacuum amid the samples
             return measure_people(client, env["ADMIN_DATABASE_URL"], operator, key_token, sizes)
-    finally:
-        stack.stop()

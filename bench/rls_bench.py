@@ -14,8 +14,6 @@ stack and measures this figure alone (``.local/bench-rls.json``).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
 import time
@@ -25,7 +23,7 @@ from typing import LiteralString
 
 import psycopg
 
-from bench.harness import Figure, render, write_json
+from bench.harness import Figure, fresh_stack, render, write_json
 
 LIST_INVOICES_RLS = """
 SELECT id, number, period, status, total FROM invoices
@@ -196,21 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     from bench import billing_bench
     from bench.__main__ import PERIOD, SIZES
     from bench.data import count, create_customers, create_events, create_invoices
-    from devstack.stack import REPO_ROOT, LocalStack
+    from devstack.stack import REPO_ROOT
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the quick run's size")
     args = parser.parse_args(argv)
     sizes = SIZES["quick" if args.quick else "full"]
     started = time.time()
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    state = REPO_ROOT / ".local" / "bench-rls"
-    shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, bcrypt_cost=sizes["bcrypt_cost"])
-    env = stack.start()
-    admin, app_url = env["ADMIN_DATABASE_URL"], env["DATABASE_URL"]
-    try:
+    with fresh_stack("rls", sizes) as env:
+        admin, app_url = env["ADMIN_DATABASE_URL"], env["DATABASE_URL"]
         customers = create_customers(admin, sizes["customers"], seed="bench")
         create_events(admin, customers, sizes["events"], period=f"{PERIOD}-01", seed="bench")
         billing_bench.measure_billing_run(admin, generate=False, period=PERIOD)
@@ -224,8 +216,6 @@ def main(argv: list[str] | None = None) -> int:
                 app_url, admin, customers[0], f"{PERIOD}-01", rounds=sizes["rls_rounds"], data_size=population
             )
         ]
-    finally:
-        stack.stop()
     print(render(figures))
     for figure in figures:
         print(figure.detail)
