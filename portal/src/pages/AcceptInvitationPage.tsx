@@ -8,7 +8,8 @@ import { api } from "../api/client";
 import { ApiError, errorMessage, unwrap } from "../api/errors";
 import { PublicPage } from "../layout/PublicPage";
 import { Alert, Button, TextInput } from "../ui";
-import { PASSWORD_HINT, passwordProblem } from "./passwordRules";
+import { NewPasswordFields } from "./NewPasswordFields";
+import { passwordProblem } from "./passwordRules";
 
 export function AcceptInvitationPage() {
   const [params] = useSearchParams();
@@ -72,24 +73,12 @@ export function AcceptInvitationPage() {
       <form className="form" onSubmit={(e) => void submit(e)} noValidate>
         {error ? <Alert tone="error">{error}</Alert> : null}
         <TextInput label="Your name" name="name" autoComplete="name" required value={name} onChange={(e) => setName(e.target.value)} />
-        <TextInput
+        <NewPasswordFields
           label="Password"
-          name="new-password"
-          type="password"
-          autoComplete="new-password"
-          required
-          hint={PASSWORD_HINT}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-        <TextInput
-          label="Confirm password"
-          name="confirm-password"
-          type="password"
-          autoComplete="new-password"
-          required
-          value={confirm}
-          onChange={(e) => setConfirm(e.target.value)}
+          password={password}
+          confirm={confirm}
+          onPassword={setPassword}
+          onConfirm={setConfirm}
         />
         <Button type="submit" loading={busy}>
           Create account

@@ -7,8 +7,9 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { ApiError, errorMessage, unwrap } from "../api/errors";
 import { PublicPage } from "../layout/PublicPage";
-import { Alert, Button, TextInput } from "../ui";
-import { PASSWORD_HINT, passwordProblem } from "./passwordRules";
+import { Alert, Button } from "../ui";
+import { NewPasswordFields } from "./NewPasswordFields";
+import { passwordProblem } from "./passwordRules";
 
 export function ResetPasswordConfirmPage() {
   const [params] = useSearchParams();
@@ -61,24 +62,12 @@ export function ResetPasswordConfirmPage() {
       ) : (
         <form className="form" onSubmit={(e) => void submit(e)} noValidate>
           {error ? <Alert tone="error">{error}</Alert> : null}
-          <TextInput
+          <NewPasswordFields
             label="New password"
-            name="new-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            hint={PASSWORD_HINT}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-          <TextInput
-            label="Confirm new password"
-            name="confirm-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
+            password={password}
+            confirm={confirm}
+            onPassword={setPassword}
+            onConfirm={setConfirm}
           />
           <Button type="submit" loading={busy}>
             Change password
