@@ -100,6 +100,7 @@ def test_an_owner_turns_on_mfa_and_logs_in_again_with_a_code(
     main.get_by_role("button", name=re.compile("log in again", re.IGNORECASE)).click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
+    expect(page.get_by_text("Two-factor authentication is on: log in with your password and a code")).to_be_visible()
     screenshot(page, journey, "4-sent-to-login")
 
     login(page, portal_url, tenant.email, tenant.password, mfa_code=totp_code(secret))

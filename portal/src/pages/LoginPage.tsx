@@ -20,6 +20,15 @@ function returnPath(state: unknown): string {
   return "/";
 }
 
+/** The message a page that sent the person here left in the navigation state (e.g. after MFA changed). */
+function noticeOf(state: unknown): string | null {
+  if (typeof state === "object" && state !== null && "notice" in state) {
+    const notice = (state as { notice: unknown }).notice;
+    if (typeof notice === "string" && notice !== "") return notice;
+  }
+  return null;
+}
+
 function loginError(error: unknown): string {
   if (error instanceof ApiError && error.status === 401) return "Wrong e-mail or password.";
   return errorMessage(error);
@@ -43,6 +52,7 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const target = returnPath(location.state);
+  const notice = noticeOf(location.state);
 
   if (session.status === "authenticated") return <Navigate to={target} replace />;
 
@@ -118,7 +128,10 @@ export function LoginPage() {
 
   return (
     <PublicPage title="Log in">
-      {session.endReason === "expired" ? <Alert tone="info">Your session has ended. Please log in again.</Alert> : null}
+      {notice ? <Alert tone="info">{notice}</Alert> : null}
+      {session.endReason === "expired" && !notice ? (
+        <Alert tone="info">Your session has ended. Please log in again.</Alert>
+      ) : null}
       <form className="form" onSubmit={(e) => void submitCredentials(e)} noValidate>
         {error ? <Alert tone="error">{error}</Alert> : null}
         <TextInput label="E-mail" name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
