@@ -2,11 +2,11 @@
  * The signed-in shell: header (tenant, user, logout), side nav filtered by role
  * (a top menu behind a "Menu" button on a phone), and the page in <main>.
  */
-import { useEffect, useState } from "react";
+import { Suspense, useEffect, useState } from "react";
 import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { NAV } from "../nav";
 import { useSession } from "../session/useSession";
-import { Button } from "../ui";
+import { Button, Loading } from "../ui";
 import { Brand } from "./Brand";
 
 export function Layout() {
@@ -71,7 +71,10 @@ export function Layout() {
           </ul>
         </nav>
         <main id="main" className="main" tabIndex={-1}>
-          <Outlet />
+          {/* The shell stays while a page's chunk loads (App.tsx loads each page lazily). */}
+          <Suspense fallback={<Loading label="Loading the page…" />}>
+            <Outlet />
+          </Suspense>
         </main>
       </div>
     </>
