@@ -48,6 +48,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_QUANTITY = Decimal(10) ** 9
 MAX_MONTHLY_QUANTITY = Decimal(10) ** 10
 QUANTITY_SCALE = Decimal("0.000001")
+_MAX_INT_QUANTITY = 10**9  # MAX_QUANTITY as an int
 _NUMERIC_STRING = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?\s*$")
 _REASONS = {
     "unknown_metric": "unknown metric",
@@ -66,14 +67,14 @@ def ingest(customer_id: uuid.UUID, events: Sequence[UsageEventIn], *, now: datet
     with its counts (not one per event). Usage alerts the batch makes fire are
     claimed by the same statement and followed up by ``alerts.service``.
     """
-    batch = _validated_columns(events, now or utc_now())
+    batch = statement_events(events, now or utc_now())
     with db.tenant_transaction(customer_id) as conn:
         outcome = repository.insert_batch(conn, batch)
         if outcome.error_index is not None:  # raised inside: the transaction rolls back
             index = outcome.error_index
             reason = _REASONS.get(outcome.error_reason or "", outcome.error_reason)
             raise Unprocessable(
-                f"events[{index}]: {reason} ({batch.metrics[index]!r}, {events[index].timestamp.isoformat()})"
+                f"events[{index}]: {reason} ({events[index].metric!r}, {events[index].timestamp.isoformat()})"
             )
         result = IngestResponse(accepted=outcome.accepted, duplicates=len(events) - outcome.accepted)
         # The alerts this batch made fire: e-mail and webhook queued with the claim, in this transaction.
@@ -149,25 +150,54 @@ def parse_quantity(value: object) -> Decimal:
     return quantity + 0  # normalizes -0 to 0
 
 
-def _validated_columns(events: Sequence[UsageEventIn], now: datetime) -> repository.BatchColumns:
-    latest = now + FUTURE_TOLERANCE
-    event_ids: list[str] = []
-    metrics: list[str] = []
-    quantities: list[Decimal] = []
-    occurred_at: list[datetime] = []
+def statement_events(events: Sequence[UsageEventIn], now: datetime) -> str:
+    """The batch as the ingestion statement's JSON text, validated on the way (``Unprocessable`` names the event).
+
+    One pass over the events: each is checked (metric, then quantity, then
+    timestamp, the first offending event wins) and turned into its row at
+    once, instead of collecting columns and walking them again to encode them.
+    The common cases take shortcuts that give what the general path gives: a
+    metric already seen in the batch was already checked, and a JSON integer
+    in range is its own exact decimal text (``str(Decimal(n)) == str(n)``).
+    Timestamps go as UTC (see :func:`_in_utc`).
+    """
+    latest = (now + FUTURE_TOLERANCE).astimezone(UTC)
+    checked_metrics: set[str] = set()
+    rows: list[list[str]] = []
     for index, event in enumerate(events):
-        if not is_identifier(event.metric):
-            raise Unprocessable(f"events[{index}]: unknown metric")
-        try:
-            quantity = parse_quantity(event.quantity)
-        except ValueError as exc:
-            raise Unprocessable(f"events[{index}]: {exc}") from exc
-        if event.timestamp > latest:
+        metric = event.metric
+        if metric not in checked_metrics:
+            if not is_identifier(metric):
+                raise Unprocessable(f"events[{index}]: unknown metric")
+            checked_metrics.add(metric)
+        value = event.quantity
+        if type(value) is int and 0 <= value < _MAX_INT_QUANTITY:  # not a bool: type(True) is bool
+            quantity = str(value)
+        else:
+            try:
+                quantity = str(parse_quantity(value))
+            except ValueError as exc:
+                raise Unprocessable(f"events[{index}]: {exc}") from exc
+        moment = _in_utc(event.timestamp)
+        if moment > latest:
             raise Unprocessable(f"events[{index}]: timestamp is more than 5 minutes in the future")
-        if event.timestamp < EARLIEST:
+        if moment < EARLIEST:
             raise Unprocessable(f"events[{index}]: timestamp is before 1970")
-        event_ids.append(event.event_id)
-        metrics.append(event.metric)
-        quantities.append(quantity)
-        occurred_at.append(event.timestamp)
-    return repository.BatchColumns(event_ids, metrics, quantities, occurred_at)
+        rows.append([event.event_id, metric, quantity, moment.isoformat()])
+    return repository.encode_batch(rows)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` converted to ``datetime.UTC`` (the same instant), or as it is when it cannot be.
+
+    Converted once, it is compared and formatted without its zone's offset
+    being asked again (two aware datetimes sharing one ``tzinfo`` compare
+    directly), and it goes to PostgreSQL as UTC, which also keeps out offsets
+    beyond +-15:59 that PostgreSQL refuses and Python accepts (such as
+    +23:59). Only a moment at the very ends of ``datetime``'s range cannot be
+    converted; it is outside 1970 to now, so the comparisons refuse it.
+    """
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return moment
