@@ -11,15 +11,18 @@ role when it was issued; the guard reads the current one from PostgreSQL) and
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
+from chalicelib.auth import jws
 from chalicelib.auth.signing import Keyring
 from chalicelib.core.context import Role, TenantRole
 
-ALGORITHM = "HS256"
+ALGORITHM = jws.ALGORITHM
 TTL_SECONDS = 24 * 3600
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
 
@@ -79,30 +82,24 @@ def issue(
 
 
 def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claims:
-    """Return the claims of a valid token or raise :class:`InvalidToken`."""
+    """Return the claims of a valid token or raise :class:`InvalidToken`.
+
+    The token is parsed and its signature checked once (:mod:`chalicelib.auth.jws`), then its
+    registered claims are checked as PyJWT's ``decode`` checked them (no leeway, in its order):
+    every one of ``_REQUIRED`` present, ``iat`` and ``nbf`` not in the future, ``exp`` in it,
+    ``iss`` exactly ours, ``aud`` ours or a list holding ours, ``sub`` and ``jti`` strings.
+    """
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
+        payload = jws.verified_payload(token, keyring)
+    except jws.MalformedToken as exc:
         raise InvalidToken("Malformed token") from exc
-    if header.get("alg") != ALGORITHM:
-        raise InvalidToken("Unsupported token algorithm")
-    kid = header.get("kid")
-    key = keyring.find(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise InvalidToken("Unknown signing key")
-    try:
-        payload = jwt.decode(
-            token,
-            key.secret,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=issuer,
-            options={"require": _REQUIRED},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("Token expired") from exc
-    except jwt.PyJWTError as exc:
+    except jws.UnsupportedAlgorithm as exc:
+        raise InvalidToken("Unsupported token algorithm") from exc
+    except jws.UnknownKey as exc:
+        raise InvalidToken("Unknown signing key") from exc
+    except jws.BadSignature as exc:
         raise InvalidToken("Invalid token") from exc
+    _check_registered_claims(payload, issuer=issuer, audience=audience, now=time.time())
     try:
         raw_amr = payload.get("amr", ["key"])
         claims = Claims(
@@ -126,6 +123,30 @@ def verify(token: str, keyring: Keyring, *, issuer: str, audience: str) -> Claim
     if not claims.amr or not set(claims.amr) <= AMR_VALUES:
         raise InvalidToken("Invalid token claims")
     return claims
+
+
+def _check_registered_claims(payload: dict[str, Any], *, issuer: str, audience: str, now: float) -> None:
+    if any(payload.get(name) is None for name in _REQUIRED):
+        raise InvalidToken("Invalid token")
+    try:
+        issued_at = int(payload["iat"])
+        not_before = int(payload["nbf"]) if "nbf" in payload else None
+        expires_at = int(payload["exp"])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidToken("Invalid token") from exc
+    if issued_at > now or (not_before is not None and not_before > now):
+        raise InvalidToken("Invalid token")  # not yet valid
+    if expires_at <= now:
+        raise InvalidToken("Token expired")
+    if payload["iss"] != issuer:
+        raise InvalidToken("Invalid token")
+    audiences = payload["aud"]
+    if isinstance(audiences, str):
+        audiences = [audiences]
+    if not isinstance(audiences, list) or any(not isinstance(a, str) for a in audiences) or audience not in audiences:
+        raise InvalidToken("Invalid token")
+    if not isinstance(payload["sub"], str) or not isinstance(payload["jti"], str):
+        raise InvalidToken("Invalid token")
 
 
 def optional_uuid(value: object) -> uuid.UUID | None:
