@@ -6,8 +6,8 @@
   ``SELECT 1`` round trip on a connection of the same pool. Sample by sample,
   in rotating order, the same loop also times the pieces of ``authorize()``
   (``detail.parts``): ``tokens.verify``, the pool's checkout (which runs
-  ``check_connection``, one empty query), and the ``auth_request_state2``
-  statement alone. So a miss comes with its profile.
+  ``check_connection``, one empty query), and the guard's statement alone
+  (``auth_key_session_state`` for the bench's key session, migration 0045). So a miss comes with its profile.
 * ``ingest_vs_copy_ratio`` — ``POST /metrics`` events/s, measured as
   ``ingest_events_per_s`` is (``bench/alerts_bench.py``: batches of 1000
   through the in-process client, events over the sum of the batches' times,
@@ -97,13 +97,10 @@ def measure_authorize_vs_floor(token: str, n: int, warmup: int = 100) -> Figure:
         raise RuntimeError("the token's signing key is not in the keyring")
     pool = db.get_pool()
     claims = tokens.verify(token, signing.keyring(), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    state_params = {
-        "role": claims.role,
-        "subject": claims.subject,
-        "key_id": claims.key_id,
-        "user_id": claims.user_id,
-        "jti": claims.jti,
-    }
+    state_query = repository.request_state_statement(role=claims.role, key_id=claims.key_id, user_id=claims.user_id)
+    if state_query is None:
+        raise RuntimeError("the token names no kind of session")
+    credential = claims.user_id if claims.key_id is None else claims.key_id
     held = pool.getconn()  # the floor's connection: from the same pool, checked out once, outside the timing
     try:
 
@@ -121,7 +118,7 @@ def measure_authorize_vs_floor(token: str, n: int, warmup: int = 100) -> Figure:
                 pass
 
         def statement() -> None:
-            held.execute(repository.REQUEST_STATE, {**state_params, "now": repository._at(clock.now())}).fetchone()
+            held.execute(state_query, (claims.jti, claims.subject, credential, repository._at(clock.now()))).fetchone()
 
         arms: dict[str, Callable[[], Any]] = {
             "authorize": lambda: authorization.authorize(header),

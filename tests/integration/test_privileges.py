@@ -129,10 +129,12 @@ function auth_end_session(text,timestamp with time zone) | saas_auth | saas_app=
 function auth_find_customer_key(text) | saas_auth | saas_app=X
 function auth_find_operator_key(text) | saas_auth | saas_app=X
 function auth_find_user(text) | saas_auth | saas_app=X
+function auth_key_session_state(text,uuid,uuid,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_key_state(text,uuid,uuid,timestamp with time zone) | saas_auth |
 function auth_open_session(text,text,uuid,uuid,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_open_session2(text,text,uuid,uuid,uuid,integer,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_open_session3(text,text,uuid,uuid,uuid,integer,timestamp with time zone,timestamp with time zone,text,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_operator_session_state(text,uuid,uuid,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_purge_sessions(integer) | saas_auth | saas_app=X saas_operator=X
 function auth_refresh_holder(text) | saas_auth | saas_app=X saas_operator=X
 function auth_refresh_session(text,text,timestamp with time zone,text,timestamp with time zone,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
@@ -140,6 +142,7 @@ function auth_request_state(text,uuid,uuid,text,timestamp with time zone) | saas
 function auth_request_state2(text,uuid,uuid,uuid,text,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function auth_revoke_family(text,timestamp with time zone) | saas_auth |
 function auth_revoke_sessions(text[],timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
+function auth_user_session_state(text,uuid,uuid,timestamp with time zone) | saas_auth | saas_app=X saas_operator=X
 function billing_period_lock_key(text,date) | saas_admin | PUBLIC=X
 function customers_suspension_ends_sessions() | saas_auth |
 function detach_expired_usage_partitions(integer) | saas_admin | saas_operator=X
@@ -288,6 +291,9 @@ CALLS = [
     ),
     "SELECT auth_end_session('jti', now() + interval '7 days')",
     "SELECT auth_revoke_family('jti', now() + interval '7 days')",
+    "SELECT * FROM auth_key_session_state('jti', gen_random_uuid(), gen_random_uuid(), now())",
+    "SELECT * FROM auth_user_session_state('jti', gen_random_uuid(), gen_random_uuid(), now())",
+    "SELECT * FROM auth_operator_session_state('jti', gen_random_uuid(), gen_random_uuid(), now())",
 ]
 
 

@@ -1,7 +1,10 @@
 """Per-request authorization: the principal behind a bearer token, decided by PostgreSQL.
 
-Speed budget: one HS256 check plus ONE PostgreSQL statement,
-``auth_request_state2`` (migrations 0011, 0038): is the session recorded and
+Speed budget: one HS256 check (one pass, ``auth.jws``) plus ONE PostgreSQL
+statement, autocommit, one round trip: ``auth_key_session_state``,
+``auth_user_session_state`` or ``auth_operator_session_state`` by the kind of
+session the token names (migration 0045; they answer as ``auth_request_state2``
+of 0011/0038 did, without its nested functions): is the session recorded and
 not revoked, is the key live (not revoked, not past its expiry or rotation
 overlap) or the person still a member with the same role, password and MFA
 (their session epoch), is the customer active / the operator enabled; and the

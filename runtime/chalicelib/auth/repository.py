@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from psycopg.rows import tuple_row
+
 from chalicelib.core.context import Role, TenantRole
 from chalicelib.core.db import Connection, single_row
 
@@ -23,11 +25,12 @@ FIND_OPERATOR_KEY = """
 SELECT key_id, operator_id, secret_hash, expires_at, revoked_at, operator_disabled
   FROM auth_find_operator_key(%(public_id)s)
 """
-# The guard's one round trip per request (migrations 0011 and 0038: keys and people alike).
-REQUEST_STATE = """
-SELECT session_live, key_live, holder_active, tenant_role, require_mfa
-  FROM auth_request_state2(%(role)s, %(subject)s, %(key_id)s, %(user_id)s, %(jti)s, %(now)s)
-"""
+# The guard's one round trip per request: one function per kind of session (migration 0045),
+# each (jti, customer or operator id, key or user id, the caller's now).
+_STATE_COLUMNS = "SELECT session_live, key_live, holder_active, tenant_role, require_mfa FROM "
+KEY_SESSION_STATE = _STATE_COLUMNS + "auth_key_session_state(%s, %s, %s, %s)"
+USER_SESSION_STATE = _STATE_COLUMNS + "auth_user_session_state(%s, %s, %s, %s)"
+OPERATOR_SESSION_STATE = _STATE_COLUMNS + "auth_operator_session_state(%s, %s, %s, %s)"
 # Sessions and their refresh tokens (migration 0044): opened, redeemed once, ended.
 OPEN_SESSION = """
 SELECT key_live, holder_active, tenant_role
@@ -133,15 +136,36 @@ def request_state(
     jti: str,
     now: float,
 ) -> LiveState:
-    params = {"role": role, "subject": subject, "key_id": key_id, "user_id": user_id, "jti": jti, "now": _at(now)}
-    row = single_row(conn.execute(REQUEST_STATE, params))  # the function's OUT parameters: one row
+    statement = request_state_statement(role=role, key_id=key_id, user_id=user_id)
+    credential = user_id if key_id is None else key_id
+    if statement is None or credential is None:
+        return LiveState(key_live=False, holder_active=False, session_live=False)  # no such session can exist
+    # Plain tuples: no dict per request on the guard's path (the OUT parameters, in that order).
+    row = conn.cursor(row_factory=tuple_row).execute(statement, (jti, subject, credential, _at(now))).fetchone()
+    if row is None:
+        raise AssertionError("a function with OUT parameters returned no row")
+    session_live, key_live, holder_active, tenant_role, require_mfa = row
     return LiveState(
-        key_live=row["key_live"],
-        holder_active=row["holder_active"],
-        session_live=row["session_live"],
-        tenant_role=_tenant_role(row["tenant_role"]),
-        require_mfa=row["require_mfa"],
+        key_live=key_live,
+        holder_active=holder_active,
+        session_live=session_live,
+        tenant_role=_tenant_role(tenant_role),
+        require_mfa=require_mfa,
     )
+
+
+def request_state_statement(*, role: Role, key_id: uuid.UUID | None, user_id: uuid.UUID | None) -> str | None:
+    """The statement that answers for this kind of session; ``None`` for a shape no session has.
+
+    Its parameters: the jti, the subject (customer or operator), the key or the user, the caller's now.
+    A session has exactly one credential, and only a customer's can be a person's
+    (``tokens.verify`` refuses any other token): the other shapes are dead without a query.
+    """
+    if key_id is not None and user_id is None:
+        return KEY_SESSION_STATE if role is Role.CUSTOMER else OPERATOR_SESSION_STATE
+    if key_id is None and user_id is not None and role is Role.CUSTOMER:
+        return USER_SESSION_STATE
+    return None
 
 
 @dataclass(frozen=True, slots=True)
