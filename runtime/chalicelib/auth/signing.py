@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -87,7 +88,17 @@ def _secret(secret_id: str, *, force: bool = False) -> str:
 
 
 def keyring(*, refresh: bool = False) -> Keyring:
-    return Keyring.from_json(_secret(get_settings().jwt_secret_id, force=refresh))
+    return _parsed(_secret(get_settings().jwt_secret_id, force=refresh))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(raw: str) -> Keyring:
+    """The keyring of one secret value, parsed once: the guard asks for it on every request (issue 16).
+
+    Keyed by the value itself, so a rotation (a new value) is a new entry at once; the
+    value's own age is ``_secret``'s business.
+    """
+    return Keyring.from_json(raw)
 
 
 def pepper() -> bytes:
