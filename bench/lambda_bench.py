@@ -42,6 +42,7 @@ def measure_cold_init(samples: int) -> Figure:
                 "what": "fresh Lambda-runtime Python process -> handler imported -> first GET /health answered",
                 "runtime": deployment.package.runtime,
                 "synth_s": round(deployment.package.synth_seconds, 1),
+                "synth_reused": deployment.package.cached,  # devstack.package_cache: same inputs, built before
             },
             {
                 "import_ms_p50": round(statistics.median(imports), 1),

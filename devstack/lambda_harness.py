@@ -57,6 +57,7 @@ from psycopg import sql
 
 from chalicelib.core import contract
 from chalicelib.core.contract import Env, Table
+from devstack import package_cache
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -74,7 +75,8 @@ class Package:
     template: dict
     functions: dict[str, dict]  # logical id -> Properties
     runtime: str  # e.g. "python3.12"
-    synth_seconds: float
+    synth_seconds: float  # of the synth that made it, even when reused from devstack.package_cache
+    cached: bool = False
 
     @property
     def api_definition(self) -> dict:
@@ -110,9 +112,33 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
     """Synthesize the CDK app as ``cdk synth`` would run it and unzip the functions' code asset.
 
     ``source``: the checkout to synthesize (``LAMBDA_HARNESS_SOURCE`` in the
-    conftest; this repository by default).
+    conftest; this repository by default). A synth of the same inputs made
+    earlier (``devstack.package_cache``: tests/lambda_harness, then the bench's
+    cold start) is reused; ``Package.cached`` says so.
     """
-    outdir = workdir / "cdk.out"
+    key = package_cache.input_key(source, ENVIRONMENT)
+    hit = package_cache.load(source, key)
+    if hit is None:
+        outdir = workdir / "cdk.out"
+        synth_seconds = _synth(source, outdir)
+        outdir = package_cache.store(source, key, outdir, _package_files(outdir), synth_seconds)
+    else:
+        outdir, synth_seconds = hit
+    (template_path,) = outdir.glob("*-Stateless.template.json")
+    template = json.loads(template_path.read_text())
+    functions = {
+        name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
+    task_root = workdir / "task"
+    with zipfile.ZipFile(outdir / _code_asset(outdir, functions)) as archive:
+        archive.extractall(task_root)  # fresh every time: no bytecode left by an earlier use
+    runtimes = {props["Runtime"] for props in functions.values()}
+    assert len(runtimes) == 1, f"functions disagree on the runtime: {runtimes}"
+    return Package(task_root, template, functions, runtimes.pop(), synth_seconds, cached=hit is not None)
+
+
+def _synth(source: Path, outdir: Path) -> float:
+    """cdk.json's command for ``ENVIRONMENT`` into ``outdir`` (no ``PYTHONPATH``); its seconds."""
     command = json.loads((source / "cdk.json").read_text())["app"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {
@@ -127,22 +153,27 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
     )
     if result.returncode != 0:
         raise RuntimeError(f"synth failed ({command}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    synth_seconds = time.monotonic() - started
+    return time.monotonic() - started
+
+
+def _code_asset(outdir: Path, functions: dict[str, dict]) -> str:
+    """The path (in ``outdir``) of the one zip every function's ``CodeUri`` names."""
+    keys = {props["CodeUri"]["Key"] for props in functions.values()}
+    assert len(keys) == 1, f"expected one code asset for every function, got {keys}"
+    assets = json.loads(next(outdir.glob("*-Stateless.assets.json")).read_text())["files"]
+    path: str = assets[keys.pop().removesuffix(".zip")]["source"]["path"]
+    return path
+
+
+def _package_files(outdir: Path) -> list[str]:
+    """What :func:`build_package` reads of a synth: the stateless template, its assets manifest, the code zip."""
     (template_path,) = outdir.glob("*-Stateless.template.json")
+    (assets_path,) = outdir.glob("*-Stateless.assets.json")
     template = json.loads(template_path.read_text())
     functions = {
         name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
     }
-    keys = {props["CodeUri"]["Key"] for props in functions.values()}
-    assert len(keys) == 1, f"expected one code asset for every function, got {keys}"
-    assets = json.loads(next(outdir.glob("*-Stateless.assets.json")).read_text())["files"]
-    asset = assets[keys.pop().removesuffix(".zip")]["source"]
-    task_root = workdir / "task"
-    with zipfile.ZipFile(outdir / asset["path"]) as archive:
-        archive.extractall(task_root)
-    runtimes = {props["Runtime"] for props in functions.values()}
-    assert len(runtimes) == 1, f"functions disagree on the runtime: {runtimes}"
-    return Package(task_root, template, functions, runtimes.pop(), synth_seconds)
+    return [template_path.name, assets_path.name, _code_asset(outdir, functions)]
 
 
 def find_interpreter(runtime: str) -> str:
