@@ -1,6 +1,6 @@
 """Per-request authorization: the principal behind a bearer token, decided by PostgreSQL.
 
-Speed budget: one HS256 check (one pass, ``auth.jws``) plus ONE PostgreSQL
+Speed budget: one HS256 check (PyJWT, the key picked by ``kid``) plus ONE PostgreSQL
 statement, autocommit, one round trip: ``auth_key_session_state``,
 ``auth_user_session_state`` or ``auth_operator_session_state`` by the kind of
 session the token names (migration 0045; they answer as ``auth_request_state2``
