@@ -16,6 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The runtime tests report line and branch coverage of runtime/chalicelib
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
 COVERAGE := --cov=runtime/chalicelib --cov-branch --cov-report=term
+FUZZ_WORKERS := -n 2 --dist worksteal
 
 # pip is upgraded but kept below 26.3: chalice 1.34.0 requires pip<26.3 (it
 # packages the functions with pip), so pip 26.3 would leave the venv with a broken
@@ -85,7 +86,7 @@ lint-types-runtime: $(STAMP)
 # chalice.cdk imports runtime/app.py, and one Chalice app per process.
 test: $(STAMP) lint pgbouncer chromium portal
 	$(PY) -m pytest tests/unit tests/integration tests/api $(COVERAGE)
-	$(PY) -m pytest tests/fuzz
+	$(PY) -m pytest tests/fuzz $(FUZZ_WORKERS)
 	$(PY) -m pytest tests/chaos
 	$(PY) -m pytest tests/e2e
 	$(MAKE) --no-print-directory test-portal
@@ -95,12 +96,16 @@ test: $(STAMP) lint pgbouncer chromium portal
 
 test-runtime: $(STAMP) pgbouncer
 	$(PY) -m pytest tests/unit tests/integration tests/api $(COVERAGE)
-	$(PY) -m pytest tests/fuzz
+	$(PY) -m pytest tests/fuzz $(FUZZ_WORKERS)
 
 # The fuzzing gate (schemathesis against /openapi.json, ~2 minutes) in its own
 # process and local stack, so the data it creates never meets other tests'.
+# Two pytest-xdist workers, each with a stack of its own: a run is one schemathesis
+# process waiting on one app thread (about one core), so two runs fill two cores;
+# every run keeps its operations, examples and single schemathesis worker. The
+# order that keeps both workers busy to the end: tests/fuzz/conftest.py.
 test-fuzz: $(STAMP)
-	$(PY) -m pytest tests/fuzz
+	$(PY) -m pytest tests/fuzz $(FUZZ_WORKERS)
 
 # The chaos run (~1 minute): mixed traffic from several tenants over HTTP while
 # the database connections are killed, then DynamoDB, then SES are down; zero
