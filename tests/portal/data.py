@@ -118,7 +118,7 @@ def room_in_this_step(seconds: float) -> None:
 
 def new_tenant(
     api: Api,
-    operator_key: str,
+    operator_token: str,
     aws_endpoint_url: str,
     role: str = "admin",
     billing_start: date | None = None,
@@ -131,7 +131,7 @@ def new_tenant(
     token, and has no MFA yet. The journey logs them in with ``login(...)``.
     """
     start = billing_start or previous_month(datetime.now(UTC))[1]
-    customer, admin_token = onboard(api, operator_key, name, start)
+    customer, admin_token = onboard(api, operator_token, name, start)
     email = f"person-{uuid.uuid4().hex[:12]}@example.test"
     api.call("POST", "/users/invitations", {"email": email, "role": role}, admin_token)
     token = wait_for_email(aws_endpoint_url, email, INVITATION_TOKEN).group(0)
@@ -139,7 +139,7 @@ def new_tenant(
     return Tenant(customer, admin_token, email, PASSWORD, role)
 
 
-def new_owner_tenant(api: Api, operator_key: str, aws_endpoint_url: str, name: str) -> Tenant:
+def new_owner_tenant(api: Api, operator_token: str, aws_endpoint_url: str, name: str) -> Tenant:
     """A new starter customer billed from the first of last month whose first owner has accepted the invitation.
 
     ``new_tenant`` cannot make an owner (its person is invited by the onboarding
@@ -149,13 +149,13 @@ def new_owner_tenant(api: Api, operator_key: str, aws_endpoint_url: str, name: s
     """
     owner = f"owner-{uuid.uuid4().hex[:10]}@example.test"
     start = previous_month(datetime.now(UTC))[1]
-    customer, admin_token = onboard(api, operator_key, name, start, owner_email=owner)
+    customer, admin_token = onboard(api, operator_token, name, start, owner_email=owner)
     token = wait_for_email(aws_endpoint_url, owner, INVITATION_TOKEN).group(0)
     api.call("POST", "/users/accept-invitation", {"token": token, "name": "Olive Owner", "password": PASSWORD})
     return Tenant(customer, admin_token, owner, PASSWORD, "owner")
 
 
-def invoice_last_month(api: Api, operator_key: str, tenant: Tenant, usage: dict[str, int]) -> dict[str, Any]:
+def invoice_last_month(api: Api, operator_token: str, tenant: Tenant, usage: dict[str, int]) -> dict[str, Any]:
     """Last month's usage for the tenant, billed by the operator's finalizing run: the invoice in full.
 
     The run finalizes every customer's invoice for that month (the stack is
@@ -163,7 +163,7 @@ def invoice_last_month(api: Api, operator_key: str, tenant: Tenant, usage: dict[
     """
     period, first = previous_month(datetime.now(UTC))
     ingest(api, tenant.admin_token, first + timedelta(days=1), usage)
-    finalize(api, operator_key, period)
+    finalize(api, operator_token, period)
     page = api.call("GET", "/invoices?limit=100", token=tenant.admin_token)
     [summary] = [item for item in page["items"] if item["period"] == period]
     invoice: dict[str, Any] = api.call("GET", f"/invoices/{summary['id']}", token=tenant.admin_token)
