@@ -81,10 +81,13 @@ lint: $(STAMP)
 lint-types-runtime: $(STAMP)
 	$(VENV)/bin/mypy runtime/chalicelib
 
-# `make lint` first: a finding stops the run before any test starts.
+# `make lint` first: a finding stops the run before any test starts. lint (with
+# the venv) and portal (npm ci, tsc, vite) need nothing of each other: one make
+# builds both at once, each target's output kept together (--output-sync).
 # Runtime tests and infrastructure tests run in separate pytest processes:
 # chalice.cdk imports runtime/app.py, and one Chalice app per process.
-test: $(STAMP) lint pgbouncer chromium portal
+test: pgbouncer chromium
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint portal
 	$(PY) -m pytest tests/unit tests/integration tests/api $(COVERAGE)
 	$(PY) -m pytest tests/fuzz $(FUZZ_WORKERS)
 	$(PY) -m pytest tests/chaos
