@@ -17,6 +17,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # ([tool.coverage] in pyproject.toml; the figure is in the README, "Testing").
 COVERAGE := --cov=runtime/chalicelib --cov-branch --cov-report=term
 FUZZ_WORKERS := -n 2 --dist worksteal
+# The portal's browser journeys: a stack per test module already, so two
+# pytest-xdist workers take whole modules (loadfile) and each module keeps its
+# own stack and test order; most of a journey is waiting (a stack starting,
+# a page rendering, an e-mail arriving), so two at once fill the cores better.
+# (tests/e2e, three journeys in two modules, gained nothing: it stays serial.)
+PORTAL_WORKERS := -n 2 --dist loadfile
 
 # pip is upgraded but kept below 26.3: chalice 1.34.0 requires pip<26.3 (it
 # packages the functions with pip), so pip 26.3 would leave the venv with a broken
@@ -129,7 +135,7 @@ test-e2e: $(STAMP)
 # on every page; screenshots in .local/screenshots/.
 test-portal: $(STAMP) chromium portal
 	$(MAKE) --no-print-directory portal-types-check
-	$(PY) -m pytest tests/portal
+	$(PY) -m pytest tests/portal $(PORTAL_WORKERS)
 
 test-infra: $(STAMP)
 	$(PY) -m pytest tests/infra
