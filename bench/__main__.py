@@ -84,7 +84,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "mfa_samples": 100,
         "pdf_samples": 20,
         "upcoming_events": 10_000,
-        "upcoming_samples": 200,
+        "upcoming_samples": 50,  # twice (HTTP, service only), each after sample_ms's 100 warm-up calls
         "webhook_tenants": 20,
         "webhook_events_per_tenant": 5,
         "portal_runs": 2,
