@@ -121,7 +121,8 @@ def build_package(workdir: Path, source: Path = REPO) -> Package:
     if hit is None:
         outdir = workdir / "cdk.out"
         synth_seconds = _synth(source, outdir)
-        outdir = package_cache.store(source, key, outdir, _package_files(outdir), synth_seconds)
+        if package_cache.input_key(source, ENVIRONMENT) == key:  # nothing changed under the synth
+            outdir = package_cache.store(source, key, outdir, package_files(outdir), synth_seconds)
     else:
         outdir, synth_seconds = hit
     (template_path,) = outdir.glob("*-Stateless.template.json")
@@ -165,7 +166,7 @@ def _code_asset(outdir: Path, functions: dict[str, dict]) -> str:
     return path
 
 
-def _package_files(outdir: Path) -> list[str]:
+def package_files(outdir: Path) -> list[str]:
     """What :func:`build_package` reads of a synth: the stateless template, its assets manifest, the code zip."""
     (template_path,) = outdir.glob("*-Stateless.template.json")
     (assets_path,) = outdir.glob("*-Stateless.assets.json")

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,31 @@ def _synth(name: str, root: Path) -> Synthesized:
         "stateless": assembly.get_stack_artifact(stacks.stateless.artifact_id).template,
     }
     return Synthesized(name=name, config=config, stacks=stacks, outdir=outdir, templates=templates)
+
+
+# tests/infra/test_infra_issue10.py runs cdk.json's command for dev, as a deployer would, into
+# tmp_path/"out": the synth the Lambda harness (tests/lambda_harness, then the bench's cold
+# start) would run again next in make test. Kept in devstack.package_cache under the key of the
+# inputs as they were when it started (and still are after): the same bytes, built once.
+CDK_JSON_SYNTH_TEST = "test_c11_cdk_json_app_runs_without_make"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    if item.name != CDK_JSON_SYNTH_TEST:
+        return (yield)
+    from devstack import package_cache
+    from devstack.lambda_harness import ENVIRONMENT, REPO, package_files
+
+    key = package_cache.input_key(REPO, ENVIRONMENT)
+    started = time.monotonic()
+    result = yield  # a failed test raises here: nothing is kept
+    outdir = Path(item.funcargs["tmp_path"]) / "out"
+    if (outdir / f"Saas-{ENVIRONMENT}-Stateless.template.json").exists() and (
+        package_cache.input_key(REPO, ENVIRONMENT) == key
+    ):
+        package_cache.store(REPO, key, outdir, package_files(outdir), time.monotonic() - started)
+    return result
 
 
 @pytest.fixture(scope="session")
