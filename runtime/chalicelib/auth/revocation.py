@@ -2,7 +2,7 @@
 
 A revocation, a rotation or a suspension takes effect when it commits:
 authentication (``auth_open_session3``), refresh (``auth_refresh_session``)
-and the per-request guard (``auth_request_state2``) read PostgreSQL, so every
+and the per-request guard (``auth_*_session_state``, migration 0045) read PostgreSQL, so every
 process refuses the key, its holder's sessions and their refresh tokens from
 the next request on. Only *after* the commit does the area that made the
 change call :func:`after_keys_changed`, which deletes the keys'

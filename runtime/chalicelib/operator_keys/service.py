@@ -3,7 +3,7 @@
 Every database step runs in ``operator_transaction``; the keys and their audit
 events belong to the platform's chain (``customer_id`` None). Like a customer
 key's, a revocation takes effect when ``revoked_at`` commits: authentication
-and the per-request guard (``auth_request_state``) read it in PostgreSQL, so
+and the per-request guard (``auth_operator_session_state``) read it in PostgreSQL, so
 the key and every token already minted from it are refused on their next use,
 in every process. Only after the commit are the key's verification-cache
 entries deleted (``auth.revocation.after_keys_changed``). An expiry is read

@@ -17,7 +17,7 @@ right after the commit; if that send fails, the scheduled deliverer sends it.
 
 A role change moves the user's ``session_epoch`` in the same UPDATE, and a
 removal deletes the row: either way every session of that person is refused
-from their next request on (``auth_request_state2`` compares on every request).
+from their next request on (``auth_user_session_state`` compares on every request).
 """
 
 from __future__ import annotations
