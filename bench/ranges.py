@@ -53,7 +53,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         seen = [run["figures"][name] for run in runs if name in run["figures"]]
         values = [float(figure["value"]) for figure in seen]
         low, high = min(values), max(values)
-        spread = _number(low) if low == high else f"{_number(low)}{DASH}{_number(high)}"
+        spread = _number(low) if _number(low) == _number(high) else f"{_number(low)}{DASH}{_number(high)}"
         target = seen[0]["target"]
         met = DASH if target == "-" else f"{sum(1 for f in seen if f['met'])}/{len(seen)}"
         sizes = []
