@@ -21,9 +21,11 @@ Report-only figures: no target, and no test asserts them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import statistics
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,12 +61,32 @@ PROBE = """(needle) => {
 }"""
 
 
+def _gzip_sizes(scripts: list[Path]) -> dict[str, int]:
+    """Each script's gzip(level 6) size by file name: both bundle figures sum these."""
+    return {path.name: len(gzip.compress(path.read_bytes(), compresslevel=GZIP_LEVEL)) for path in scripts}
+
+
+@contextlib.contextmanager
+def _chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, as the browser tests launch it; closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def measure_bundle(dist: Path = DIST) -> Figure:
     """``portal_bundle_gzip_kib`` from the built portal (``make portal`` builds it)."""
     scripts = sorted((dist / "assets").glob("*.js"))
     if not scripts:
         raise RuntimeError(f"no {dist}/assets/*.js: build the portal first (make portal)")
-    sizes = {path.name: len(gzip.compress(path.read_bytes(), compresslevel=GZIP_LEVEL)) for path in scripts}
+    sizes = _gzip_sizes(scripts)
     raw = sum(path.stat().st_size for path in scripts)
     total = sum(sizes.values())
     return Figure(
@@ -80,29 +102,23 @@ def measure_bundle(dist: Path = DIST) -> Figure:
 
 def measure_first_visit(portal_url: str, dist: Path = DIST) -> Figure:
     """``portal_first_visit_gzip_kib``: gzip of the scripts the login page loads, in a fresh browser."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LOCALE, TIMEZONE
+    from tests.portal.browser import DESKTOP, LOCALE, TIMEZONE
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_context(viewport=DESKTOP, locale=LOCALE, timezone_id=TIMEZONE).new_page()
-            page.goto(f"{portal_url.rstrip('/')}/login")
-            expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
-            page.wait_for_load_state("networkidle")
-            urls: list[str] = page.evaluate(
-                "performance.getEntriesByType('resource').map((entry) => entry.name)"
-                ".concat([...document.scripts].map((script) => script.src))"
-            )
-        finally:
-            browser.close()
+    with _chromium() as browser:
+        page = browser.new_context(viewport=DESKTOP, locale=LOCALE, timezone_id=TIMEZONE).new_page()
+        page.goto(f"{portal_url.rstrip('/')}/login")
+        expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        urls: list[str] = page.evaluate(
+            "performance.getEntriesByType('resource').map((entry) => entry.name)"
+            ".concat([...document.scripts].map((script) => script.src))"
+        )
     names = sorted({url.rsplit("/", 1)[-1] for url in urls if "/assets/" in url and url.endswith(".js")})
     if not names:
         raise RuntimeError(f"the login page at {portal_url} loaded no /assets/*.js")
-    sizes = {
-        name: len(gzip.compress((dist / "assets" / name).read_bytes(), compresslevel=GZIP_LEVEL)) for name in names
-    }
+    sizes = _gzip_sizes([dist / "assets" / name for name in names])
     return Figure(
         "portal_first_visit_gzip_kib",
         round(sum(sizes.values()) / 1024, 1),
@@ -140,34 +156,30 @@ def _ingest_month(api: Any, token: str, events: int) -> int:
 
 def measure_dashboard(info: dict[str, Any], runs: int, events: int) -> Figure:
     """``portal_dashboard_usage_ms`` against the stack of ``info`` (its ``stack.json``)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.e2e.payments_support import Api
-    from tests.portal.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LOCALE, TIMEZONE, login
+    from tests.portal.browser import DESKTOP, LOCALE, TIMEZONE, login
 
     api = Api(info["api_url"])
     total = _ingest_month(api, api.token(info["demo_customer_api_key"]), events)
     needle = f"{total:,}"  # en-GB grouping, as the portal formats it for LOCALE
     samples: list[float] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            for _ in range(runs):
-                context = browser.new_context(viewport=DESKTOP, locale=LOCALE, timezone_id=TIMEZONE)
-                try:
-                    page = context.new_page()
-                    page.add_init_script(f"({PROBE})({needle!r})")
-                    login(page, info["portal_url"], info["demo_user_email"], info["demo_user_password"])
-                    expect(page.get_by_text(needle, exact=False).first).to_be_visible()
-                    page.wait_for_function("() => window.__portalBench.shown !== null")
-                    marks = page.evaluate("() => window.__portalBench")
-                    if marks["nav"] is None:
-                        raise RuntimeError("the portal never left /login through the history API")
-                    samples.append(marks["shown"] - marks["nav"])
-                finally:
-                    context.close()
-        finally:
-            browser.close()
+    with _chromium() as browser:
+        for _ in range(runs):
+            context = browser.new_context(viewport=DESKTOP, locale=LOCALE, timezone_id=TIMEZONE)
+            try:
+                page = context.new_page()
+                page.add_init_script(f"({PROBE})({needle!r})")
+                login(page, info["portal_url"], info["demo_user_email"], info["demo_user_password"])
+                expect(page.get_by_text(needle, exact=False).first).to_be_visible()
+                page.wait_for_function("() => window.__portalBench.shown !== null")
+                marks = page.evaluate("() => window.__portalBench")
+                if marks["nav"] is None:
+                    raise RuntimeError("the portal never left /login through the history API")
+                samples.append(marks["shown"] - marks["nav"])
+            finally:
+                context.close()
     return Figure(
         "portal_dashboard_usage_ms",
         round(statistics.median(samples), 1),
