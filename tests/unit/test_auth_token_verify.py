@@ -11,37 +11,21 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 
 import jwt
 import pytest
 
 from chalicelib.auth import tokens
 from chalicelib.auth.signing import Keyring, SigningKey
+from tests.unit.token_claims import AUD, ISS
+from tests.unit.token_claims import valid_claims as _claims
 
-ISS, AUD = "https://issuer.test", "saas-api"
 KEY = SigningKey(kid="k2", secret=b"c" * 64)
 RING = Keyring(current=KEY, previous=None)
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _claims(**overrides):
-    now = int(time.time())
-    claims = {
-        "sub": str(uuid.uuid4()),
-        "role": "customer",
-        "key_id": str(uuid.uuid4()),
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + 3600,
-        "iss": ISS,
-        "aud": AUD,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not ...}
 
 
 def _raw(header: dict, claims: dict, *, secret: bytes = KEY.secret) -> str:

@@ -10,27 +10,12 @@ import pytest
 
 from chalicelib.auth import key_format, tokens
 from chalicelib.auth.signing import Keyring, SigningKey
+from tests.unit.token_claims import AUD, ISS
+from tests.unit.token_claims import valid_claims as _claims
 
-ISS, AUD = "https://issuer.test", "saas-api"
 CURRENT = SigningKey(kid="k2", secret=b"c" * 64)
 PREVIOUS = SigningKey(kid="k1", secret=b"p" * 64)
 RING = Keyring(current=CURRENT, previous=PREVIOUS)
-
-
-def _claims(**overrides):
-    now = int(time.time())
-    claims = {
-        "sub": str(uuid.uuid4()),
-        "role": "customer",
-        "key_id": str(uuid.uuid4()),
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + 3600,
-        "iss": ISS,
-        "aud": AUD,
-    }
-    claims.update(overrides)
-    return claims
 
 
 def _sign(claims, key=CURRENT, alg="HS256", kid=None):
